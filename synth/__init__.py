@@ -1,0 +1,3 @@
+"""chatsynth's engine: headless, never imports textual."""
+
+__version__ = "0.1.0"

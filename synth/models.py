@@ -1,0 +1,314 @@
+"""Domain types: Persona, Topic, TopicSource, RunSpec, Turn, Conversation.
+
+Plain dataclasses with stable ids, so that any stored conversation can be traced back to the
+persona, topic, run, endpoint, model and parameters that produced it.  Ids are short content
+hashes: the same inputs always give the same id, on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+ApiStyle = Literal["completion", "chat"]
+Role = Literal["user", "assistant"]
+
+
+def stable_id(*parts: Any, length: int = 12) -> str:
+    """A short hex id that depends only on ``parts`` (JSON-serialised, key-sorted)."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
+
+
+@dataclass
+class PatternRule:
+    """A persona's own rule for one speaker's turns.
+
+    ``require_any``: every turn of ``applies_to`` must match at least one of these regexes
+    (e.g. ``["\\?"]`` - "every assistant turn contains a question mark").
+    ``forbid``: no turn of ``applies_to`` may match any of these regexes.
+    """
+
+    name: str
+    applies_to: Role = "assistant"
+    require_any: list[str] = field(default_factory=list)
+    forbid: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class FilterRules:
+    """Which aberration rules apply to a persona's conversations, and their limits."""
+
+    min_turns: int = 4
+    max_turns: int = 40
+    alternation: bool = True  # must start with the user, end with the persona, alternate
+    empty_turns: bool = True
+    leaked_labels: bool = True
+    repeated_lines: bool = True
+    refusals: bool = True
+    near_duplicates: float = 0.8  # Jaccard threshold across a run; 0 turns the rule off
+    patterns: list[PatternRule] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "FilterRules":
+        data = dict(data or {})
+        pats = [p if isinstance(p, PatternRule) else PatternRule(**p) for p in data.pop("patterns", [])]
+        return cls(patterns=pats, **data)
+
+
+@dataclass
+class Persona:
+    """A chatbot's pattern: who speaks, how the synthesis prompt reads, and how to judge it."""
+
+    id: str  # the file's stem, e.g. "eve"
+    name: str
+    persona_label: str  # "EVE"
+    user_label: str  # "USER"
+    system_prompt: str  # goes into exported data
+    synthesis_prompt: str  # template with {topic} / {context} and label placeholders
+    description: str = ""
+    style: ApiStyle = "completion"
+    temperature: float = 0.8
+    max_tokens: int = 800
+    stop: list[str] = field(default_factory=list)
+    rules: FilterRules = field(default_factory=FilterRules)
+    path: Path | None = None
+
+    def content_hash(self) -> str:
+        d = self.to_dict()
+        d.pop("path", None)
+        return stable_id(d)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"] = str(self.path) if self.path else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Persona":
+        d = dict(d)
+        d["rules"] = FilterRules.from_dict(d.get("rules"))
+        d["path"] = Path(d["path"]) if d.get("path") else None
+        return cls(**d)
+
+
+@dataclass
+class Topic:
+    """One topic (a short line) or one context (a document's text, for document sources)."""
+
+    text: str  # the topic line, or the document's name for a folder source
+    context: str | None = None  # a document's full text
+    source_line: int | None = None
+
+    @property
+    def id(self) -> str:
+        return stable_id(self.text, self.context)
+
+
+@dataclass
+class TopicSource:
+    """A YAML list, a text file (one topic a line) or a folder of documents."""
+
+    id: str  # the file's stem or the folder's name
+    kind: Literal["yaml", "text", "folder"]
+    topics: list[Topic]
+    path: Path | None = None
+    persona: str | None = None  # the persona this list was written for, if the file says so
+
+    def content_hash(self) -> str:
+        return stable_id([t.id for t in self.topics])
+
+
+@dataclass
+class RunSpec:
+    """Everything that decides what a run writes.  The same spec again resumes the same run.
+
+    Fields that only govern *how* a run proceeds (concurrency, rate limits, budget, limit) are
+    not part of the run's identity.
+    """
+
+    persona: Persona
+    topics: TopicSource
+    per_topic: int = 1
+    endpoint: str = "local"
+    model: str = ""
+    style: ApiStyle = "completion"
+    temperature: float = 0.8
+    max_tokens: int = 800
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    # how, not what:
+    concurrency: int = 4
+    rpm: int | None = None
+    tpm: int | None = None
+    budget: float | None = None  # money, in USD
+    limit: int | None = None  # write at most this many conversations in this invocation
+
+    @property
+    def run_id(self) -> str:
+        return stable_id(self.identity())
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "persona": self.persona.id,
+            "persona_hash": self.persona.content_hash(),
+            "topics": self.topics.id,
+            "topics_hash": self.topics.content_hash(),
+            "per_topic": self.per_topic,
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "style": self.style,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def for_persona(cls, persona: Persona, topics: TopicSource, **overrides: Any) -> "RunSpec":
+        """A spec that takes its sampling defaults from the persona unless overridden."""
+        base: dict[str, Any] = dict(
+            style=persona.style,
+            temperature=persona.temperature,
+            max_tokens=persona.max_tokens,
+            stop=list(persona.stop),
+        )
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(persona=persona, topics=topics, **base)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able record of the spec, including the persona and topics as they were."""
+        return {
+            "run_id": self.run_id,
+            **self.identity(),
+            "persona_snapshot": self.persona.to_dict(),
+            "topic_source": {
+                "id": self.topics.id,
+                "kind": self.topics.kind,
+                "path": str(self.topics.path) if self.topics.path else None,
+                "topics": [{"text": t.text, "context": t.context} for t in self.topics.topics],
+            },
+            "concurrency": self.concurrency,
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "budget": self.budget,
+            "limit": self.limit,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunSpec":
+        ts = d["topic_source"]
+        topics = TopicSource(
+            id=ts["id"],
+            kind=ts["kind"],
+            path=Path(ts["path"]) if ts.get("path") else None,
+            topics=[Topic(text=t["text"], context=t.get("context")) for t in ts["topics"]],
+        )
+        return cls(
+            persona=Persona.from_dict(d["persona_snapshot"]),
+            topics=topics,
+            per_topic=d["per_topic"],
+            endpoint=d["endpoint"],
+            model=d["model"],
+            style=d["style"],
+            temperature=d["temperature"],
+            max_tokens=d["max_tokens"],
+            stop=list(d["stop"]),
+            seed=d.get("seed"),
+            concurrency=d.get("concurrency", 4),
+            rpm=d.get("rpm"),
+            tpm=d.get("tpm"),
+            budget=d.get("budget"),
+            limit=d.get("limit"),
+        )
+
+
+@dataclass
+class WorkItem:
+    """One conversation to write: the k-th conversation for a topic in a run."""
+
+    run_id: str
+    topic: Topic
+    k: int
+
+    @property
+    def conversation_id(self) -> str:
+        return conversation_id(self.run_id, self.topic.id, self.k)
+
+
+def conversation_id(run_id: str, topic_id: str, k: int) -> str:
+    return stable_id(run_id, topic_id, k, length=16)
+
+
+@dataclass
+class Turn:
+    role: Role
+    text: str
+    label: str = ""  # the speaker label as the model wrote it ("Eve :", "USER")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "text": self.text, "label": self.label}
+
+
+@dataclass
+class Trim:
+    """Where the raw text was cut: which stop sequence fired, at what offset, what was cut."""
+
+    stop: str | None = None  # None: nothing fired, the text is kept whole
+    at: int | None = None  # character offset in raw_text
+    tail: str = ""  # the trimmed-off text
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    source: Literal["server", "estimate"] = "server"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Conversation:
+    """One finished (or, after a cancel, partial) conversation, as stored."""
+
+    id: str
+    run_id: str
+    persona_id: str
+    topic_id: str
+    topic: str
+    k: int
+    endpoint: str
+    model: str
+    params: dict[str, Any]  # style, temperature, max_tokens, stop, seed
+    prompt: str  # the rendered synthesis prompt (for chat style: the user message)
+    raw_text: str  # everything the model wrote
+    turns: list[Turn]
+    trim: Trim = field(default_factory=Trim)
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    status: Literal["complete", "partial"] = "complete"
+    created_at: float = 0.0
+    duration_s: float = 0.0
+    cost: float | None = None  # USD, where a price is known
+    context: str | None = None  # the document's text for folder sources
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Conversation":
+        d = dict(d)
+        d["turns"] = [Turn(**t) for t in d.get("turns", [])]
+        d["trim"] = Trim(**(d.get("trim") or {}))
+        d["usage"] = Usage(**(d.get("usage") or {}))
+        return cls(**d)

@@ -1,0 +1,1 @@
+"""chatsynth's Textual app: the only package that imports textual."""
