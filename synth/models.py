@@ -301,13 +301,15 @@ class Conversation:
     duration_s: float = 0.0
     cost: float | None = None  # USD, where a price is known
     context: str | None = None  # the document's text for folder sources
+    verdict: dict[str, Any] | None = None  # the filters' verdict when it was written
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Conversation":
-        d = dict(d)
+        known = cls.__dataclass_fields__
+        d = {k: v for k, v in d.items() if k in known}  # newer records: ignore what we don't know
         d["turns"] = [Turn(**t) for t in d.get("turns", [])]
         d["trim"] = Trim(**(d.get("trim") or {}))
         d["usage"] = Usage(**(d.get("usage") or {}))

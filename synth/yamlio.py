@@ -23,7 +23,7 @@ from synth.errors import LibraryError
 def _yaml() -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
-    y.width = 100
+    y.width = 4096  # never fold a long line the user wrote on one line
     y.indent(mapping=2, sequence=4, offset=2)
     return y
 

@@ -1,0 +1,112 @@
+"""`chatsynth init`, `personas`, `topics`, `check`: the workspace and its library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from synth.errors import LibraryError
+from synth.library import find_persona, find_topics, load_personas, load_topic_sources
+from synth.workspace import init_workspace
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init", help="create a workspace with the example personas and topics")
+    p.add_argument("dir", nargs="?", type=Path, default=Path("."), help="folder (default: here)")
+    p.add_argument("--no-examples", action="store_true", help="leave personas/ and topics/ empty")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("personas", help="list the workspace's personas")
+    p.add_argument("name", nargs="?", help="show one persona in full")
+    p.set_defaults(func=cmd_personas)
+
+    p = sub.add_parser("topics", help="list topic sources with their counts")
+    p.add_argument("name", nargs="?", help="list the topics of one source")
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("check", help="validate every persona, topic source and the config")
+    p.set_defaults(func=cmd_check)
+
+
+def _ws(args):
+    from synth.cli import workspace_from
+
+    return workspace_from(args)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    ws, created = init_workspace(args.dir, examples=not args.no_examples)
+    print(f"workspace: {ws.root}")
+    for path in created:
+        print(f"  created {path.relative_to(ws.root)}")
+    if not created:
+        print("  (everything was already there; nothing was overwritten)")
+    print(f"next: cd {ws.root} && chatsynth personas")
+    return 0
+
+
+def cmd_personas(args: argparse.Namespace) -> int:
+    ws = _ws(args)
+    if args.name:
+        p = find_persona(ws, args.name)
+        print(f"{p.name} ({p.id}) - {p.path}")
+        if p.description:
+            print(f"  {p.description}")
+        print(f"  labels: {p.user_label} / {p.persona_label}   style: {p.style}   "
+              f"temperature: {p.temperature}   max_tokens: {p.max_tokens}")
+        print(f"  stop: {', '.join(repr(s) for s in p.stop) or '(none)'}")
+        print("  rules: " + ", ".join(r.name for r in p.rules.patterns) if p.rules.patterns else "  rules: defaults")
+        print("  system prompt:")
+        print("    " + p.system_prompt.replace("\n", "\n    "))
+        print("  synthesis prompt:")
+        print("    " + p.synthesis_prompt.rstrip().replace("\n", "\n    "))
+        return 0
+    personas, errors = load_personas(ws)
+    print(f"personas in {ws.personas_dir}:")
+    width = max((len(p.id) for p in personas), default=4)
+    for p in personas:
+        print(f"  {p.id:<{width}}  {p.name:<10} {p.style:<10} {p.description}")
+    if not personas and not errors:
+        print("  (none; `chatsynth init` adds the examples)")
+    for err in errors:
+        print(f"chatsynth: error: {err}", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    ws = _ws(args)
+    if args.name:
+        src = find_topics(ws, args.name)
+        for i, t in enumerate(src.topics, 1):
+            extra = f"  ({len(t.context)} characters)" if t.context else ""
+            print(f"{i:4}  {t.text}{extra}")
+        return 0
+    sources, errors = load_topic_sources(ws)
+    print(f"topic sources in {ws.topics_dir}:")
+    width = max((len(s.id) for s in sources), default=4)
+    for s in sources:
+        what = "documents" if s.kind == "folder" else "topics"
+        for_ = f"  for {s.persona}" if s.persona else ""
+        print(f"  {s.id:<{width}}  {len(s.topics):5} {what:<9} ({s.kind}){for_}")
+    if not sources and not errors:
+        print("  (none; `chatsynth init` adds the examples)")
+    for err in errors:
+        print(f"chatsynth: error: {err}", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    ws = _ws(args)
+    problems: list[str] = []
+    try:
+        ws.config
+    except LibraryError as err:
+        problems.append(str(err))
+    personas, perr = load_personas(ws)
+    sources, serr = load_topic_sources(ws)
+    problems += [str(e) for e in perr + serr]
+    for line in problems:
+        print(f"chatsynth: error: {line}", file=sys.stderr)
+    print(f"{len(personas)} personas, {len(sources)} topic sources, {len(problems)} problems")
+    return 2 if problems else 0

@@ -1,0 +1,514 @@
+"""Load, validate and save personas and topic sources.
+
+Every problem is a LibraryError naming file, line and field.  Saving a persona goes back through
+the round-trip YAML document it was loaded from, so the user's comments and key order survive.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+from synth.errors import LibraryError
+from synth.models import FilterRules, PatternRule, Persona, Topic, TopicSource
+from synth.yamlio import (
+    atomic_write_text, dump_yaml, item_line, key_lines, load_yaml_mapping, parse_yaml, read_text,
+    unknown_key_message,
+)
+
+PLACEHOLDERS = {"topic", "context", "name", "description", "persona_label", "user_label"}
+REQUIRED = ("name", "persona_label", "user_label", "system_prompt", "synthesis_prompt")
+PERSONA_KEYS = {
+    *REQUIRED, "description", "style", "temperature", "max_tokens", "stop", "rules",
+}
+RULE_KEYS = set(FilterRules.__dataclass_fields__)
+PATTERN_KEYS = set(PatternRule.__dataclass_fields__)
+TOPIC_FILE_KEYS = {"topics", "persona", "description"}
+DOC_SUFFIXES = {".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".text"}
+TOPIC_SUFFIXES = {".yaml", ".yml", ".txt"}
+_LABEL_RE = re.compile(r"^[^\s:][^:\n]{0,39}$")
+
+
+# -- personas ---------------------------------------------------------------------------------
+
+def template_placeholders(template: str) -> list[str]:
+    """Names of the ``{placeholders}`` in a template; raises ValueError on a stray brace."""
+    names = []
+    for _, field_name, _, _ in string.Formatter().parse(template):
+        if field_name is not None:
+            names.append(field_name)
+    return names
+
+
+def check_template(template: str, *, path: Path | None, line: int | None, field: str) -> None:
+    try:
+        names = template_placeholders(template)
+    except ValueError as exc:
+        raise LibraryError(f"bad brace in template ({exc}); write a literal brace as {{{{ or }}}}",
+                           path=path, line=line, field=field) from None
+    for name in names:
+        if name not in PLACEHOLDERS:
+            raise LibraryError(
+                f"unknown placeholder {{{name}}} (allowed: "
+                + ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS)) + ")",
+                path=path, line=line, field=field)
+
+
+def _type_error(expected: str, value: Any, *, path, line, field) -> LibraryError:
+    return LibraryError(f"expected {expected}, got {type(value).__name__} {value!r}"[:160],
+                        path=path, line=line, field=field)
+
+
+def _str(data, key, lines, path, *, required=False, default="") -> str:
+    if key not in data or data[key] is None:
+        if required:
+            raise LibraryError("required field is missing", path=path, line=1 if not lines else None,
+                               field=key)
+        return default
+    val = data[key]
+    if not isinstance(val, str):
+        raise _type_error("text", val, path=path, line=lines.get(key), field=key)
+    if required and not val.strip():
+        raise LibraryError("must not be empty", path=path, line=lines.get(key), field=key)
+    return str(val)
+
+
+def _number(data, key, lines, path, *, default, kind=float, lo=None, hi=None):
+    if key not in data or data[key] is None:
+        return default
+    val = data[key]
+    ok = isinstance(val, (int, float)) and not isinstance(val, bool)
+    if kind is int:
+        ok = isinstance(val, int) and not isinstance(val, bool)
+    if not ok:
+        raise _type_error("an integer" if kind is int else "a number", val, path=path,
+                          line=lines.get(key), field=key)
+    if (lo is not None and val < lo) or (hi is not None and val > hi):
+        raise LibraryError(f"must be between {lo} and {hi}, got {val}", path=path,
+                           line=lines.get(key), field=key)
+    return kind(val)
+
+
+def _regex_list(value, *, path, line, field) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise _type_error("a list of regular expressions", value, path=path, line=line, field=field)
+    out = []
+    for i, pat in enumerate(value):
+        if not isinstance(pat, str):
+            raise _type_error("a regular expression (text)", pat, path=path,
+                              line=item_line(value, i) or line, field=f"{field}[{i}]")
+        try:
+            re.compile(pat)
+        except re.error as exc:
+            raise LibraryError(f"invalid regular expression {pat!r}: {exc}", path=path,
+                               line=item_line(value, i) or line, field=f"{field}[{i}]") from None
+        out.append(str(pat))
+    return out
+
+
+def parse_rules(raw: Any, *, path: Path | None, line: int | None) -> FilterRules:
+    if raw is None:
+        return FilterRules()
+    if not isinstance(raw, dict):
+        raise _type_error("a mapping of rule settings", raw, path=path, line=line, field="rules")
+    lines = key_lines(raw)
+    for key in raw:
+        if key not in RULE_KEYS:
+            raise LibraryError(unknown_key_message(str(key), RULE_KEYS), path=path,
+                               line=lines.get(str(key), line), field=f"rules.{key}")
+    rules = FilterRules()
+    for key in ("alternation", "empty_turns", "leaked_labels", "repeated_lines", "refusals"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                raise _type_error("true or false", raw[key], path=path, line=lines.get(key),
+                                  field=f"rules.{key}")
+            setattr(rules, key, bool(raw[key]))
+    for key in ("min_turns", "max_turns"):
+        setattr(rules, key, _number(raw, key, lines, path, default=getattr(rules, key), kind=int,
+                                    lo=0, hi=10_000))
+    rules.near_duplicates = _number(raw, "near_duplicates", lines, path,
+                                    default=rules.near_duplicates, lo=0, hi=1)
+    if rules.min_turns > rules.max_turns:
+        raise LibraryError(f"min_turns ({rules.min_turns}) is more than max_turns ({rules.max_turns})",
+                           path=path, line=lines.get("min_turns"), field="rules.min_turns")
+    pats = raw.get("patterns") or []
+    if not isinstance(pats, list):
+        raise _type_error("a list of pattern rules", pats, path=path, line=lines.get("patterns"),
+                          field="rules.patterns")
+    for i, p in enumerate(pats):
+        pline = item_line(pats, i) or lines.get("patterns")
+        fld = f"rules.patterns[{i}]"
+        if not isinstance(p, dict):
+            raise _type_error("a mapping with name, applies_to, require_any, forbid", p, path=path,
+                              line=pline, field=fld)
+        plines = key_lines(p)
+        for key in p:
+            if key not in PATTERN_KEYS:
+                raise LibraryError(unknown_key_message(str(key), PATTERN_KEYS), path=path,
+                                   line=plines.get(str(key), pline), field=f"{fld}.{key}")
+        name = p.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise LibraryError("each pattern rule needs a name", path=path, line=pline,
+                               field=f"{fld}.name")
+        applies = p.get("applies_to", "assistant")
+        if applies not in ("assistant", "user"):
+            raise LibraryError("applies_to must be 'assistant' or 'user'", path=path,
+                               line=plines.get("applies_to", pline), field=f"{fld}.applies_to")
+        req = _regex_list(p.get("require_any"), path=path, line=plines.get("require_any", pline),
+                          field=f"{fld}.require_any")
+        forbid = _regex_list(p.get("forbid"), path=path, line=plines.get("forbid", pline),
+                             field=f"{fld}.forbid")
+        if not req and not forbid:
+            raise LibraryError("a pattern rule needs require_any or forbid", path=path, line=pline,
+                               field=fld)
+        reason = p.get("reason") or ""
+        if not isinstance(reason, str):
+            raise _type_error("text", reason, path=path, line=plines.get("reason", pline),
+                              field=f"{fld}.reason")
+        rules.patterns.append(PatternRule(name=str(name), applies_to=applies, require_any=req,
+                                          forbid=forbid, reason=str(reason)))
+    return rules
+
+
+def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
+                         lines: dict[str, int] | None = None) -> Persona:
+    """Validate a persona mapping (as loaded from YAML, or as edited in the TUI)."""
+    lines = lines if lines is not None else key_lines(data)
+    for key in data:
+        if str(key) not in PERSONA_KEYS:
+            raise LibraryError(unknown_key_message(str(key), PERSONA_KEYS), path=path,
+                               line=lines.get(str(key)), field=str(key))
+    for key in REQUIRED:
+        if key not in data or data[key] is None:
+            raise LibraryError("required field is missing", path=path, line=1, field=key)
+    vals = {k: _str(data, k, lines, path, required=True) for k in REQUIRED}
+    for key in ("persona_label", "user_label"):
+        label = vals[key].strip()
+        if not _LABEL_RE.match(label):
+            raise LibraryError("a speaker label is one short line without ':' (e.g. EVE)",
+                               path=path, line=lines.get(key), field=key)
+        vals[key] = label
+    if vals["persona_label"].casefold() == vals["user_label"].casefold():
+        raise LibraryError("persona_label and user_label must differ", path=path,
+                           line=lines.get("user_label"), field="user_label")
+    check_template(vals["synthesis_prompt"], path=path, line=lines.get("synthesis_prompt"),
+                   field="synthesis_prompt")
+    style = _str(data, "style", lines, path, default="completion")
+    if style not in ("completion", "chat"):
+        raise LibraryError(f"style must be 'completion' or 'chat', got {style!r}", path=path,
+                           line=lines.get("style"), field="style")
+    stop = data.get("stop") or []
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+        raise _type_error("a list of non-empty stop sequences", stop, path=path,
+                          line=lines.get("stop"), field="stop")
+    return Persona(
+        id=persona_id,
+        name=vals["name"].strip(),
+        description=_str(data, "description", lines, path).strip(),
+        persona_label=vals["persona_label"],
+        user_label=vals["user_label"],
+        system_prompt=vals["system_prompt"].strip(),
+        synthesis_prompt=vals["synthesis_prompt"],
+        style=style,  # type: ignore[arg-type]
+        temperature=_number(data, "temperature", lines, path, default=0.8, lo=0, hi=2),
+        max_tokens=_number(data, "max_tokens", lines, path, default=800, kind=int, lo=1, hi=200_000),
+        stop=[str(s) for s in stop],
+        rules=parse_rules(data.get("rules"), path=path, line=lines.get("rules")),
+        path=path,
+    )
+
+
+def load_persona(path: Path) -> Persona:
+    path = Path(path)
+    data, lines = load_yaml_mapping(path, allowed=PERSONA_KEYS, what="persona")
+    return persona_from_mapping(data, path, path.stem, lines)
+
+
+def persona_files(ws) -> list[Path]:
+    d = ws.personas_dir
+    return sorted(p for p in d.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if d.is_dir() else []
+
+
+def load_personas(ws) -> tuple[list[Persona], list[LibraryError]]:
+    """Every persona in the workspace, and the errors of those that did not load."""
+    out, errors = [], []
+    for p in persona_files(ws):
+        try:
+            out.append(load_persona(p))
+        except LibraryError as err:
+            errors.append(err)
+    return out, errors
+
+
+def find_persona(ws, name_or_path: str) -> Persona:
+    cand = Path(name_or_path).expanduser()
+    if cand.suffix in (".yaml", ".yml") and cand.exists():
+        return load_persona(cand)
+    for p in persona_files(ws):
+        if p.stem == name_or_path:
+            return load_persona(p)
+    # fall back to a persona's display name, case-insensitively
+    for p in persona_files(ws):
+        try:
+            persona = load_persona(p)
+        except LibraryError:
+            continue
+        if persona.name.casefold() == name_or_path.casefold():
+            return persona
+    known = ", ".join(p.stem for p in persona_files(ws)) or "none"
+    raise LibraryError(f"no persona {name_or_path!r} in {ws.personas_dir} (have: {known})",
+                       field="persona")
+
+
+def persona_to_mapping(persona: Persona) -> dict[str, Any]:
+    rules = persona.rules
+    default = FilterRules()
+    rd: dict[str, Any] = {}
+    for key in ("min_turns", "max_turns", "alternation", "empty_turns", "leaked_labels",
+                "repeated_lines", "refusals", "near_duplicates"):
+        if getattr(rules, key) != getattr(default, key):
+            rd[key] = getattr(rules, key)
+    if rules.patterns:
+        rd["patterns"] = [
+            {k: v for k, v in (("name", p.name), ("applies_to", p.applies_to),
+                               ("require_any", p.require_any), ("forbid", p.forbid),
+                               ("reason", p.reason)) if v not in ([], "")}
+            for p in rules.patterns
+        ]
+    d: dict[str, Any] = {
+        "name": persona.name,
+        "description": persona.description,
+        "persona_label": persona.persona_label,
+        "user_label": persona.user_label,
+        "style": persona.style,
+        "temperature": persona.temperature,
+        "max_tokens": persona.max_tokens,
+        "stop": list(persona.stop),
+        "system_prompt": persona.system_prompt,
+        "synthesis_prompt": persona.synthesis_prompt,
+    }
+    if rd:
+        d["rules"] = rd
+    return d
+
+
+def _literal(text: str):
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    return LiteralScalarString(text) if "\n" in text else text
+
+
+def save_persona(persona: Persona, path: Path | None = None) -> Path:
+    """Write a persona back to YAML.  Fields that did not change are left exactly as the user
+    wrote them (comments, quoting, key order); changed fields are replaced in place."""
+    path = Path(path or persona.path or "")
+    if not str(path):
+        raise LibraryError("no file to save the persona to", field="path")
+    new = persona_to_mapping(persona)
+    doc: Any = None
+    old: Persona | None = None
+    if path.exists():
+        try:
+            doc = parse_yaml(read_text(path), path)
+            old = persona_from_mapping(doc, path, path.stem) if isinstance(doc, dict) else None
+        except LibraryError:
+            doc, old = None, None  # an unreadable file is replaced whole (the user asked to save)
+    if not isinstance(doc, dict):
+        from ruamel.yaml.comments import CommentedMap
+
+        doc = CommentedMap()
+    for key in list(doc):
+        if key not in new and key in PERSONA_KEYS and key != "rules":
+            del doc[key]
+    for key, val in new.items():
+        if old is not None and key in doc and getattr(old, key) == getattr(persona, key):
+            continue  # unchanged: keep the user's text, quoting and comments
+        if isinstance(val, str) and "\n" in val:
+            val = _literal(val.rstrip("\n") + "\n")
+        doc[key] = val
+    if old is not None and "rules" in doc and old.rules != persona.rules:
+        doc["rules"] = new.get("rules", {})
+    elif "rules" not in doc and "rules" in new:
+        doc["rules"] = new["rules"]
+    text = dump_yaml(doc)
+    # refuse to write something that would not load back as what was asked for
+    check = persona_from_mapping(parse_yaml(text, path), path, path.stem)
+    if check.content_hash() != Persona(**{**persona.__dict__, "id": path.stem}).content_hash():
+        raise LibraryError("the persona would not read back as saved; nothing was written",
+                           path=path)
+    atomic_write_text(path, text)
+    persona.path = path
+    return path
+
+
+# -- topic sources ------------------------------------------------------------------------------
+
+def _dedupe_check(topics: list[Topic], path: Path) -> None:
+    seen: dict[str, int | None] = {}
+    for t in topics:
+        key = " ".join(t.text.split()).casefold()
+        if key in seen:
+            first = seen[key]
+            raise LibraryError(f"duplicate topic {t.text!r}" + (f" (first on line {first})" if first else ""),
+                               path=path, line=t.source_line, field="topics")
+        seen[key] = t.source_line
+    if not topics:
+        raise LibraryError("no topics in this source", path=path, line=1, field="topics")
+
+
+def load_topic_source(path: Path) -> TopicSource:
+    path = Path(path)
+    if path.is_dir():
+        return _load_folder(path)
+    if path.suffix in (".yaml", ".yml"):
+        return _load_yaml_topics(path)
+    return _load_text_topics(path)
+
+
+def _load_text_topics(path: Path) -> TopicSource:
+    text = read_text(path)
+    topics = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        topics.append(Topic(text=s, source_line=n))
+    _dedupe_check(topics, path)
+    return TopicSource(id=path.stem, kind="text", topics=topics, path=path)
+
+
+def _load_yaml_topics(path: Path) -> TopicSource:
+    data = parse_yaml(read_text(path), path)
+    persona = None
+    if isinstance(data, dict):
+        lines = key_lines(data)
+        for key in data:
+            if str(key) not in TOPIC_FILE_KEYS:
+                raise LibraryError(unknown_key_message(str(key), TOPIC_FILE_KEYS), path=path,
+                                   line=lines.get(str(key)), field=str(key))
+        if "topics" not in data:
+            raise LibraryError("required field is missing", path=path, line=1, field="topics")
+        persona = data.get("persona")
+        if persona is not None and not isinstance(persona, str):
+            raise _type_error("a persona name", persona, path=path, line=lines.get("persona"),
+                              field="persona")
+        items = data["topics"]
+        base_line = lines.get("topics")
+    elif data is None:
+        raise LibraryError("empty file, expected a list of topics", path=path, line=1, field="topics")
+    else:
+        items, base_line = data, 1
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise _type_error("a list of topics", items, path=path, line=base_line, field="topics")
+    topics = []
+    for i, item in enumerate(items):
+        line = item_line(items, i) or base_line
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str):
+            raise _type_error("a topic (one line of text)", item, path=path, line=line,
+                              field=f"topics[{i}]")
+        if not item.strip():
+            raise LibraryError("empty topic", path=path, line=line, field=f"topics[{i}]")
+        topics.append(Topic(text=" ".join(item.split()), source_line=line))
+    _dedupe_check(topics, path)
+    return TopicSource(id=path.stem, kind="yaml", topics=topics, path=path, persona=persona)
+
+
+def _load_folder(path: Path) -> TopicSource:
+    topics = []
+    for f in sorted(path.iterdir()):
+        if f.name.startswith(".") or not f.is_file() or f.suffix.lower() not in DOC_SUFFIXES:
+            continue
+        text = read_text(f).strip()
+        if not text:
+            raise LibraryError("empty document", path=f, line=1, field="context")
+        topics.append(Topic(text=f.stem, context=text))
+    if not topics:
+        raise LibraryError("no documents in this folder (looked for "
+                           + ", ".join(sorted(DOC_SUFFIXES)) + ")", path=path, field="topics")
+    return TopicSource(id=path.name, kind="folder", topics=topics, path=path)
+
+
+def topic_paths(ws) -> list[Path]:
+    d = ws.topics_dir
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if not p.name.startswith((".", "_"))
+                  and (p.is_dir() or p.suffix in TOPIC_SUFFIXES))
+
+
+def load_topic_sources(ws) -> tuple[list[TopicSource], list[LibraryError]]:
+    out, errors = [], []
+    for p in topic_paths(ws):
+        try:
+            out.append(load_topic_source(p))
+        except LibraryError as err:
+            errors.append(err)
+    return out, errors
+
+
+def find_topics(ws, name_or_path: str) -> TopicSource:
+    cand = Path(name_or_path).expanduser()
+    if cand.exists() and (cand.is_dir() or cand.suffix in TOPIC_SUFFIXES):
+        return load_topic_source(cand)
+    for p in topic_paths(ws):
+        if p.stem == name_or_path or p.name == name_or_path:
+            return load_topic_source(p)
+    known = ", ".join(p.stem for p in topic_paths(ws)) or "none"
+    raise LibraryError(f"no topic source {name_or_path!r} in {ws.topics_dir} (have: {known})",
+                       field="topics")
+
+
+def save_topic_source(source: TopicSource, path: Path | None = None) -> Path:
+    """Write a topic list back (text: one a line, keeping comment lines; YAML: keeping comments)."""
+    path = Path(path or source.path or "")
+    if source.kind == "folder":
+        raise LibraryError("a folder of documents is edited as files, not saved as a list",
+                           path=path, field="topics")
+    texts = [" ".join(t.text.split()) for t in source.topics]
+    tmp = TopicSource(id=source.id, kind=source.kind,
+                      topics=[Topic(text=t, source_line=i + 1) for i, t in enumerate(texts)])
+    _dedupe_check(tmp.topics, path)
+    if path.suffix in (".yaml", ".yml"):
+        doc = None
+        if path.exists():
+            try:
+                doc = parse_yaml(read_text(path), path)
+            except LibraryError:
+                doc = None
+        if isinstance(doc, dict):
+            doc["topics"] = texts
+        else:
+            from ruamel.yaml.comments import CommentedMap
+
+            doc = CommentedMap()
+            if source.persona:
+                doc["persona"] = source.persona
+            doc["topics"] = texts
+        text = dump_yaml(doc)
+    else:
+        header = []
+        if path.exists():
+            try:
+                for line in read_text(path).splitlines():
+                    if line.strip().startswith("#"):
+                        header.append(line)
+                    elif line.strip():
+                        break
+            except LibraryError:
+                header = []
+        text = "\n".join(header + texts) + "\n"
+    atomic_write_text(path, text)
+    source.path = path
+    return path

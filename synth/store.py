@@ -1,0 +1,530 @@
+"""Runs, their specs and their conversations: the only module that touches a run's files.
+
+Layout under the workspace's ``runs/``::
+
+    catalog.json               TinyDB: runs, review decisions, run metadata (atomic rewrite)
+    <run_id>/spec.json         the run's spec, persona and topics as they were (atomic rewrite)
+    <run_id>/conversations.jsonl
+                               a header line, then one JSON line per stored conversation,
+                               appended with one write() and fsync'd: O(1) per conversation
+    <run_id>/quarantine/       half-written tails and unreadable lines set aside, never deleted
+
+A kill -9 at any moment can leave at most a half-written last line.  The next writer (or a
+reader that finds no writer holding the run) moves it to quarantine/ and reports it.  Readers
+only ever read whole lines, so they never see a half-written record.  A file that does not start
+with our header is someone else's: it is reported and never written to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from synth.errors import StoreError
+from synth.models import Conversation, RunSpec, Turn
+from synth.yamlio import atomic_write_text
+
+FORMAT = 1
+HEADER_KEY = "chatsynth"
+HEADER_KIND = "conversations"
+CONV_FILE = "conversations.jsonl"
+
+
+# -- the catalog ---------------------------------------------------------------------------------
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that replaces the file atomically (never a truncated catalog on a crash)
+    and refuses to touch a file it can't parse."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError:
+            raise StoreError("catalog is not UTF-8 text; it was left as it is", path=self.path,
+                             line=1) from None
+        if not raw.strip():
+            return None
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"catalog is not valid JSON ({exc.msg}); it was left as it is",
+                             path=self.path, line=exc.lineno) from None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise StoreError("not a chatsynth catalog (expected TinyDB tables); it was left as it is",
+                             path=self.path, line=1)
+        return data
+
+    def write(self, data: dict[str, Any]) -> None:
+        atomic_write_text(self.path, json.dumps(data, ensure_ascii=False), mode=0o600)
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    persona: str
+    topics: str
+    endpoint: str
+    model: str
+    created_at: float
+    per_topic: int
+    total: int  # conversations the run should hold
+    done: int = 0  # complete conversations stored
+    partial: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReviewRecord:
+    conversation_id: str
+    decision: str | None  # "accepted", "rejected" or None (undecided)
+    edited_turns: list[Turn] | None = None
+    note: str = ""
+    updated_at: float = 0.0
+
+    @property
+    def edited(self) -> bool:
+        return self.edited_turns is not None
+
+
+@dataclass
+class LoadResult:
+    conversations: list[Conversation]
+    problems: list[str]
+
+
+# -- the conversation log ------------------------------------------------------------------------
+
+def _header(run_id: str) -> bytes:
+    return (json.dumps({HEADER_KEY: HEADER_KIND, "format": FORMAT, "run_id": run_id}) + "\n").encode()
+
+
+def _check_header(first: bytes, path: Path, run_id: str) -> None:
+    try:
+        head = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        head = None
+    if not isinstance(head, dict) or head.get(HEADER_KEY) != HEADER_KIND:
+        preview = first[:60].decode("utf-8", "replace").strip()
+        raise StoreError(f"not a chatsynth conversation log (first line: {preview!r}); "
+                         "it was left as it is", path=path, line=1)
+    if head.get("format") != FORMAT:
+        raise StoreError(f"conversation log format {head.get('format')!r} is not one this version "
+                         f"reads ({FORMAT})", path=path, line=1)
+    if head.get("run_id") != run_id:
+        raise StoreError(f"this log belongs to run {head.get('run_id')!r}, not {run_id!r}",
+                         path=path, line=1)
+
+
+class ConversationWriter:
+    """The one writer of a run's log.  Holds an exclusive lock while open."""
+
+    def __init__(self, store: "Store", run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.path = store.conversations_path(run_id)
+        self.problems: list[str] = []
+        self._lock_fd: int | None = None
+        self._fd: int | None = None
+
+    def open(self) -> "ConversationWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _try_lock(self.path.parent / "writer.lock")
+        if self._lock_fd is None:
+            raise StoreError("another chatsynth process is writing this run; wait for it or stop it",
+                             path=self.path)
+        try:
+            if not self.path.exists():
+                _atomic_create(self.path, _header(self.run_id))
+            self.problems += _repair_tail(self.path, self.run_id)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def append(self, conv: Conversation) -> None:
+        """Store one conversation durably; when this returns, it survives a kill -9."""
+        if self._fd is None:
+            raise StoreError("writer is closed", path=self.path)
+        if conv.run_id != self.run_id:
+            raise StoreError(f"conversation {conv.id} belongs to run {conv.run_id}", path=self.path)
+        line = json.dumps(conv.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        data = line.encode("utf-8")
+        written = os.write(self._fd, data)
+        while written < len(data):  # a short write; finish the line
+            written += os.write(self._fd, data[written:])
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    def __enter__(self) -> "ConversationWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _atomic_create(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(d: Path) -> None:
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _repair_tail(path: Path, run_id: str) -> list[str]:
+    """Check the header and move a half-written last line to quarantine/.  Caller holds the lock."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        first = fh.readline()
+        if not first.endswith(b"\n"):
+            if not first:
+                # an empty file can only be ours, from a crash before the header existed
+                _atomic_create(path, _header(run_id))
+                return []
+            _check_header(first + b"\n", path, run_id)  # foreign? raises
+            raise StoreError("conversation log header is cut short", path=path, line=1)
+        _check_header(first, path, run_id)
+        # find the last newline without reading the whole file
+        block = 1 << 16
+        pos = size
+        last_nl = -1
+        while pos > 0 and last_nl < 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            i = chunk.rfind(b"\n")
+            if i >= 0:
+                last_nl = start + i
+            pos = start
+        if last_nl == size - 1:
+            return []
+        fh.seek(last_nl + 1)
+        fragment = fh.read()
+    qdir = path.parent / "quarantine"
+    qdir.mkdir(exist_ok=True)
+    qpath = qdir / f"{CONV_FILE}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}.tail"
+    with open(qpath, "wb") as q:
+        q.write(fragment)
+        q.flush()
+        os.fsync(q.fileno())
+    line_no = _count_lines(path, last_nl + 1) + 1
+    with open(path, "r+b") as fh:
+        fh.truncate(last_nl + 1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return [f"{path}:{line_no}: a half-written last line ({len(fragment)} bytes, from an "
+            f"interrupted write) was set aside in {qpath}"]
+
+
+def _count_lines(path: Path, upto: int) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        remaining = upto
+        while remaining > 0:
+            chunk = fh.read(min(1 << 20, remaining))
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            remaining -= len(chunk)
+    return n
+
+
+# -- the store -----------------------------------------------------------------------------------
+
+class Store:
+    def __init__(self, runs_dir: Path) -> None:
+        self.runs_dir = Path(runs_dir)
+
+    # paths
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def conversations_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / CONV_FILE
+
+    def spec_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "spec.json"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.runs_dir / "catalog.json"
+
+    # catalog
+    @contextlib.contextmanager
+    def _catalog(self) -> Iterator[TinyDB]:
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        lock = os.open(self.runs_dir / "catalog.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            db = TinyDB(str(self.catalog_path), storage=AtomicJSONStorage)
+            try:
+                yield db
+            finally:
+                db.close()
+        finally:
+            os.close(lock)
+
+    # runs
+    def open_run(self, spec: RunSpec) -> str:
+        """Record a run (idempotent: the same spec again is the same run).  Returns its id."""
+        run_id = spec.run_id
+        d = self.run_dir(run_id)
+        d.mkdir(parents=True, exist_ok=True)
+        record = spec.to_dict()
+        sp = self.spec_path(run_id)
+        if sp.exists():
+            old = self._read_spec_json(run_id)
+            if old.get("run_id") != run_id:
+                raise StoreError("spec.json belongs to another run; it was left as it is", path=sp)
+            # the how-to-run fields may change between starts; keep the latest
+            if any(old.get(k) != record.get(k) for k in ("concurrency", "rpm", "tpm", "budget", "limit")):
+                old.update({k: record[k] for k in ("concurrency", "rpm", "tpm", "budget", "limit")})
+                atomic_write_text(sp, json.dumps(old, ensure_ascii=False, indent=1))
+        else:
+            atomic_write_text(sp, json.dumps(record, ensure_ascii=False, indent=1))
+        with self._catalog() as db:
+            runs = db.table("runs")
+            if not runs.search(Query().run_id == run_id):
+                runs.insert({
+                    "run_id": run_id,
+                    "persona": spec.persona.id,
+                    "topics": spec.topics.id,
+                    "endpoint": spec.endpoint,
+                    "model": spec.model,
+                    "per_topic": spec.per_topic,
+                    "total": len(spec.topics.topics) * spec.per_topic,
+                    "created_at": time.time(),
+                })
+        return run_id
+
+    def _read_spec_json(self, run_id: str) -> dict[str, Any]:
+        sp = self.spec_path(run_id)
+        try:
+            return json.loads(sp.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(f"no run {run_id!r} in {self.runs_dir}", field="run") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StoreError(f"unreadable spec ({exc}); it was left as it is", path=sp,
+                             line=getattr(exc, "lineno", None)) from None
+
+    def get_spec(self, run_id: str) -> RunSpec:
+        data = self._read_spec_json(run_id)
+        try:
+            return RunSpec.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"spec is missing or has a bad field ({exc})",
+                             path=self.spec_path(run_id)) from None
+
+    def run_ids(self) -> list[str]:
+        with self._catalog() as db:
+            rows = db.table("runs").all()
+        return [r["run_id"] for r in sorted(rows, key=lambda r: r.get("created_at", 0))]
+
+    def resolve_run(self, ref: str) -> str:
+        """A run id from an id, a unique id prefix, or ``latest``."""
+        ids = self.run_ids()
+        if not ids:
+            raise StoreError(f"no runs yet in {self.runs_dir}; start one with `chatsynth run`",
+                             field="run")
+        if ref == "latest":
+            return ids[-1]
+        hits = [i for i in ids if i.startswith(ref)]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise StoreError(f"no run {ref!r} (have: {', '.join(ids[-5:])})", field="run")
+        raise StoreError(f"{ref!r} matches {len(hits)} runs; give more of the id", field="run")
+
+    def list_runs(self) -> list[RunInfo]:
+        with self._catalog() as db:
+            rows = db.table("runs").all()
+        out = []
+        for r in sorted(rows, key=lambda r: r.get("created_at", 0)):
+            info = RunInfo(run_id=r["run_id"], persona=r.get("persona", "?"),
+                           topics=r.get("topics", "?"), endpoint=r.get("endpoint", "?"),
+                           model=r.get("model", ""), created_at=r.get("created_at", 0.0),
+                           per_topic=r.get("per_topic", 1), total=r.get("total", 0))
+            try:
+                res = self.load(info.run_id)
+            except StoreError as err:
+                info.problems.append(str(err))
+            else:
+                info.done = sum(1 for c in res.conversations if c.status == "complete")
+                info.partial = len(res.conversations) - info.done
+                info.problems += res.problems
+            out.append(info)
+        return out
+
+    # conversations
+    def writer(self, run_id: str) -> ConversationWriter:
+        return ConversationWriter(self, run_id).open()
+
+    def iter_records(self, run_id: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+        """(line number, record or None, problem or None) for each whole line after the header."""
+        path = self.conversations_path(run_id)
+        try:
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            return
+        with fh:
+            first = fh.readline()
+            if not first:
+                return
+            _check_header(first if first.endswith(b"\n") else first + b"\n", path, run_id)
+            n = 1
+            for raw in fh:
+                n += 1
+                if not raw.endswith(b"\n"):
+                    yield n, None, (f"{path}:{n}: a half-written last line ({len(raw)} bytes) is "
+                                    "being written now or was cut off by a crash; it is not read "
+                                    "and will be set aside in quarantine/ by the next writer")
+                    return
+                try:
+                    rec = json.loads(raw)
+                    if not isinstance(rec, dict) or "id" not in rec:
+                        raise ValueError("not a conversation record")
+                    yield n, rec, None
+                except (ValueError, UnicodeDecodeError) as exc:
+                    yield n, None, f"{path}:{n}: unreadable record skipped ({exc})"
+
+    def load(self, run_id: str) -> LoadResult:
+        """Every stored conversation of a run: the latest record per id, complete beats partial."""
+        problems: list[str] = []
+        path = self.conversations_path(run_id)
+        if path.exists() and path.stat().st_size and not _ends_with_newline(path):
+            lock = _try_lock(path.parent / "writer.lock")
+            if lock is not None:  # no writer: set the half-written tail aside now
+                try:
+                    problems += _repair_tail(path, run_id)
+                finally:
+                    os.close(lock)
+        by_id: dict[str, Conversation] = {}
+        for n, rec, problem in self.iter_records(run_id):
+            if problem:
+                problems.append(problem)
+                continue
+            try:
+                conv = Conversation.from_dict(rec)  # type: ignore[arg-type]
+            except (TypeError, KeyError, ValueError) as exc:
+                problems.append(f"{path}:{n}: record does not fit this version ({exc})")
+                continue
+            old = by_id.get(conv.id)
+            if old is None or not (old.status == "complete" and conv.status == "partial"):
+                by_id[conv.id] = conv
+        return LoadResult(list(by_id.values()), problems)
+
+    def finished_ids(self, run_id: str) -> set[str]:
+        return {c.id for c in self.load(run_id).conversations if c.status == "complete"}
+
+    # reviews and run metadata
+    def set_review(self, run_id: str, conversation_id: str, decision: str | None,
+                   edited_turns: list[Turn] | None = None, note: str = "",
+                   keep_edit: bool = True) -> ReviewRecord:
+        if decision not in (None, "accepted", "rejected"):
+            raise StoreError(f"decision must be accepted, rejected or none, not {decision!r}",
+                             field="decision")
+        q = Query()
+        with self._catalog() as db:
+            table = db.table("reviews")
+            cond = (q.run_id == run_id) & (q.conversation_id == conversation_id)
+            old = table.get(cond)
+            turns = [t.to_dict() for t in edited_turns] if edited_turns is not None else None
+            if turns is None and keep_edit and old:
+                turns = old.get("edited_turns")
+            doc = {"run_id": run_id, "conversation_id": conversation_id, "decision": decision,
+                   "edited_turns": turns, "note": note or (old or {}).get("note", ""),
+                   "updated_at": time.time()}
+            table.upsert(doc, cond)
+        return _review(doc)
+
+    def set_reviews(self, run_id: str, decisions: dict[str, str | None]) -> None:
+        """Many decisions in one catalog write (bulk accept)."""
+        q = Query()
+        now = time.time()
+        with self._catalog() as db:
+            table = db.table("reviews")
+            existing = {r["conversation_id"]: r for r in table.search(q.run_id == run_id)}
+            new_docs = []
+            for cid, decision in decisions.items():
+                if cid in existing:
+                    existing[cid]["decision"] = decision
+                    existing[cid]["updated_at"] = now
+                else:
+                    new_docs.append({"run_id": run_id, "conversation_id": cid, "decision": decision,
+                                     "edited_turns": None, "note": "", "updated_at": now})
+            table.remove(q.run_id == run_id)
+            table.insert_multiple(list(existing.values()) + new_docs)
+
+    def reviews(self, run_id: str) -> dict[str, ReviewRecord]:
+        with self._catalog() as db:
+            rows = db.table("reviews").search(Query().run_id == run_id)
+        return {r["conversation_id"]: _review(r) for r in rows}
+
+    def set_run_meta(self, run_id: str, **values: Any) -> dict[str, Any]:
+        q = Query()
+        with self._catalog() as db:
+            table = db.table("meta")
+            doc = table.get(q.run_id == run_id) or {"run_id": run_id}
+            doc = dict(doc)
+            doc.update(values)
+            table.upsert(doc, q.run_id == run_id)
+        return {k: v for k, v in doc.items() if k != "run_id"}
+
+    def run_meta(self, run_id: str) -> dict[str, Any]:
+        with self._catalog() as db:
+            doc = db.table("meta").get(Query().run_id == run_id) or {}
+        return {k: v for k, v in dict(doc).items() if k != "run_id"}
+
+
+def _review(doc: dict[str, Any]) -> ReviewRecord:
+    turns = doc.get("edited_turns")
+    return ReviewRecord(conversation_id=doc["conversation_id"], decision=doc.get("decision"),
+                        edited_turns=[Turn(**t) for t in turns] if turns is not None else None,
+                        note=doc.get("note", ""), updated_at=doc.get("updated_at", 0.0))
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"

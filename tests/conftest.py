@@ -1,0 +1,48 @@
+"""Shared fixtures.  Every test runs with its own workspace and never touches the user's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_CACHE = REPO.parent / "shared" / "tiktoken-cache"
+if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE.is_dir():
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(_CACHE)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real per-user workspace or keyring data dir."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", os.environ.get("XDG_CACHE_HOME", str(home / "cache")))
+    monkeypatch.delenv("CHATSYNTH_WORKSPACE", raising=False)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A fresh workspace with the example library, selected through CHATSYNTH_WORKSPACE."""
+    from synth.workspace import init_workspace
+
+    ws, _ = init_workspace(tmp_path / "ws")
+    monkeypatch.setenv("CHATSYNTH_WORKSPACE", str(ws.root))
+    return ws
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `chatsynth` in a real subprocess (to see exit codes and that no traceback escapes)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "synth.cli", *args], cwd=cwd, env=full_env,
+                          input=input, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
