@@ -1,0 +1,560 @@
+"""The async run loop: one stream of typed events per run.
+
+    engine = Engine(store, endpoint)
+    async for ev in engine.run(spec):      # RunStarted ... RunFinished
+        ...
+    engine.pause() / engine.resume() / engine.cancel()      # from any task of the same loop
+    engine.retry(conversation_id) / engine.discard(conversation_id)
+
+What it guarantees:
+- Resume: conversations already complete in the store are never requested again.
+- Each finished conversation is appended (fsync'd) to the store BEFORE ConversationFinished.
+- At most ``spec.concurrency`` requests in flight; optional RPM/TPM token buckets.
+- Transient faults (408/409/429/5xx, timeouts, dropped or garbled streams) are retried with
+  exponential backoff and jitter, never sooner than a server's Retry-After (which also holds
+  back every other worker).  Fatal ones (400/401/403/404) stop the run at once with the
+  server's message.  If every request keeps failing, the run pauses (RunPaused) instead of
+  spinning; with ``pause_ends_run`` (the CLI) it ends with outcome "paused".
+- A money budget stops the run before it would be exceeded: a request starts only when the
+  cost so far, plus what is in flight, plus this request's worst case (its prompt and
+  ``max_tokens`` of output) stays within the budget.
+- Cancel: no new request starts; a conversation cut off mid-stream is stored with
+  status="partial" (kept, flagged by the filters, excluded from export by default); one that
+  had written nothing is not stored.  A later start of the same spec rewrites partial ones.
+- Progress events are coalesced (a few per second), and text chunks are merged per
+  conversation (at most about 20 per second each), so a UI with 64 streams is not flooded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable
+
+from synth import transcript
+from synth.endpoints import Endpoint, FatalError, StreamEnd, TransientError, estimate_tokens, \
+    stream_completion
+from synth.errors import ChatsynthError
+from synth.events import (
+    Chunk, ConversationFailed, ConversationFinished, ConversationRetrying, ConversationStarted,
+    Event, Progress, RunFinished, RunPaused, RunResumed, RunStarted,
+)
+from synth.limits import Backoff, Cooldown, Storm, TokenBucket
+from synth.models import Conversation, RunSpec, Usage, WorkItem
+from synth.planner import plan
+from synth.prompts import Prompt, render
+
+CostFn = Callable[[str, int, int], "float | None"]
+
+
+class EngineError(ChatsynthError):
+    """A run that can't start as asked (e.g. a budget with no known price)."""
+
+
+def default_cost_fn() -> CostFn | None:
+    try:
+        from synth.pricing import cost_of  # written by the export engineer
+    except ImportError:
+        return None
+    return cost_of
+
+
+@dataclass
+class EngineOptions:
+    backoff: Backoff = field(default_factory=Backoff)
+    storm_threshold: int = 8  # failed attempts in a row ...
+    storm_window_s: float = 30.0  # ... and no success for this long -> pause
+    pause_ends_run: bool = False  # headless: a pause ends the run (outcome "paused")
+    chunk_interval_s: float = 0.05
+    progress_interval_s: float = 0.25
+    emit_chunks: bool = True
+    run_filters: bool = True  # compute a filters verdict per conversation (engine.verdicts)
+
+
+class _Budget(Exception):
+    pass
+
+
+@dataclass
+class _Live:
+    item: WorkItem
+    prompt: Prompt
+    attempt: int = 0
+    raw: str = ""
+    streaming: bool = False
+    started: float = 0.0
+    reserved: float = 0.0
+    discard: bool = False
+
+
+class Engine:
+    def __init__(self, store: Any, endpoint: Endpoint, *, options: EngineOptions | None = None,
+                 cost_fn: CostFn | None = None) -> None:
+        self.store = store
+        self.endpoint = endpoint
+        self.opt = options or EngineOptions()
+        self.cost_fn = cost_fn if cost_fn is not None else default_cost_fn()
+        self.verdicts: dict[str, Any] = {}  # conversation id -> filters.Verdict
+        self.state = "idle"  # idle | running | paused | finished
+        self._reset()
+
+    def _reset(self) -> None:
+        self._q: asyncio.Queue[Any] | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._live: dict[str, _Live] = {}
+        self._queue: deque[WorkItem] = deque()
+        self._items: dict[str, WorkItem] = {}
+        self._failed_ids: set[str] = set()
+        self._done = self._failed = 0
+        self._ptok = self._ctok = 0
+        self._cost = 0.0
+        self._cost_known = True
+        self._reserved = 0.0
+        self._outcome: str | None = None
+        self._reason = ""
+        self._budget_hit = False
+        self._dirty = True
+        self._t0 = time.monotonic()
+
+    # -- control (call from the loop that runs the engine) --------------------------------------
+    def pause(self, reason: str = "paused by the user") -> None:
+        if self.state == "running":
+            self.state = "paused"
+            self._unpaused.clear()
+            self._emit(RunPaused(reason=reason))
+
+    def resume(self) -> None:
+        if self.state == "paused":
+            self.state = "running"
+            self._storm.reset()
+            self._unpaused.set()
+            self._emit(RunResumed())
+            self._wake.set()
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        self._stop("cancelled", reason)
+
+    def retry(self, conversation_id: str) -> bool:
+        """Write this conversation (again): a failed one, or a finished one to regenerate."""
+        item = self._items.get(conversation_id)
+        if item is None or self.state not in ("running", "paused") or self._outcome:
+            return False
+        if conversation_id in self._tasks or item in self._queue:
+            return False
+        if conversation_id in self._failed_ids:
+            self._failed_ids.discard(conversation_id)
+            self._failed -= 1
+        self._queue.appendleft(item)
+        self._dirty = True
+        self._wake.set()
+        return True
+
+    def discard(self, conversation_id: str) -> bool:
+        """Drop one conversation: stop its request if in flight, never store it in this run."""
+        live = self._live.get(conversation_id)
+        task = self._tasks.get(conversation_id)
+        if live is not None and task is not None:
+            live.discard = True
+            task.cancel()
+            return True
+        for it in list(self._queue):
+            if it.conversation_id == conversation_id:
+                self._queue.remove(it)
+                self._fail(it, "discarded by the user")
+                return True
+        return False
+
+    # -- the event stream --------------------------------------------------------------------
+    async def run(self, spec: RunSpec) -> AsyncIterator[Event]:
+        if self.state in ("running", "paused"):
+            raise EngineError("this engine is already running a run")
+        self._reset()
+        self.state = "running"
+        q: asyncio.Queue[Any] = asyncio.Queue()
+        self._q = q
+        driver = asyncio.create_task(self._drive(spec))
+        try:
+            while True:
+                ev = await q.get()
+                if isinstance(ev, BaseException):
+                    raise ev
+                yield ev
+                if isinstance(ev, RunFinished):
+                    break
+        finally:
+            if not driver.done():
+                self._stop("cancelled", "the consumer stopped listening")
+                try:
+                    await driver
+                except BaseException:  # noqa: BLE001 - already reporting another way
+                    pass
+            self.state = "finished"
+
+    def _emit(self, ev: Any) -> None:
+        if self._q is not None:
+            self._q.put_nowait(ev)
+
+    # -- driver ------------------------------------------------------------------------------
+    async def _drive(self, spec: RunSpec) -> None:
+        try:
+            await self._drive_inner(spec)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            for t in self._tasks.values():
+                t.cancel()
+            self._emit(exc if isinstance(exc, Exception) else EngineError(f"run aborted: {exc!r}"))
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _drive_inner(self, spec: RunSpec) -> None:
+        self.spec = spec
+        ep = self.endpoint
+        if spec.budget is not None and not ep.free and self._price(1000, 1000) is None:
+            raise EngineError(f"no price is known for model {ep.model!r}, so a budget can't be "
+                              "enforced; add it under `prices:` in chatsynth.yaml or drop --budget",
+                              field="budget")
+        self._unpaused = asyncio.Event()
+        self._unpaused.set()
+        self._wake = asyncio.Event()
+        self._cooldown = Cooldown()
+        self._storm = Storm(threshold=self.opt.storm_threshold, window_s=self.opt.storm_window_s)
+        self._rpm = TokenBucket(spec.rpm) if spec.rpm else None
+        self._tpm = TokenBucket(spec.tpm) if spec.tpm else None
+        self._stops = [s for s in spec.stop if s]
+        self._speakers = transcript.Speakers.for_persona(spec.persona)
+        self._filters = None
+        if self.opt.run_filters:
+            try:
+                from synth import filters as _f
+                self._filters = _f
+            except ImportError:
+                pass
+
+        run_id = await asyncio.to_thread(self.store.open_run, spec)
+        run_id = run_id or spec.run_id
+        self.run_id = run_id
+        finished = await asyncio.to_thread(self.store.finished_ids, run_id)
+        p = plan(spec, finished)
+        self._items = {it.conversation_id: it for it in p.items}
+        self._total = p.total
+        self._already = p.already_done
+        self._queue = deque(p.todo)
+        self._t0 = time.monotonic()
+        writer = await asyncio.to_thread(self.store.writer, run_id)
+        self._writer = writer
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatsynth-store")
+        self._emit(RunStarted(run_id=run_id, spec=spec, total=p.total, already_done=p.already_done,
+                              to_write=len(p.todo), endpoint_label=ep.label or ep.name))
+        self._emit(self._progress())
+        ticker = asyncio.create_task(self._ticker())
+        try:
+            await self._schedule(max(1, int(spec.concurrency or 1)))
+        finally:
+            ticker.cancel()
+            for t in list(self._tasks.values()):
+                t.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            self._io.shutdown(wait=True)
+            writer.close()
+        problems = list(getattr(writer, "problems", []))
+        outcome = self._outcome
+        if outcome is None:
+            if self._budget_hit:
+                outcome, self._reason = "budget", self._reason or "the budget would be exceeded"
+            elif spec.limit is not None and self._already + self._done < self._total:
+                outcome, self._reason = "limit", f"wrote up to the limit of {spec.limit}"
+            else:
+                outcome = "complete"
+        self._emit(self._progress())
+        self._emit(RunFinished(
+            run_id=run_id, outcome=outcome, reason=self._reason, done=self._already + self._done,
+            failed=self._failed, total=self._total, prompt_tokens=self._ptok,
+            completion_tokens=self._ctok, cost=self._cost if self._cost_known else None,
+            elapsed_s=time.monotonic() - self._t0,
+            store_path=str(self.store.conversations_path(run_id)), problems=problems))
+
+    async def _schedule(self, concurrency: int) -> None:
+        while True:
+            self._wake.clear()
+            while (self._outcome is None and not self._budget_hit and self._queue
+                   and len(self._tasks) < concurrency):
+                item = self._queue.popleft()
+                cid = item.conversation_id
+                task = asyncio.create_task(self._conversation(item))
+                self._tasks[cid] = task
+                task.add_done_callback(lambda _t, cid=cid: self._task_done(cid))
+            if not self._tasks and (not self._queue or self._outcome or self._budget_hit):
+                return
+            await self._wake.wait()
+
+    def _task_done(self, cid: str) -> None:
+        self._tasks.pop(cid, None)
+        self._live.pop(cid, None)
+        self._wake.set()
+
+    def _stop(self, outcome: str, reason: str) -> None:
+        if self._outcome is None:
+            self._outcome = outcome
+            self._reason = reason
+        me = asyncio.current_task()
+        for t in list(self._tasks.values()):
+            if t is not me:
+                t.cancel()
+        if getattr(self, "_wake", None) is not None:
+            self._unpaused.set()
+            self._wake.set()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.opt.progress_interval_s)
+            if self._dirty:
+                self._emit(self._progress())
+
+    def _progress(self) -> Progress:
+        self._dirty = False
+        elapsed = time.monotonic() - self._t0
+        live_tokens = sum(estimate_tokens(lv.raw) for lv in self._live.values() if lv.raw)
+        rate = (self._ctok + live_tokens) / elapsed if elapsed > 0 else 0.0
+        return Progress(
+            done=self._already + self._done, failed=self._failed,
+            remaining=len(self._queue) + len(self._tasks), in_flight=sum(
+                1 for lv in self._live.values() if lv.streaming),
+            prompt_tokens=self._ptok, completion_tokens=self._ctok,
+            cost=self._cost if self._cost_known else None, tokens_per_s=rate, elapsed_s=elapsed,
+            budget=getattr(self, "spec", None) and self.spec.budget)
+
+    # -- money --------------------------------------------------------------------------------
+    def _price(self, ptok: int, ctok: int) -> float | None:
+        if self.endpoint.free:
+            return 0.0
+        if self.cost_fn is None:
+            return None
+        try:
+            c = self.cost_fn(self.endpoint.model, ptok, ctok)
+        except Exception:  # noqa: BLE001 - a price table problem must not stop a run
+            return None
+        return None if c is None else float(c)
+
+    # -- one conversation ---------------------------------------------------------------------
+    async def _gate(self, live: _Live) -> None:
+        """Wait for: not paused, no cooldown, RPM/TPM room, budget room."""
+        spec = self.spec
+        while True:
+            if self._outcome:
+                raise asyncio.CancelledError()
+            if not self._unpaused.is_set():
+                await self._unpaused.wait()
+                continue
+            if self._cooldown.until > time.monotonic():
+                await self._cooldown.wait()
+                continue
+            break
+        ptok = estimate_tokens(live.prompt.text)
+        if spec.budget is not None:
+            worst = self._price(ptok, spec.max_tokens) or 0.0
+            if self._cost + self._reserved + worst > spec.budget + 1e-12:
+                self._budget_hit = True
+                self._reason = (f"stopped before the budget of ${spec.budget:.4f} would be "
+                                f"exceeded (spent ${self._cost:.4f})")
+                raise _Budget()
+            live.reserved = worst
+            self._reserved += worst
+        if self._rpm:
+            await self._rpm.acquire(1)
+        if self._tpm:
+            await self._tpm.acquire(ptok + spec.max_tokens)
+        if self._outcome:
+            raise asyncio.CancelledError()
+
+    def _release(self, live: _Live) -> None:
+        self._reserved -= live.reserved
+        live.reserved = 0.0
+
+    async def _conversation(self, item: WorkItem) -> None:
+        spec = self.spec
+        cid = item.conversation_id
+        live = _Live(item=item, prompt=render(spec.persona, item.topic, spec.style))
+        self._live[cid] = live
+        bo = self.opt.backoff
+        try:
+            while True:
+                live.attempt += 1
+                live.raw = ""
+                live.streaming = False
+                try:
+                    await self._gate(live)
+                except _Budget:
+                    return
+                self._emit(ConversationStarted(run_id=self.run_id, conversation_id=cid,
+                                               topic=item.topic.text, k=item.k,
+                                               attempt=live.attempt))
+                self._dirty = True
+                try:
+                    end = await self._stream(live)
+                except FatalError as err:
+                    self._release(live)
+                    self._fail(item, err.message)
+                    self._stop("stopped", f"the endpoint refused the request: {err.message}")
+                    return
+                except TransientError as err:
+                    self._release(live)
+                    live.raw = ""
+                    live.streaming = False
+                    reason = err.message
+                    if err.retry_after:
+                        self._cooldown.hold(err.retry_after)
+                    if self._storm.failure(reason):
+                        self._storm_pause(reason)
+                        if self._outcome:
+                            return
+                    if live.attempt >= bo.max_attempts:
+                        self._fail(item, f"gave up after {live.attempt} attempts: {reason}")
+                        return
+                    wait = bo.delay(live.attempt, err.retry_after)
+                    self._emit(ConversationRetrying(conversation_id=cid, attempt=live.attempt + 1,
+                                                    wait_s=wait, reason=reason))
+                    await asyncio.sleep(wait)
+                    continue
+                self._release(live)
+                self._storm.success()
+                await self._finish(live, end)
+                return
+        except asyncio.CancelledError:
+            self._release(live)
+            self._cancelled(live)
+
+    async def _stream(self, live: _Live) -> StreamEnd:
+        spec = self.spec
+        cid = live.item.conversation_id
+        live.started = time.monotonic()
+        stops = self._stops
+        longest = max((len(s) for s in stops), default=0)
+        emit_chunks = self.opt.emit_chunks
+        interval = self.opt.chunk_interval_s
+        pending_from = 0  # offset in raw of text not yet sent as a Chunk
+        last_flush = 0.0
+        end: StreamEnd | None = None
+        hit_stop = False
+        raw = ""
+        gen = stream_completion(
+            self.endpoint, prompt=live.prompt.text, messages=live.prompt.messages or None,
+            style=live.prompt.style, max_tokens=spec.max_tokens, temperature=spec.temperature,
+            stop=stops, seed=spec.seed)
+        try:
+            async for piece in gen:
+                if isinstance(piece, StreamEnd):
+                    end = piece
+                    break
+                live.streaming = True
+                before = len(raw)
+                raw += piece
+                live.raw = raw
+                if stops:
+                    hit = transcript.find_stop(raw, stops, max(0, before - longest))
+                    if hit is not None:
+                        if emit_chunks and hit[0] > pending_from:
+                            self._emit(Chunk(conversation_id=cid, text=raw[pending_from:hit[0]]))
+                        end = StreamEnd(finish_reason="stop", usage=None)
+                        hit_stop = True
+                        break
+                if emit_chunks:
+                    now = time.monotonic()
+                    if now - last_flush >= interval:
+                        self._emit(Chunk(conversation_id=cid, text=raw[pending_from:]))
+                        pending_from = len(raw)
+                        last_flush = now
+        finally:
+            await gen.aclose()
+        if end is None:  # pragma: no cover - stream_completion always ends with StreamEnd
+            raise TransientError("the stream ended without a finish")
+        if emit_chunks and not hit_stop and len(raw) > pending_from:
+            self._emit(Chunk(conversation_id=cid, text=raw[pending_from:]))
+        return end
+
+    def _build(self, live: _Live, *, status: str, finish: str | None,
+               usage: Usage | None) -> Conversation:
+        spec = self.spec
+        item = live.item
+        turns, trim, _ = transcript.transcript_of(live.raw, self._stops, self._speakers,
+                                                  live.prompt.first_role)
+        if usage is None:
+            usage = Usage(prompt_tokens=estimate_tokens(live.prompt.text),
+                          completion_tokens=estimate_tokens(live.raw), source="estimate")
+        cost = self._price(usage.prompt_tokens, usage.completion_tokens)
+        return Conversation(
+            id=item.conversation_id, run_id=self.run_id, persona_id=spec.persona.id,
+            topic_id=item.topic.id, topic=item.topic.text, k=item.k, endpoint=spec.endpoint,
+            model=self.endpoint.model,
+            params={"style": live.prompt.style, "temperature": spec.temperature,
+                    "max_tokens": spec.max_tokens, "stop": list(spec.stop), "seed": spec.seed,
+                    "request_stop": self.endpoint.request_stops(spec.stop),
+                    "first_role": live.prompt.first_role,
+                    "user_labels": self._speakers.user, "persona_labels": self._speakers.assistant,
+                    "attempts": live.attempt},
+            prompt=live.prompt.text, raw_text=live.raw, turns=turns, trim=trim,
+            finish_reason=finish, usage=usage, status=status,  # type: ignore[arg-type]
+            created_at=time.time(), duration_s=time.monotonic() - live.started, cost=cost,
+            context=item.topic.context)
+
+    async def _finish(self, live: _Live, end: StreamEnd) -> None:
+        conv = self._build(live, status="complete", finish=end.finish_reason, usage=end.usage)
+        if self._filters is not None:
+            try:
+                self.verdicts[conv.id] = self._filters.check(conv, persona=self.spec.persona)
+            except Exception:  # noqa: BLE001 - a filter bug must not lose a conversation
+                pass
+        loop = asyncio.get_running_loop()
+        # shielded: once the store has it, the event must follow, even if a cancel arrives now
+        await asyncio.shield(loop.run_in_executor(self._io, self._writer.append, conv))
+        self._account(conv)
+        self._done += 1
+        self._failed_ids.discard(conv.id)
+        self._emit(ConversationFinished(conversation=conv, finish_reason=end.finish_reason,
+                                        usage=conv.usage))
+
+    def _account(self, conv: Conversation) -> None:
+        self._ptok += conv.usage.prompt_tokens
+        self._ctok += conv.usage.completion_tokens
+        if conv.cost is None:
+            self._cost_known = False
+        else:
+            self._cost += conv.cost
+        self._dirty = True
+
+    def _fail(self, item: WorkItem, reason: str, partial: bool = False) -> None:
+        if not partial:
+            self._failed += 1
+            self._failed_ids.add(item.conversation_id)
+        self._dirty = True
+        self._emit(ConversationFailed(conversation_id=item.conversation_id, topic=item.topic.text,
+                                      reason=reason, partial=partial))
+
+    def _cancelled(self, live: _Live) -> None:
+        item = live.item
+        if live.discard:
+            self._fail(item, "discarded by the user")
+            return
+        if live.streaming and live.raw:
+            conv = self._build(live, status="partial", finish="cancelled", usage=None)
+            try:
+                self._writer.append(conv)  # rare, small: done inline so a cancel can't lose it
+            except Exception as exc:  # noqa: BLE001
+                self._fail(item, f"cut off and could not be stored: {exc}")
+                return
+            self._account(conv)
+            self._fail(item, f"cut off mid-stream ({self._reason or 'cancelled'}); kept as partial",
+                       partial=True)
+        else:
+            self._dirty = True
+
+    def _storm_pause(self, reason: str) -> None:
+        why = (f"every request is failing ({self._storm.consecutive} in a row, none succeeded "
+               f"for {self.opt.storm_window_s:.0f}s); last error: {reason}")
+        if self.opt.pause_ends_run:
+            self._emit(RunPaused(reason=why))
+            self._stop("paused", why)
+        elif self.state == "running":
+            self.pause(why)
