@@ -1,0 +1,72 @@
+"""Store cost at scale: per-conversation append time for the first and the last 1,000 of N.
+
+    python bench/bench_store.py            # 100,000 conversations
+    python bench/bench_store.py --quick    # 3,000, for the test suite
+
+The ratio last/first should be near 1: storing a conversation costs O(1), whatever is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from store_writer import make_conversation  # noqa: E402
+
+from synth.store import Store  # noqa: E402
+
+RUN = "benchrun00001"
+
+
+def run(n: int, window: int = 1000, fsync_interval: float = 0.5) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        store = Store(Path(d), fsync_interval=fsync_interval)
+        convs = [make_conversation(RUN, i) for i in range(window)]
+        times: list[float] = []
+        with store.writer(RUN) as w:
+            for i in range(n):
+                c = convs[i % window]
+                c.id = f"conv-{i:07d}"
+                t0 = time.perf_counter()
+                w.append(c)
+                times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        loaded = len(store.load(RUN).conversations)
+        load_s = time.perf_counter() - t0
+        size = store.conversations_path(RUN).stat().st_size
+    first = sum(times[:window]) / window
+    last = sum(times[-window:]) / window
+    return {
+        "conversations": n,
+        "fsync_interval_s": fsync_interval,
+        "first_1000_ms_per_conv": round(first * 1000, 4),
+        "last_1000_ms_per_conv": round(last * 1000, 4),
+        "ratio_last_over_first": round(last / first, 3),
+        "total_s": round(sum(times), 2),
+        "load_all_s": round(load_s, 2),
+        "loaded": loaded,
+        "file_mb": round(size / 1e6, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("-n", type=int, default=None)
+    ap.add_argument("--fsync-interval", type=float, default=0.5)
+    args = ap.parse_args(argv)
+    n = args.n or (3000 if args.quick else 100_000)
+    result = run(n, fsync_interval=args.fsync_interval)
+    print(json.dumps({"bench": "store", **result}))
+    return result
+
+
+if __name__ == "__main__":
+    main()
