@@ -12,7 +12,8 @@ class ChatsynthError(Exception):
 
     def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None,
                  field: str | None = None) -> None:
-        self.message = message
+        message = " ".join(str(message).split())  # always one line
+        self.message = message if len(message) <= 300 else message[:297] + "..."
         self.path = str(path) if path is not None else None
         self.line = line
         self.field = field

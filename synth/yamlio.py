@@ -51,7 +51,7 @@ def parse_yaml(text: str, path: Path) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = (exc.problem or exc.context or "invalid YAML").split(" with value ")[0]
         raise LibraryError(f"YAML syntax error: {problem}", path=path, line=line) from None
     except YAMLError as exc:
         raise LibraryError(f"YAML error: {str(exc).splitlines()[0]}", path=path) from None
