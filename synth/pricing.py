@@ -8,9 +8,10 @@ local model costs nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
 PER = 1_000_000  # prices are per million tokens
 
@@ -93,3 +94,186 @@ def format_usd(x: float | None) -> str:
     if x < 0.01:
         return f"${x:.4f}"
     return f"${x:,.2f}"
+
+
+# -- fine-tuning ---------------------------------------------------------------------------------
+
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+
+def default_epochs(n_examples: int) -> int:
+    """The epochs OpenAI's trainer picks by default: 3, raised so that examples x epochs >= 100
+    (at most 25), lowered so that it stays <= 25,000 (at least 1)."""
+    if n_examples <= 0:
+        return 0
+    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
+    if n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return TARGET_EPOCHS
+
+
+def finetune_price(model: str, prices: Mapping[str, float] | None) -> tuple[str, float] | None:
+    """(config key, USD per million training tokens) for ``model`` from ``finetune_prices``.
+
+    ``gpt-4o-mini`` finds ``gpt-4o-mini-2024-07-18``, but ``gpt-4o`` never finds a mini."""
+    if not prices or not model:
+        return None
+    m = model.strip().lower()
+    items = [(str(k), v) for k, v in prices.items()]
+    for k, v in items:
+        if k.lower() == m:
+            return k, float(v)
+    for k, v in items:
+        kl = k.lower()
+        if re.fullmatch(re.escape(m) + r"-\d{4}-\d{2}-\d{2}", kl) or re.fullmatch(re.escape(kl) + r"-\d{4}-\d{2}-\d{2}", m):
+            return k, float(v)
+    return None
+
+
+@dataclass
+class FineTuneEstimate:
+    model: str
+    examples: int
+    tokens_per_epoch: int  # billed: each example capped at the model's limit
+    epochs: int
+    billed_tokens: int  # tokens_per_epoch x epochs
+    limit: int  # max tokens per example
+    capped_examples: int  # examples over the limit (the trainer truncates them)
+    price_per_m: float | None
+    price_key: str | None
+    cost: float | None
+    notes: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        price = (f"{format_usd(self.cost)} at ${self.price_per_m:g}/M training tokens "
+                 f"({self.price_key})" if self.cost is not None else
+                 f"no training price for {self.model or 'this model'} in chatsynth.yaml finetune_prices")
+        return [
+            f"fine-tune model: {self.model or '(none given)'} (max {self.limit:,} tokens per example)",
+            f"billed training tokens: {self.tokens_per_epoch:,} per epoch x {self.epochs} epochs "
+            f"(trainer default for {self.examples:,} examples) = {self.billed_tokens:,}",
+            f"training cost: {price}",
+            *[f"note: {n}" for n in self.notes],
+        ]
+
+
+def finetune_estimate(example_tokens: Sequence[int], model: str,
+                      finetune_prices: Mapping[str, float] | None, *, epochs: int | None = None,
+                      limit: int | None = None) -> FineTuneEstimate:
+    """Billed tokens, default epochs and cost of fine-tuning ``model`` on these examples."""
+    from synth.tokens import training_limit
+
+    notes: list[str] = []
+    if limit is None:
+        limit, note = training_limit(model)
+        if note:
+            notes.append(note)
+    per_epoch = sum(min(limit, n) for n in example_tokens)
+    capped = sum(1 for n in example_tokens if n > limit)
+    if capped:
+        notes.append(f"{capped} example(s) over {limit:,} tokens: the trainer truncates them")
+    n_epochs = epochs if epochs is not None else default_epochs(len(example_tokens))
+    hit = finetune_price(model, finetune_prices)
+    billed = per_epoch * n_epochs
+    return FineTuneEstimate(
+        model=model, examples=len(example_tokens), tokens_per_epoch=per_epoch, epochs=n_epochs,
+        billed_tokens=billed, limit=limit, capped_examples=capped,
+        price_per_m=hit[1] if hit else None, price_key=hit[0] if hit else None,
+        cost=billed * hit[1] / PER if hit else None, notes=notes)
+
+
+# -- before a run --------------------------------------------------------------------------------
+
+@dataclass
+class RunEstimate:
+    model: str
+    conversations: int  # the run's total
+    already_done: int  # in the store (a resumed run writes only the rest)
+    to_write: int
+    prompt_tokens: int  # exact (tiktoken) for what is left to write
+    completion_tokens_max: int  # max_tokens x to_write: the ceiling
+    completion_tokens_avg: int | None  # the run's own average so far x to_write
+    avg_from: int  # how many stored conversations the average comes from
+    price: Price | None
+    cost_max: float | None
+    cost_avg: float | None
+    encoding: str
+    notes: list[str]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["price"] = asdict(self.price) if self.price else None
+        return d
+
+    def lines(self) -> list[str]:
+        out = [
+            f"model: {self.model or '(endpoint default)'}; price: "
+            + (f"${self.price.input:g} in / ${self.price.output:g} out per M tokens ({self.price.source})"
+               if self.price else "no price known (add it under prices: in chatsynth.yaml)"),
+            f"conversations: {self.conversations:,} ({self.already_done:,} already stored, "
+            f"{self.to_write:,} to write)",
+            f"prompt tokens: {self.prompt_tokens:,} (exact, {self.encoding})",
+            f"completion tokens: at most {self.completion_tokens_max:,} (max_tokens x conversations)",
+        ]
+        if self.completion_tokens_avg is not None:
+            out.append(f"completion tokens: about {self.completion_tokens_avg:,} "
+                       f"(this run's average over {self.avg_from} stored conversations)")
+        out.append(f"cost: at most {format_usd(self.cost_max)}"
+                   + (f", about {format_usd(self.cost_avg)} at the run's average"
+                      if self.cost_avg is not None else ""))
+        out += [f"note: {n}" for n in self.notes]
+        return out
+
+
+def estimate_run(spec: Any, *, overrides: Mapping[str, Mapping[str, float]] | None = None,
+                 local: bool = False, stored: Sequence[Any] = ()) -> RunEstimate:
+    """What a run will cost, without a request.  ``stored``: the run's conversations so far."""
+    from synth.models import WorkItem
+    from synth.prompts import render
+    from synth.tokens import counter_for
+
+    counter = counter_for(spec.model or None)
+    notes = [counter.note] if counter.note else []
+    done_ids = {c.id for c in stored if getattr(c, "status", "complete") == "complete"}
+    run_id = spec.run_id
+    todo = [WorkItem(run_id, t, k) for k in range(spec.per_topic) for t in spec.topics.topics]
+    total = len(todo)
+    todo = [w for w in todo if w.conversation_id not in done_ids]
+    # every repeat of a topic sends the same prompt: render and count each topic once
+    prompts = {}
+    for w in todo:
+        if w.topic.id not in prompts:
+            prompts[w.topic.id] = render(spec.persona, w.topic, spec.style)
+    ids = list(prompts)
+    if spec.style == "chat":
+        counts = [c.total for c in counter.chat_counts([prompts[i].messages for i in ids])]
+    else:
+        counts = counter.count_many([prompts[i].text for i in ids])
+    per_topic = dict(zip(ids, counts))
+    prompt_tokens = sum(per_topic[w.topic.id] for w in todo)
+    ctok_max = spec.max_tokens * len(todo)
+    finished = [c for c in stored if c.id in done_ids]
+    avg = None
+    if finished:
+        mean = sum(c.usage.completion_tokens for c in finished) / len(finished)
+        avg = round(mean * len(todo))
+        if any(c.usage.source == "estimate" for c in finished):
+            notes.append("some stored conversations have estimated (not server-reported) usage")
+    price = price_of(spec.model, overrides, local=local)
+    if spec.limit is not None and spec.limit < len(todo):
+        notes.append(f"--limit {spec.limit}: one start writes at most {spec.limit} of these")
+    return RunEstimate(
+        model=spec.model, conversations=total, already_done=total - len(todo), to_write=len(todo),
+        prompt_tokens=prompt_tokens, completion_tokens_max=ctok_max, completion_tokens_avg=avg,
+        avg_from=len(finished), price=price,
+        cost_max=price.cost(prompt_tokens, ctok_max) if price else None,
+        cost_avg=price.cost(prompt_tokens, avg) if price and avg is not None else None,
+        encoding=counter.encoding_name, notes=notes)
