@@ -230,6 +230,116 @@ async def stream_completion(
         if isinstance(exc, asyncio.CancelledError):
             raise
         raise classify(exc) from exc
-    if not got_any and finish is None:
-        raise TransientError("the server sent no text and no finish reason")
+    if finish is None:
+        raise TransientError("the stream ended without a finish reason (cut off?)" if got_any
+                             else "the server sent no text and no finish reason")
     yield StreamEnd(finish_reason=finish, usage=usage)
+
+
+# -- from configuration to a usable endpoint --------------------------------------------------
+
+
+def _err(message: str, **kw: Any):
+    from synth.errors import ChatsynthError
+
+    return ChatsynthError(message, **kw)
+
+
+def list_models(base_url: str, api_key: str = NO_KEY, timeout: float = 10.0) -> list[str]:
+    """Model ids a server offers (GET /models), for picking a default."""
+    import httpx
+
+    r = httpx.get(base_url.rstrip("/") + "/models", timeout=timeout,
+                  headers={"Authorization": f"Bearer {api_key or NO_KEY}"})
+    if r.status_code != 200:
+        try:
+            msg = r.json().get("error", {}).get("message") or r.text[:200]
+        except ValueError:
+            msg = r.text[:200]
+        raise FatalError(f"HTTP {r.status_code}: {msg}", status=r.status_code)
+    return [m.get("id") for m in (r.json().get("data") or []) if isinstance(m, dict) and m.get("id")]
+
+
+class EndpointSession:
+    """``with EndpointSession(config, ...) as ep``: an Endpoint ready to use; an embedded model
+    is started on enter and stopped on exit.  Blocking (call it from a thread in a UI)."""
+
+    def __init__(self, config: Any, *, name: str | None = None, base_url: str | None = None,
+                 model: str | None = None, style: str | None = None, api_key: str | None = None,
+                 key_name: str | None = None, persona_style: str = "completion") -> None:
+        self.config = config
+        self.name = name
+        self.base_url = base_url
+        self.model = model
+        self.style = style
+        self.api_key = api_key
+        self.key_name = key_name
+        self.persona_style = persona_style
+        self.server: Any = None
+        self.endpoint: Endpoint | None = None
+        self.concurrency: int | None = None
+        self.rpm: int | None = None
+        self.tpm: int | None = None
+
+    def __enter__(self) -> Endpoint:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> Endpoint:
+        from synth import secrets
+        from synth.workspace import EndpointConfig
+
+        if self.base_url:
+            cfg = EndpointConfig(name=self.base_url, kind="openai", base_url=self.base_url,
+                                 key_name=self.key_name, style=self.style or self.persona_style)
+            style = self.style or self.persona_style
+        else:
+            cfg = self.config.endpoint(self.name)
+            style = self.style or cfg.style
+        if cfg.is_embedded:
+            from synth import local
+
+            srv = local.LocalServer(cfg.model_path)
+            srv.start()
+            self.server = srv
+            ep = Endpoint(name=cfg.name, base_url=srv.base_url, model=self.model or srv.model,
+                          style=style, max_stop=cfg.max_stop, timeout=cfg.timeout,
+                          label=f"{cfg.name} ({local.LABEL})", free=True)
+            self.concurrency = cfg.concurrency or 1  # llama.cpp serves one request at a time
+        else:
+            key = secrets.get_key(cfg.key_name, self.api_key)
+            if cfg.key_name and key.value is None:
+                raise _err(f"no API key for endpoint {cfg.name!r}: "
+                           f"{secrets.how_to_store(cfg.key_name)}", field="key")
+            api_key = key.value or NO_KEY
+            base = str(cfg.base_url).rstrip("/")
+            model = self.model or cfg.default_model
+            if not model:
+                try:
+                    models = list_models(base, api_key)
+                except FatalError as err:
+                    raise _err(f"{base}: {err.message}", field="model") from None
+                except Exception as exc:  # noqa: BLE001 - connection problems
+                    raise _err(f"can't reach {base} to list its models ({type(exc).__name__}); "
+                               "is the server running? Or give --model", field="model") from None
+                if not models:
+                    raise _err(f"{base} lists no models; give --model", field="model")
+                model = models[0]
+            max_stop = cfg.max_stop
+            if max_stop is None and "api.openai.com" in base:
+                max_stop = OPENAI_MAX_STOP
+            ep = Endpoint(name=cfg.name, base_url=base, model=model, style=style,
+                          api_key=api_key, max_stop=max_stop, timeout=cfg.timeout,
+                          headers=dict(cfg.headers or {}), label=f"{cfg.name} ({model})")
+        self.endpoint = ep
+        self.rpm, self.tpm = cfg.rpm, cfg.tpm
+        if not cfg.is_embedded:
+            self.concurrency = cfg.concurrency
+        return ep
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None

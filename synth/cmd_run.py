@@ -1,0 +1,228 @@
+"""`chatsynth run` (write conversations, headless) and `chatsynth runs` (list runs)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from typing import Any, TextIO
+
+from synth.errors import ChatsynthError
+from synth.events import ConversationFailed, Progress, RunFinished, RunPaused, RunStarted
+
+EXIT = {"complete": 0, "limit": 0, "stopped": 3, "paused": 4, "budget": 5, "cancelled": 130}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="write conversations for a persona and a topic source (resumes a run)",
+        description="Write one conversation per topic (x --per-topic) with an OpenAI-compatible "
+        "endpoint, or with the embedded small offline demo model when none is configured. "
+        "Starting the same run again writes only what is missing.")
+    p.add_argument("--persona", help="persona name or YAML file (default: config defaults.persona)")
+    p.add_argument("--topics", help="topic source name, file or folder (default: config defaults.topics)")
+    p.add_argument("--per-topic", type=int, help="conversations per topic (default 1)")
+    p.add_argument("--limit", type=int, help="write at most this many conversations now")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--endpoint", help="endpoint name from chatsynth.yaml ('local': the embedded model)")
+    g.add_argument("--base-url", help="any OpenAI-compatible URL, e.g. http://127.0.0.1:8080/v1")
+    p.add_argument("--key-name", help="keyring entry / environment variable with the key for --base-url")
+    p.add_argument("--model", help="model id (default: the endpoint's default_model, else the first it lists)")
+    p.add_argument("--style", choices=["chat", "completion"], help="API style (default: the endpoint's)")
+    p.add_argument("--concurrency", type=int, help="requests in flight (default: config, else 4)")
+    p.add_argument("--rpm", type=int, help="requests per minute budget")
+    p.add_argument("--tpm", type=int, help="tokens per minute budget")
+    p.add_argument("--budget", type=float, help="stop before spending more than this many USD")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--stop", action="append", metavar="S",
+                   help="stop sequence (repeatable; replaces the persona's; \\n is a newline)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--timeout", type=float, help="seconds to wait for the server between bytes")
+    p.add_argument("--max-attempts", type=int, default=6, help="tries per conversation (default 6)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line, summary only")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("runs", help="list runs with their counts")
+    p.set_defaults(func=cmd_runs)
+
+
+def _positive(name: str, v: Any, allow_zero: bool = False) -> None:
+    if v is not None and (v < 0 or (v == 0 and not allow_zero)):
+        raise ChatsynthError(f"must be {'0 or more' if allow_zero else 'more than 0'}, not {v}",
+                             field=f"--{name}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from synth.cli import workspace_from
+    from synth.endpoints import EndpointSession
+    from synth.library import find_persona, find_topics
+    from synth.models import RunSpec
+    from synth.store import Store
+
+    for name in ("per_topic", "concurrency", "rpm", "tpm", "max_tokens", "max_attempts", "timeout"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    _positive("limit", args.limit, allow_zero=True)
+    _positive("budget", args.budget, allow_zero=True)
+    ws = workspace_from(args)
+    cfg = ws.config
+    defaults = cfg.defaults or {}
+    persona = find_persona(ws, args.persona or str(defaults.get("persona", "eve")))
+    topics = find_topics(ws, args.topics or str(defaults.get("topics", persona.id)))
+    if not topics.topics:
+        raise ChatsynthError("has no topics", path=topics.path, field="topics")
+    stops = [s.encode().decode("unicode_escape") if "\\" in s else s for s in args.stop] \
+        if args.stop else None
+    session = EndpointSession(cfg, name=args.endpoint, base_url=args.base_url, model=args.model,
+                              style=args.style, key_name=args.key_name, persona_style=persona.style)
+    out = sys.stderr
+    if not args.quiet and not args.base_url and cfg.endpoint(args.endpoint).is_embedded:
+        print("starting the embedded small offline demo model (Gemma 3 270M)...", file=out, flush=True)
+    with session as ep:
+        if args.timeout:
+            ep.timeout = args.timeout
+        spec = RunSpec.for_persona(
+            persona, topics,
+            per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
+            endpoint=ep.name, model=ep.model, style=ep.style, temperature=args.temperature,
+            max_tokens=args.max_tokens, stop=stops, seed=args.seed,
+            concurrency=args.concurrency or session.concurrency or int(defaults.get("concurrency", 4)),
+            rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget,
+            limit=args.limit)
+        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args))
+
+
+async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace) -> int:
+    from synth.engine import Engine, EngineOptions
+    from synth.limits import Backoff
+
+    engine = Engine(store, ep, options=EngineOptions(
+        backoff=Backoff(max_attempts=args.max_attempts), pause_ends_run=True,
+        emit_chunks=False))
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        interrupted = True
+        engine.cancel("interrupted (Ctrl+C)")
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl+C stops at once
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
+        pass
+    bar = ProgressLine(sys.stderr, quiet=args.quiet)
+    finished: RunFinished | None = None
+    try:
+        async for ev in engine.run(spec):
+            if isinstance(ev, RunStarted):
+                bar.started(ev)
+            elif isinstance(ev, Progress):
+                bar.progress(ev)
+            elif isinstance(ev, ConversationFailed):
+                bar.note(f"{'partial' if ev.partial else 'failed'}: {ev.topic[:50]!r}: {ev.reason}")
+            elif isinstance(ev, RunPaused):
+                bar.note(f"paused: {ev.reason}")
+            elif isinstance(ev, RunFinished):
+                finished = ev
+    finally:
+        await ep.aclose()
+        bar.clear()
+    assert finished is not None
+    print_summary(finished, spec, sys.stdout)
+    if interrupted:
+        return 130
+    code = EXIT.get(finished.outcome, 1)
+    if code == 0 and finished.failed:
+        code = 1
+    if finished.outcome in ("stopped", "paused", "budget"):
+        print(f"chatsynth: {finished.outcome}: {finished.reason}", file=sys.stderr)
+    return code
+
+
+class ProgressLine:
+    """One line on stderr, redrawn in place on a terminal, every few seconds otherwise."""
+
+    def __init__(self, out: TextIO, quiet: bool = False) -> None:
+        self.out = out
+        self.quiet = quiet
+        self.tty = out.isatty()
+        self.last = 0.0
+        self.width = 0
+        self.target = 0
+
+    def started(self, ev: RunStarted) -> None:
+        self.target = ev.already_done + ev.to_write
+        if not self.quiet:
+            resumed = f", {ev.already_done} already stored" if ev.already_done else ""
+            print(f"run {ev.run_id}: {ev.to_write} to write with {ev.endpoint_label}{resumed} "
+                  f"(the run holds {ev.total})", file=self.out, flush=True)
+
+    def progress(self, p: Progress) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if not self.tty and now - self.last < 5.0 and p.remaining:
+            return
+        self.last = now
+        total = max(1, self.target)
+        n = 20
+        fill = min(n, int(n * p.done / total))
+        cost = "cost ?" if p.cost is None else f"${p.cost:.4f}"
+        if p.budget is not None:
+            cost += f" of ${p.budget:.2f}"
+        line = (f"[{'#' * fill}{'.' * (n - fill)}] {p.done}/{self.target} done, {p.failed} failed, "
+                f"{p.in_flight} writing | {p.tokens_per_s:.1f} tok/s | {cost} | {p.elapsed_s:.0f}s")
+        if self.tty:
+            self.out.write("\r" + line.ljust(self.width))
+            self.width = len(line)
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        if self.quiet:
+            return
+        self.clear()
+        print(text, file=self.out, flush=True)
+
+    def clear(self) -> None:
+        if self.tty and self.width:
+            self.out.write("\r" + " " * self.width + "\r")
+            self.out.flush()
+            self.width = 0
+
+
+def print_summary(f: RunFinished, spec: Any, out: TextIO) -> None:
+    cost = "unknown (no price for this model)" if f.cost is None else f"${f.cost:.4f}"
+    print(f"run {f.run_id}: {f.outcome}" + (f" - {f.reason}" if f.reason else ""), file=out)
+    print(f"  conversations: {f.done} of {f.total} stored, {f.failed} failed this time", file=out)
+    print(f"  tokens: {f.prompt_tokens:,} prompt + {f.completion_tokens:,} completion; "
+          f"cost {cost}; {f.elapsed_s:.1f}s", file=out)
+    print(f"  stored in: {f.store_path}", file=out)
+    for p in f.problems:
+        print(f"  note: {p}", file=out)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from synth.cli import workspace_from
+    from synth.store import Store
+
+    ws = workspace_from(args)
+    runs = Store(ws.runs_dir).list_runs()
+    if not runs:
+        print(f"no runs yet in {ws.runs_dir}; start one with `chatsynth run`")
+        return 0
+    print(f"{'run':<13} {'persona':<14} {'topics':<16} {'endpoint / model':<34} {'done':>9} "
+          f"{'partial':>7}  created")
+    for r in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
+        em = f"{r.endpoint} / {r.model}"
+        print(f"{r.run_id:<13} {r.persona[:14]:<14} {r.topics[:16]:<16} {em[:34]:<34} "
+              f"{f'{r.done}/{r.total}':>9} {r.partial:>7}  {when}")
+        for prob in r.problems:
+            print(f"  note: {prob}")
+    return 0
