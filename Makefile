@@ -15,11 +15,11 @@ endif
 
 install: $(STAMP)
 
+# llama-cpp-python compiles from source the first time (about 5 minutes on 2 cores);
+# pip's wheel cache keeps the result for every later install.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# llama-cpp-python compiles from source the first time (about 5 minutes on 2 cores);
-	# pip's wheel cache keeps the result for every later install.
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	touch $(STAMP)
 
