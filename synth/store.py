@@ -88,7 +88,8 @@ class RunInfo:
     total: int  # conversations the run should hold
     done: int = 0  # complete conversations stored
     partial: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # notes: set-aside tails, skipped lines
+    errors: list[str] = field(default_factory=list)  # the run's files can't be read at all
 
 
 @dataclass
@@ -401,7 +402,7 @@ class Store:
             try:
                 res = self.load(info.run_id)
             except StoreError as err:
-                info.problems.append(str(err))
+                info.errors.append(str(err))
             else:
                 info.done = sum(1 for c in res.conversations if c.status == "complete")
                 info.partial = len(res.conversations) - info.done
