@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--timeout", type=float, help="seconds to wait for the server between bytes")
     p.add_argument("--max-attempts", type=int, default=6, help="tries per conversation (default 6)")
+    p.add_argument("--pause-after", type=float, default=30.0, metavar="S",
+                   help="pause (exit 4) when every request has failed for S seconds (default 30)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line, summary only")
     p.set_defaults(func=cmd_run)
 
@@ -62,7 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from synth.models import RunSpec
     from synth.store import Store
 
-    for name in ("per_topic", "concurrency", "rpm", "tpm", "max_tokens", "max_attempts", "timeout"):
+    for name in ("per_topic", "concurrency", "rpm", "tpm", "max_tokens", "max_attempts", "timeout",
+                 "pause_after"):
         _positive(name.replace("_", "-"), getattr(args, name))
     _positive("limit", args.limit, allow_zero=True)
     _positive("budget", args.budget, allow_zero=True)
@@ -91,15 +94,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             concurrency=args.concurrency or session.concurrency or int(defaults.get("concurrency", 4)),
             rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget,
             limit=args.limit)
-        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args))
+        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg)))
 
 
-async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace) -> int:
+def _cost_fn(cfg: Any):
+    try:
+        from synth.pricing import cost_of
+    except ImportError:  # pragma: no cover - pricing ships with the package
+        return None
+    prices = cfg.prices or None
+    return lambda model, p, c: cost_of(model, p, c, prices)
+
+
+async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn: Any) -> int:
     from synth.engine import Engine, EngineOptions
     from synth.limits import Backoff
 
-    engine = Engine(store, ep, options=EngineOptions(
+    engine = Engine(store, ep, cost_fn=cost_fn, options=EngineOptions(
         backoff=Backoff(max_attempts=args.max_attempts), pause_ends_run=True,
+        storm_window_s=args.pause_after, storm_threshold=min(8, max(2, spec.concurrency * 2)),
         emit_chunks=False))
     loop = asyncio.get_running_loop()
     interrupted = False

@@ -108,6 +108,7 @@ class Engine:
         self._queue: deque[WorkItem] = deque()
         self._items: dict[str, WorkItem] = {}
         self._failed_ids: set[str] = set()
+        self._final: set[str] = set()  # ids whose task has sent its last event
         self._done = self._failed = 0
         self._ptok = self._ctok = 0
         self._cost = 0.0
@@ -142,8 +143,10 @@ class Engine:
         item = self._items.get(conversation_id)
         if item is None or self.state not in ("running", "paused") or self._outcome:
             return False
-        if conversation_id in self._tasks or item in self._queue:
+        if item in self._queue:
             return False
+        if conversation_id in self._tasks and conversation_id not in self._final:
+            return False  # still being written
         if conversation_id in self._failed_ids:
             self._failed_ids.discard(conversation_id)
             self._failed -= 1
@@ -281,8 +284,11 @@ class Engine:
             self._wake.clear()
             while (self._outcome is None and not self._budget_hit and self._queue
                    and len(self._tasks) < concurrency):
+                if self._queue[0].conversation_id in self._tasks:
+                    break  # a retry of one whose task is still ending: its end wakes us
                 item = self._queue.popleft()
                 cid = item.conversation_id
+                self._final.discard(cid)
                 task = asyncio.create_task(self._conversation(item))
                 self._tasks[cid] = task
                 task.add_done_callback(lambda _t, cid=cid: self._task_done(cid))
@@ -512,6 +518,7 @@ class Engine:
         self._account(conv)
         self._done += 1
         self._failed_ids.discard(conv.id)
+        self._final.add(conv.id)
         self._emit(ConversationFinished(conversation=conv, finish_reason=end.finish_reason,
                                         usage=conv.usage))
 
@@ -528,6 +535,7 @@ class Engine:
         if not partial:
             self._failed += 1
             self._failed_ids.add(item.conversation_id)
+        self._final.add(item.conversation_id)
         self._dirty = True
         self._emit(ConversationFailed(conversation_id=item.conversation_id, topic=item.topic.text,
                                       reason=reason, partial=partial))

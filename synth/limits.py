@@ -15,13 +15,17 @@ from dataclasses import dataclass, field
 
 
 class TokenBucket:
-    """``rate_per_min`` units per minute, bursting up to ``capacity`` (default: one minute's)."""
+    """``rate_per_min`` units per minute, bursting up to ``capacity`` (default: one second's).
+
+    A request larger than the bucket waits for a full bucket and then leaves it in debt, so
+    the average rate holds even for requests bigger than the burst.
+    """
 
     def __init__(self, rate_per_min: float, capacity: float | None = None) -> None:
         if rate_per_min <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate_per_min / 60.0
-        self.capacity = float(capacity if capacity is not None else rate_per_min)
+        self.capacity = float(capacity if capacity is not None else max(1.0, rate_per_min / 60.0))
         self.level = self.capacity
         self.stamp = time.monotonic()
         self._lock = asyncio.Lock()
@@ -43,7 +47,7 @@ class TokenBucket:
             while True:
                 w = self.wait_time(n)
                 if w <= 0:
-                    self.level -= min(n, self.capacity)
+                    self.level -= n
                     return waited
                 await asyncio.sleep(w)
                 waited += w

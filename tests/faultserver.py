@@ -406,3 +406,21 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- helpers for the engine tests and the benchmark ---------------------------------------------
+
+def make_spec(n_topics: int = 6, *, per_topic: int = 1, tag: str = "t", **overrides: Any):
+    """A RunSpec for a small USER/EVE persona over ``n_topics`` distinct topics."""
+    from synth.models import Persona, RunSpec, Topic, TopicSource
+
+    persona = Persona(
+        id="eve-test", name="Eve", persona_label="EVE", user_label="USER",
+        system_prompt="You are Eve.", style="completion", max_tokens=200,
+        synthesis_prompt="A coaching session with {name}.\n\nTopic: {topic}\n\n{user_label}:",
+        stop=["END OF CONVERSATION", "Topic:"])
+    topics = TopicSource(id=f"topics-{tag}", kind="text",
+                         topics=[Topic(text=f"{tag} topic number {i}") for i in range(n_topics)])
+    overrides.setdefault("endpoint", "fault")
+    overrides.setdefault("model", "fault-model")
+    return RunSpec.for_persona(persona, topics, per_topic=per_topic, **overrides)
