@@ -1,0 +1,42 @@
+"""The engine never imports textual: only tui/ does (checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import synth
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_synth_imports_no_textual():
+    names = sorted(f"synth.{m.name}" for m in pkgutil.iter_modules(synth.__path__))
+    assert "synth.cli" in names and "synth.store" in names
+    code = (
+        "import importlib, sys\n"
+        f"names = {names!r}\n"
+        "for n in names:\n"
+        "    try:\n"
+        "        importlib.import_module(n)\n"
+        "    except ModuleNotFoundError as e:\n"
+        "        if e.name and e.name.split('.')[0] in ('textual',):\n"
+        "            raise\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print('IMPORTED', len(names))\n"
+        "assert not bad, bad[:5]\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"IMPORTED {len(names)}" in res.stdout
+
+
+def test_cli_help_does_not_load_the_tui():
+    code = ("import sys\nfrom synth.cli import build_parser\nbuild_parser()\n"
+            "assert 'textual' not in sys.modules and 'tui.app' not in sys.modules\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]

@@ -1,0 +1,176 @@
+"""Library screen: edit and save a persona (validated as you type), CRUD, topics."""
+
+from __future__ import annotations
+
+from synth.library import load_persona, load_topic_source
+from tui.app import ChatsynthApp
+from tui.testing import wait_for
+from tui.widgets.persona_form import PersonaForm, text_to_stops, stops_to_text
+
+SIZE = (120, 40)
+
+
+def app_for(ws, **kw) -> ChatsynthApp:
+    return ChatsynthApp(ws, blink=False, first_run=False, **kw)
+
+
+def test_stop_escapes_round_trip():
+    stops = ["END", "\n\n\n", "\nTopic:", "a\\b", "\tX"]
+    assert text_to_stops(stops_to_text(stops)) == stops
+
+
+async def test_edit_validate_and_save_persona(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        form = app.screen.query_one(PersonaForm)
+        await wait_for(pilot, lambda: form.original is not None)
+        assert form.original.id == "eve"
+        status = app.screen.query_one("#persona-status")
+        # a label with a colon: the library's own message, at once
+        app.screen.query_one("#pf-persona_label").value = "EVE:"
+        await wait_for(pilot, lambda: form.error is not None)
+        assert "persona_label" in form.error and "without ':'" in form.error
+        assert "✗" in str(status.render())
+        # saving an invalid persona writes nothing
+        before = (workspace.personas_dir / "eve.yaml").read_text()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert (workspace.personas_dir / "eve.yaml").read_text() == before
+        # fix it and change the name: valid, unsaved
+        app.screen.query_one("#pf-persona_label").value = "EVE"
+        app.screen.query_one("#pf-name").value = "Evelyn"
+        await wait_for(pilot, lambda: form.error is None and form.dirty)
+        assert "unsaved" in str(status.render())
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not form.dirty and form.original.name == "Evelyn")
+        assert app.unexpected_errors == []
+    saved = (workspace.personas_dir / "eve.yaml").read_text()
+    assert load_persona(workspace.personas_dir / "eve.yaml").name == "Evelyn"
+    assert "# display name" in saved  # the user's comments survive
+
+
+async def test_bad_number_uses_library_message(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        form = app.screen.query_one(PersonaForm)
+        await wait_for(pilot, lambda: form.original is not None)
+        app.screen.query_one("#pf-temperature").value = "hot"
+        await wait_for(pilot, lambda: form.error is not None)
+        assert "temperature" in form.error and "expected a number" in form.error
+        app.screen.query_one("#pf-temperature").value = "5"
+        await wait_for(pilot, lambda: form.error and "between 0 and 2" in form.error)
+
+
+async def test_new_duplicate_rename_delete_persona(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        form = app.screen.query_one(PersonaForm)
+        await wait_for(pilot, lambda: form.original is not None)
+        app.screen.query_one("#persona-list").focus()
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"coach", "enter")
+        await wait_for(pilot, lambda: form.original is not None and form.original.id == "coach")
+        assert (workspace.personas_dir / "coach.yaml").exists()
+        assert form.error is None
+        # duplicate
+        app.screen.query_one("#persona-list").focus()
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("ctrl+u", *"coach2", "enter")
+        await wait_for(pilot, lambda: form.original.id == "coach2")
+        # rename
+        app.screen.query_one("#persona-list").focus()
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("ctrl+u", *"mentor", "enter")
+        await wait_for(pilot, lambda: form.original.id == "mentor")
+        assert not (workspace.personas_dir / "coach2.yaml").exists()
+        assert (workspace.personas_dir / "mentor.yaml").exists()
+        # a taken name is refused with a notification, nothing overwritten
+        app.screen.query_one("#persona-list").focus()
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("ctrl+u", *"eve", "enter")
+        await pilot.pause()
+        assert (workspace.personas_dir / "mentor.yaml").exists()
+        assert any("already exists" in str(n.message) for n in app._notifications)
+        # delete asks first; cancel keeps the file
+        app.screen.query_one("#persona-list").focus()
+        await pilot.press("delete")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert (workspace.personas_dir / "mentor.yaml").exists()
+        await pilot.press("delete")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not (workspace.personas_dir / "mentor.yaml").exists())
+        assert app.unexpected_errors == []
+
+
+async def test_topics_add_edit_reorder_delete_import_filter(workspace, tmp_path):
+    app = app_for(workspace)
+    path = workspace.topics_dir / "eve.txt"
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.screen.query_one("#topic-editor")
+        await wait_for(pilot, lambda: editor.source is not None and editor.source.id == "eve")
+        n0 = len(editor.texts)
+        table = app.screen.query_one("#topic-table")
+        table.focus()
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press(*"My cat ignores me", "enter")
+        await wait_for(pilot, lambda: len(editor.texts) == n0 + 1)
+        src = load_topic_source(path)
+        assert src.topics[1].text == "My cat ignores me"  # inserted after the cursor row
+        # reorder: move it up to the top
+        assert table.cursor_row == 1
+        await pilot.press("shift+up")
+        await wait_for(pilot, lambda: load_topic_source(path).topics[0].text == "My cat ignores me")
+        # edit it
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("ctrl+u", *"My dog ignores me", "enter")
+        await wait_for(pilot, lambda: load_topic_source(path).topics[0].text == "My dog ignores me")
+        # a duplicate is refused with the library's message
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press(*"My dog ignores me", "enter")
+        await pilot.pause()
+        assert len(load_topic_source(path).topics) == n0 + 1
+        assert any("duplicate topic" in str(n.message) for n in app._notifications)
+        # delete it
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: len(load_topic_source(path).topics) == n0)
+        # import from a text file (duplicates skipped)
+        imp = tmp_path / "more.txt"
+        imp.write_text(f"# comment\nLearning to say no\n\n{editor.texts[2]}\n")
+        await pilot.press("i")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = str(imp)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(load_topic_source(path).topics) == n0 + 1)
+        assert load_topic_source(path).topics[-1].text == "Learning to say no"
+        # filter as you type
+        await pilot.press("slash")
+        await pilot.press(*"Learning", "space", *"to")
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert app.unexpected_errors == []
+
+
+async def test_folder_source_shows_documents(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.sources)
+        idx = [s.id for s in screen.sources].index("doc-explainer")
+        screen.query_one("#source-list").highlighted = idx
+        editor = screen.query_one("#topic-editor")
+        await wait_for(pilot, lambda: editor.source is not None and editor.source.id == "doc-explainer")
+        table = screen.query_one("#topic-table")
+        assert table.row_count == 4
+        assert [str(c.label) for c in table.columns.values()][0] == "Document"
+        assert not screen.query_one("#topic-buttons").display

@@ -1,0 +1,334 @@
+"""Library: personas and topic sources side by side.
+
+Left: the personas and the topic sources.  Middle: the selected persona as a form, validated
+as you type.  Right: the selected topic source's topics (or a folder's documents).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, OptionList, Static
+from textual.widgets.option_list import Option
+
+from synth.errors import ChatsynthError
+from synth.models import Persona, TopicSource
+from tui.screens.base import BaseScreen
+from tui.screens.dialogs import ConfirmDialog, TextPrompt
+from tui.widgets.persona_form import PersonaForm
+from tui.widgets.topic_editor import TopicEditor
+
+
+class PersonaList(OptionList):
+    BINDINGS = [
+        Binding("n", "screen.new_persona", "New"),
+        Binding("d", "screen.duplicate_persona", "Duplicate"),
+        Binding("r", "screen.rename_persona", "Rename"),
+        Binding("delete,x", "screen.delete_persona", "Delete"),
+    ]
+
+
+class SourceList(OptionList):
+    BINDINGS = [
+        Binding("n", "screen.new_source", "New list"),
+        Binding("delete,x", "screen.delete_source", "Delete"),
+    ]
+
+
+class LibraryScreen(BaseScreen):
+    MODE = "library"
+    TITLE = "Library"
+    HELP = """\
+Personas and topic sources side by side. Pick a persona on the left to edit it in the middle:
+every field is checked as you type, with the same messages as `chatsynth check`; Ctrl+S saves
+to its YAML file (your comments are kept). In the persona list: n new, d duplicate, r rename,
+Delete removes (after asking). Topic lists on the right: a add, e edit, Delete removes,
+Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows its documents."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save persona"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+        Binding("ctrl+g", "try_persona", "Try it"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.personas: list[Persona] = []
+        self.sources: list[TopicSource] = []
+        self.current: Persona | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.nav()
+        with Horizontal(id="library"):
+            with Vertical(id="library-side"):
+                yield Static("Personas", classes="pane-title")
+                yield PersonaList(id="persona-list")
+                with Horizontal(classes="button-row"):
+                    yield Button("New", id="persona-new", compact=True)
+                    yield Button("Copy", id="persona-duplicate", compact=True)
+                    yield Button("Rename", id="persona-rename", compact=True)
+                    yield Button("Del", id="persona-delete", compact=True)
+                yield Static("Topic sources", classes="pane-title")
+                yield SourceList(id="source-list")
+                with Horizontal(classes="button-row"):
+                    yield Button("New list", id="source-new", compact=True)
+                    yield Button("Del", id="source-delete", compact=True)
+                yield Static("", id="library-problems", classes="problems")
+            with Vertical(id="persona-pane"):
+                with Horizontal(classes="pane-head"):
+                    yield Static("Persona", classes="pane-title", id="persona-title")
+                    yield Button("Save", id="persona-save", variant="primary", compact=True)
+                yield PersonaForm(id="persona-form")
+            yield TopicEditor(id="topic-editor")
+        yield self.footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+        super().on_mount()
+
+    # -- loading ---------------------------------------------------------------------------
+    def reload(self, persona_id: str | None = None, source_id: str | None = None) -> None:
+        personas, perrs = self.services.personas()
+        sources, serrs = self.services.topic_sources()
+        self.personas, self.sources = personas, sources
+        plist = self.query_one(PersonaList)
+        plist.clear_options()
+        plist.add_options([Option(Text.assemble(p.name, ("  " + p.id, "dim")), id=p.id) for p in personas])
+        slist = self.query_one(SourceList)
+        slist.clear_options()
+        slist.add_options([Option(_source_prompt(s), id=s.id) for s in sources])
+        problems = [str(e) for e in (*perrs, *serrs)]
+        box = self.query_one("#library-problems", Static)
+        box.update("\n".join(f"✗ {p}" for p in problems))
+        box.display = bool(problems)
+        want = persona_id or (self.current.id if self.current else None)
+        defaults = self.ws.config.defaults if self._config_ok() else {}
+        want = want or defaults.get("persona")
+        idx = next((i for i, p in enumerate(personas) if p.id == want), 0 if personas else None)
+        if idx is not None:
+            plist.highlighted = idx
+            self.show_persona(personas[idx])
+        else:
+            self.show_persona(None)
+        swant = source_id or (self.query_one(TopicEditor).source.id if self.query_one(TopicEditor).source else None)
+        swant = swant or (self.current.id if self.current else None) or defaults.get("topics")
+        sidx = next((i for i, s in enumerate(sources) if s.id == swant), 0 if sources else None)
+        if sidx is not None:
+            slist.highlighted = sidx
+            self.query_one(TopicEditor).load(sources[sidx])
+        else:
+            self.query_one(TopicEditor).load(None)
+
+    def _config_ok(self) -> bool:
+        try:
+            self.ws.config
+            return True
+        except ChatsynthError:
+            return False
+
+    def show_persona(self, persona: Persona | None) -> None:
+        self.current = persona
+        self.query_one("#persona-title", Static).update(
+            f"Persona: {persona.name} ({persona.id}.yaml)" if persona else "Persona")
+        self.query_one(PersonaForm).load(persona)
+
+    # -- selection -------------------------------------------------------------------------
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.id == "persona-list":
+            persona = next((p for p in self.personas if p.id == event.option.id), None)
+            if persona is None or (self.current and persona.id == self.current.id):
+                return
+            form = self.query_one(PersonaForm)
+            if form.dirty:
+                self._confirm_switch(persona)
+            else:
+                self.show_persona(persona)
+        elif event.option_list.id == "source-list":
+            source = next((s for s in self.sources if s.id == event.option.id), None)
+            editor = self.query_one(TopicEditor)
+            if source is not None and (editor.source is None or editor.source.id != source.id):
+                editor.load(source)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "persona-list":
+            self.query_one("#pf-name").focus()
+        elif event.option_list.id == "source-list":
+            self.query_one("#topic-table").focus()
+
+    def _confirm_switch(self, persona: Persona) -> None:
+        def answer(discard: bool | None) -> None:
+            if discard:
+                self.show_persona(persona)
+            elif self.current is not None:
+                plist = self.query_one(PersonaList)
+                idx = next((i for i, p in enumerate(self.personas) if p.id == self.current.id), None)
+                plist.highlighted = idx
+
+        self.app.push_screen(ConfirmDialog(f"Discard unsaved changes to {self.current.name}?",
+                                           yes="Discard"), answer)
+
+    def on_topic_editor_saved(self, event: TopicEditor.Saved) -> None:
+        self.sources = [event.source if s.id == event.source.id else s for s in self.sources]
+        slist = self.query_one(SourceList)
+        for i, s in enumerate(self.sources):
+            if s.id == event.source.id:
+                slist.replace_option_prompt_at_index(i, _source_prompt(s))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        bid = event.button.id or ""
+        actions = {
+            "persona-new": self.action_new_persona, "persona-duplicate": self.action_duplicate_persona,
+            "persona-rename": self.action_rename_persona, "persona-delete": self.action_delete_persona,
+            "persona-save": self.action_save, "source-new": self.action_new_source,
+            "source-delete": self.action_delete_source,
+        }
+        if bid in actions:
+            event.stop()
+            actions[bid]()
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_save(self) -> None:
+        form = self.query_one(PersonaForm)
+        if self.current is None:
+            return
+        if form.error or form.valid is None:
+            self.app.notify(f"Not saved: {form.error}", severity="error", markup=False)
+            return
+        try:
+            self.services.save_persona(form.valid)
+        except ChatsynthError as err:
+            self.error(err, "Not saved")
+            return
+        self.app.notify(f"Saved {form.valid.id}.yaml", markup=False)
+        self.current = None
+        self.reload(persona_id=form.valid.id)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_try_persona(self) -> None:
+        """Open Synthesize with this persona (and its topics) preselected."""
+        if self.current is None:
+            return
+        self.app.preselect = {"persona": self.current.id,  # type: ignore[attr-defined]
+                              "topics": (self.query_one(TopicEditor).source.id
+                                         if self.query_one(TopicEditor).source else None)}
+        self.app.action_goto("synthesize")  # type: ignore[attr-defined]
+
+    def _ask(self, question: str, value: str, then) -> None:
+        def done(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            try:
+                then(answer.strip())
+            except ChatsynthError as err:
+                self.error(err)
+            except OSError as err:
+                self.error(err)
+
+        self.app.push_screen(TextPrompt(question, value=value), done)
+
+    def action_new_persona(self) -> None:
+        def make(name: str) -> None:
+            p = self.services.new_persona(name)
+            self.app.notify(f"Created {p.id}.yaml", markup=False)
+            self.current = None
+            self.reload(persona_id=p.id)
+            self.query_one("#pf-name").focus()
+
+        self._ask("New persona: file name (letters, digits, - or _)", "", make)
+
+    def action_duplicate_persona(self) -> None:
+        if self.current is None:
+            return
+        src = self.current
+
+        def make(name: str) -> None:
+            p = self.services.duplicate_persona(src, name)
+            self.app.notify(f"Copied {src.id} to {p.id}.yaml", markup=False)
+            self.current = None
+            self.reload(persona_id=p.id)
+
+        self._ask(f"Duplicate {src.id} as:", f"{src.id}-copy", make)
+
+    def action_rename_persona(self) -> None:
+        if self.current is None:
+            return
+        src = self.current
+
+        def make(name: str) -> None:
+            p = self.services.rename_persona(src, name)
+            self.app.notify(f"Renamed {src.id} to {p.id}", markup=False)
+            self.current = None
+            self.reload(persona_id=p.id)
+
+        self._ask(f"Rename {src.id} to:", src.id, make)
+
+    def action_delete_persona(self) -> None:
+        if self.current is None:
+            return
+        src = self.current
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.services.delete_persona(src)
+            except (ChatsynthError, OSError) as err:
+                self.error(err)
+                return
+            self.app.notify(f"Deleted {src.id}.yaml", markup=False)
+            self.current = None
+            self.reload()
+
+        self.app.push_screen(ConfirmDialog(f"Delete persona {src.name} ({src.id}.yaml)? "
+                                           "This removes the file.", yes="Delete"), answer)
+
+    def action_new_source(self) -> None:
+        def make(name: str) -> None:
+            s = self.services.new_topic_source(name)
+            self.app.notify(f"Created topics/{s.id}.yaml", markup=False)
+            self.reload(source_id=s.id)
+            self.query_one("#topic-table").focus()
+
+        self._ask("New topic list: file name", "", make)
+
+    def action_delete_source(self) -> None:
+        src = self.query_one(TopicEditor).source
+        if src is None:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.services.delete_topic_source(src)
+            except (ChatsynthError, OSError) as err:
+                self.error(err)
+                return
+            self.app.notify(f"Deleted topic source {src.id}", markup=False)
+            self.query_one(TopicEditor).source = None
+            self.reload()
+
+        self.app.push_screen(ConfirmDialog(f"Delete topic source {src.id}? This removes the file.",
+                                           yes="Delete"), answer)
+
+    def palette_commands(self):
+        return [
+            ("Save persona", "Write the persona form to its YAML file", self.action_save),
+            ("New persona", "Create a persona from a template", self.action_new_persona),
+            ("Duplicate persona", "Copy the selected persona to a new file", self.action_duplicate_persona),
+            ("Rename persona", "Rename the selected persona's file", self.action_rename_persona),
+            ("Delete persona", "Delete the selected persona (asks first)", self.action_delete_persona),
+            ("New topic list", "Create a YAML topic list", self.action_new_source),
+            ("Delete topic source", "Delete the selected topic list (asks first)", self.action_delete_source),
+            ("Try this persona", "Open Synthesize with this persona", self.action_try_persona),
+            ("Reload library", "Read personas and topics from disk again", self.action_reload),
+        ]
+
+
+def _source_prompt(s: TopicSource) -> Text:
+    icon = "▸" if s.kind == "folder" else "≡"
+    return Text.assemble(f"{icon} {s.id}", (f"  {len(s.topics)}", "dim"))

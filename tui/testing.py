@@ -1,0 +1,26 @@
+"""Helpers for Pilot tests and the benchmark (no test framework imports here)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable
+
+
+async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 10.0,
+                   step: float = 0.02) -> object:
+    """Pause the pilot until ``predicate()`` is truthy; raise TimeoutError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met in {timeout}s")
+        await pilot.pause(step)
+
+
+async def settle(pilot, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        await pilot.pause()
+    await asyncio.sleep(0)

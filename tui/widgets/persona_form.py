@@ -1,0 +1,192 @@
+"""A persona as a form: fields in inputs, the prompts in text areas, validated as you type
+with the very checks (and messages) the CLI uses (``synth.library.persona_from_mapping``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Select, Static, TextArea
+
+from synth.errors import LibraryError
+from synth.library import persona_from_mapping, persona_to_mapping
+from synth.models import Persona
+
+TEXT_FIELDS = ("name", "description", "persona_label", "user_label", "temperature", "max_tokens")
+AREA_FIELDS = ("stop", "system_prompt", "synthesis_prompt")
+
+
+def escape_stop(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def unescape_stop(s: str) -> str:
+    out, i = [], 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            nxt = s[i + 1]
+            out.append({"n": "\n", "t": "\t", "\\": "\\"}.get(nxt, "\\" + nxt))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def stops_to_text(stops: list[str]) -> str:
+    return "\n".join(escape_stop(s) for s in stops)
+
+
+def text_to_stops(text: str) -> list[str]:
+    return [unescape_stop(line) for line in text.split("\n") if line.strip() != ""]
+
+
+def _number(raw: str) -> Any:
+    raw = raw.strip()
+    if raw == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw  # the library says "expected a number, got str ..."
+
+
+class PersonaForm(VerticalScroll):
+    """Edit one persona.  Posts ``PersonaForm.Changed`` with the validation result."""
+
+    class Changed(Message):
+        def __init__(self, form: "PersonaForm", persona: Persona | None, error: str | None,
+                     dirty: bool) -> None:
+            super().__init__()
+            self.form = form
+            self.persona = persona
+            self.error = error
+            self.dirty = dirty
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.original: Persona | None = None
+        self.valid: Persona | None = None
+        self.error: str | None = None
+        self._loading = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="persona-status", classes="status-line")
+        yield Label("Name", classes="field-label")
+        yield Input(id="pf-name", placeholder="Eve", compact=True)
+        yield Label("Description", classes="field-label")
+        yield Input(id="pf-description", compact=True)
+        with Horizontal(classes="field-row"):
+            with VerticalScroll(classes="field-cell"):
+                yield Label("Persona label", classes="field-label")
+                yield Input(id="pf-persona_label", placeholder="EVE", compact=True)
+            with VerticalScroll(classes="field-cell"):
+                yield Label("User label", classes="field-label")
+                yield Input(id="pf-user_label", placeholder="USER", compact=True)
+        with Horizontal(classes="field-row"):
+            with VerticalScroll(classes="field-cell"):
+                yield Label("Style", classes="field-label")
+                yield Select([("completion", "completion"), ("chat", "chat")],
+                             allow_blank=False, value="completion", id="pf-style", compact=True)
+            with VerticalScroll(classes="field-cell"):
+                yield Label("Temperature", classes="field-label")
+                yield Input(id="pf-temperature", compact=True)
+            with VerticalScroll(classes="field-cell"):
+                yield Label("Max tokens", classes="field-label")
+                yield Input(id="pf-max_tokens", compact=True)
+        yield Label("Stop sequences (one a line, \\n = newline)", classes="field-label")
+        yield TextArea(id="pf-stop", classes="stops-area", soft_wrap=False, compact=True)
+        yield Label("System prompt (exported as the system message)", classes="field-label")
+        yield TextArea(id="pf-system_prompt", classes="prompt-area", compact=True)
+        yield Label("Synthesis prompt: {topic} {context} {name} {description} {persona_label} {user_label}", classes="field-label")
+        yield TextArea(id="pf-synthesis_prompt", classes="prompt-area tall", compact=True)
+
+    # -- loading & reading ----------------------------------------------------------------
+    def load(self, persona: Persona | None) -> None:
+        self._loading = True
+        self.original = persona
+        self.disabled = persona is None
+        p = persona
+        self.query_one("#pf-name", Input).value = p.name if p else ""
+        self.query_one("#pf-description", Input).value = p.description if p else ""
+        self.query_one("#pf-persona_label", Input).value = p.persona_label if p else ""
+        self.query_one("#pf-user_label", Input).value = p.user_label if p else ""
+        self.query_one("#pf-temperature", Input).value = f"{p.temperature:g}" if p else ""
+        self.query_one("#pf-max_tokens", Input).value = str(p.max_tokens) if p else ""
+        self.query_one("#pf-style", Select).value = p.style if p else "completion"
+        self.query_one("#pf-stop", TextArea).load_text(stops_to_text(p.stop) if p else "")
+        self.query_one("#pf-system_prompt", TextArea).load_text(p.system_prompt if p else "")
+        self.query_one("#pf-synthesis_prompt", TextArea).load_text(p.synthesis_prompt if p else "")
+        self.scroll_home(animate=False)
+        self._loading = False
+        self.revalidate()
+
+    def mapping(self) -> dict[str, Any]:
+        base = persona_to_mapping(self.original) if self.original else {}
+        val = lambda f: self.query_one(f"#pf-{f}", Input).value  # noqa: E731
+        base.update({
+            "name": val("name"),
+            "description": val("description"),
+            "persona_label": val("persona_label"),
+            "user_label": val("user_label"),
+            "temperature": _number(val("temperature")),
+            "max_tokens": _number(val("max_tokens")),
+            "style": self.query_one("#pf-style", Select).value,
+            "stop": text_to_stops(self.query_one("#pf-stop", TextArea).text),
+            "system_prompt": self.query_one("#pf-system_prompt", TextArea).text,
+            "synthesis_prompt": self.query_one("#pf-synthesis_prompt", TextArea).text,
+        })
+        sp = base["synthesis_prompt"]
+        if "\n" in sp.rstrip("\n"):  # saved as a YAML literal block, which ends in one newline
+            base["synthesis_prompt"] = sp.rstrip("\n") + "\n"
+        return {k: v for k, v in base.items() if v is not None}
+
+    def revalidate(self) -> None:
+        if self.original is None:
+            self.valid, self.error = None, None
+            self._status("Pick a persona on the left, or press n for a new one.", "muted")
+            return
+        try:
+            self.valid = persona_from_mapping(self.mapping(), self.original.path, self.original.id)
+            self.error = None
+        except LibraryError as err:
+            self.valid, self.error = None, str(err)
+        dirty = self.dirty
+        if self.error:
+            self._status(f"✗ {self.error}", "bad")
+        elif dirty:
+            self._status("● unsaved changes — valid. Ctrl+S saves.", "warn")
+        else:
+            self._status(f"✓ {self.original.id}.yaml — valid, saved", "good")
+        self.post_message(self.Changed(self, self.valid, self.error, dirty))
+
+    @property
+    def dirty(self) -> bool:
+        if self.original is None:
+            return False
+        if self.valid is None:
+            return True
+        return self.valid.content_hash() != self.original.content_hash()
+
+    def _status(self, text: str, kind: str) -> None:
+        st = self.query_one("#persona-status", Static)
+        st.update(text)
+        st.set_classes(f"status-line {kind}")
+
+    # -- as you type ----------------------------------------------------------------------
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if not self._loading:
+            self.revalidate()
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if not self._loading:
+            self.revalidate()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if not self._loading:
+            self.revalidate()
