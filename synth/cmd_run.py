@@ -229,13 +229,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs yet in {ws.runs_dir}; start one with `chatsynth run`")
         return 0
-    print(f"{'run':<13} {'persona':<14} {'topics':<16} {'endpoint / model':<34} {'done':>9} "
-          f"{'partial':>7}  created")
+    rows = [("run", "persona", "topics", "endpoint", "model", "done", "partial", "created")]
     for r in runs:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
-        em = f"{r.endpoint} / {r.model}"
-        print(f"{r.run_id:<13} {r.persona[:14]:<14} {r.topics[:16]:<16} {em[:34]:<34} "
-              f"{f'{r.done}/{r.total}':>9} {r.partial:>7}  {when}")
-        for prob in r.problems:
-            print(f"  note: {prob}")
+        ep = r.endpoint.split("://", 1)[-1].removesuffix("/v1")
+        rows.append((r.run_id, r.persona, r.topics, ep, r.model or "-", f"{r.done}/{r.total}",
+                     str(r.partial), time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))))
+    widths = [min(32, max(len(row[i]) for row in rows)) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        cells = [c if len(c) <= w else c[: w - 1] + "~" for c, w in zip(row, widths)]
+        print("  ".join(c.rjust(w) if i in (5, 6) else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
+        if n:
+            for prob in runs[n - 1].problems:
+                print(f"  note: {prob}")
     return 0
