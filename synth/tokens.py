@@ -65,8 +65,10 @@ def encoding_for(model: str | None) -> tuple[str, str | None]:
         if m == prefix or m.startswith(prefix + "-") or m.startswith(prefix + ".") or (
                 prefix[0] == "o" and prefix[1:].isdigit() and m.startswith(prefix)):
             return name, None
-    what = f"model {model!r}" if model else "no model given"
-    return DEFAULT_ENCODING, (f"{what}: not an OpenAI model tiktoken knows; counted with "
+    if not model:
+        return DEFAULT_ENCODING, (f"no model given: counted with {DEFAULT_ENCODING} (the encoding "
+                                  "of gpt-4o and later); pass --model for another")
+    return DEFAULT_ENCODING, (f"model {model!r}: not an OpenAI model tiktoken knows; counted with "
                               f"{DEFAULT_ENCODING} as an estimate (the server's reported usage is "
                               "exact where a run has it)")
 
@@ -77,8 +79,8 @@ def training_limit(model: str | None) -> tuple[int, str | None]:
     for prefix, limit in TRAINING_LIMITS:
         if m == prefix or m.startswith(prefix + "-"):
             return limit, None
-    return DEFAULT_TRAINING_LIMIT, (f"no known training limit for {model or 'no model'}; "
-                                    f"using {DEFAULT_TRAINING_LIMIT:,} tokens (OpenAI cookbook)")
+    return DEFAULT_TRAINING_LIMIT, (f"no known training limit for {model or 'no model'}: using "
+                                    f"the cookbook's {DEFAULT_TRAINING_LIMIT:,} tokens per example")
 
 
 _lock = threading.Lock()

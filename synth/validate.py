@@ -121,7 +121,9 @@ class ValidationReport:
 
     def text(self, *, most: int = 200) -> str:
         out = [f"{self.path}: {self.examples:,} examples, {self.format} format"
-               + (f", tokens counted for {self.model} ({self.encoding})" if self.encoding else "")]
+               + (f", tokens counted with {self.encoding}" if self.encoding else "")
+               + (f" for {self.model}" if self.model and self.encoding else "")
+               + (f", limit {self.limit:,} tokens per example" if self.limit else "")]
         shown = self.findings[:most]
         out += [f.format(self.path) for f in shown]
         if len(self.findings) > most:
@@ -163,15 +165,18 @@ def _has_lone_surrogate(s: str) -> bool:
         return True
 
 
-def parse_line(raw: bytes, lineno: int) -> tuple[Any, list[Finding]]:
-    """One JSONL line -> (value or None, findings)."""
+def parse_line(raw: bytes | str, lineno: int) -> tuple[Any, list[Finding]]:
+    """One JSONL line (bytes from a file, or str from an export) -> (value or None, findings)."""
     if not raw.strip():
         return None, [Finding(lineno, "blank_line", "empty line: JSON Lines needs one JSON object on every line")]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [Finding(lineno, "not_utf8", f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column "
-                                                  f"{exc.start + 1}); save the file as UTF-8")]
+    if isinstance(raw, str):
+        text = raw
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, [Finding(lineno, "not_utf8", f"not UTF-8 (byte 0x{raw[exc.start]:02x} at "
+                                                      f"column {exc.start + 1}); save the file as UTF-8")]
     hook = _Dupes()
     try:
         value = json.loads(text, object_pairs_hook=hook, parse_constant=_bad_constant)
@@ -380,7 +385,7 @@ def _looks_like_validation_file(path: str) -> bool:
     return any(w in name for w in ("valid", "eval", "test", "val."))
 
 
-def validate_lines(lines: Sequence[bytes], *, path: str = "", model: str | None = None,
+def validate_lines(lines: Sequence[bytes] | Sequence[str], *, path: str = "", model: str | None = None,
                    fmt: Format | None = None, limit: int | None = None,
                    validation_file: bool | None = None, min_examples: int = MIN_EXAMPLES,
                    counter: Any = None) -> ValidationReport:

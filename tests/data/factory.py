@@ -51,3 +51,58 @@ def good_conv(topic: str = "feeling stuck at work", k: int = 0, **kw) -> Convers
 
 
 __all__ = ["persona", "turns", "conv", "good_conv", "GOOD", "PatternRule", "FilterRules"]
+
+
+# -- a real stored run -------------------------------------------------------------------------
+
+PLANS = ["a walking routine", "a reading plan", "a budget sheet", "a sleep schedule", "a call list",
+         "a study timetable", "a meal plan", "a journaling habit", "a gym routine", "a tidy-up list"]
+
+
+def varied_turns(i: int, k: int = 0) -> list:
+    """Six distinct, well-formed turns for topic i, variant k (no filter fires on them)."""
+    plan = PLANS[i % len(PLANS)]
+    if k % 2:
+        return turns(
+            f"Could we talk about {plan}? Week {i} went badly and I skipped it {k + i} times.",
+            f"Of course. Skipping {plan} {k + i} times tells us something. Which days went best?",
+            f"Weekends, when nobody needs me before {8 + i % 4} in the morning.",
+            f"So mornings free of demands help. Might {plan} fit at {7 + i % 4}:30 on weekdays too?",
+            f"Maybe on Tuesdays and Thursdays, starting with {plan} {i}.",
+            f"Two mornings is a solid start. Write them in your calendar tonight, okay?",
+        )
+    return turns(
+        f"Topic {i} variant {k}: I want to start {plan} but I keep stalling on day {i}.",
+        f"Stalling on {plan} is common, number {i}. What usually stops you on day {i + k}?",
+        f"Honestly I get tired after work around {17 + i % 5} o'clock and scroll my phone.",
+        f"Then put {plan} before {17 + i % 5} o'clock for {5 + i} minutes. Could you try it tomorrow?",
+        f"Yes, I can try that with {plan} number {i}.",
+        f"Great. Note how you feel after session {i}, and we can adjust it together. Deal?",
+    )
+
+
+def make_run(runs_dir, n_topics: int = 15, per_topic: int = 2, *, extra=None, model="gpt-4o-mini"):
+    """Store a run of n_topics x per_topic good conversations; ``extra(i, k)`` may return other
+    turns (or a (turns, status) pair) for some items.  Returns (store, run_id, spec)."""
+    from synth.models import RunSpec, Topic, TopicSource
+    from synth.store import Store
+
+    p = persona(rules=FilterRules(near_duplicates=0.8))
+    src = TopicSource(id="eve", kind="text", topics=[Topic(text=f"topic {i}: {PLANS[i % len(PLANS)]}")
+                                                     for i in range(n_topics)])
+    spec = RunSpec.for_persona(p, src, per_topic=per_topic, endpoint="openai", model=model)
+    store = Store(runs_dir, fsync_interval=60)
+    run_id = store.open_run(spec)
+    with store.writer(run_id) as w:
+        for k in range(per_topic):
+            for i, t in enumerate(src.topics):
+                ts, status = varied_turns(i, k), "complete"
+                got = extra(i, k) if extra else None
+                if got is not None:
+                    ts, status = got if isinstance(got, tuple) else (got, "complete")
+                c = conv(ts, topic=t.text, k=k, run_id=run_id, status=status, model=model)
+                c.id = conversation_id(run_id, t.id, k)
+                c.topic_id = t.id
+                c.cost = 0.0001
+                w.append(c)
+    return store, run_id, spec

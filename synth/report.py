@@ -1,0 +1,176 @@
+"""The dataset report written beside every export, as Markdown (to read) and JSON (to diff).
+
+Counts by verdict and by rule, turns per conversation, tokens, the near-duplicate rate, the
+share of conversations that open with the same first line, distinct-2 of persona turns, the
+files with their validation results, and the estimated fine-tune (billed tokens, epochs, cost).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from synth.models import Persona
+from synth.validate import Distribution
+
+_WORDS = re.compile(r"\w+")
+
+
+def distinct_n(texts: Sequence[str], n: int = 2) -> float:
+    """Distinct-n: distinct word n-grams / all word n-grams over ``texts`` (0 when none)."""
+    seen: set[tuple[str, ...]] = set()
+    total = 0
+    for t in texts:
+        w = _WORDS.findall(t.lower())
+        grams = list(zip(*(w[i:] for i in range(n))))
+        total += len(grams)
+        seen.update(grams)
+    return len(seen) / total if total else 0.0
+
+
+def first_line_share(first_lines: Sequence[str]) -> tuple[float, list[tuple[str, int]]]:
+    """The share of conversations opening with the most common first line, and the top three."""
+    norm = [" ".join(_WORDS.findall(x.lower())) for x in first_lines]
+    if not norm:
+        return 0.0, []
+    c = Counter(norm)
+    top = c.most_common(3)
+    return top[0][1] / len(norm), top
+
+
+def _dist(values: Sequence[float]) -> dict[str, float] | None:
+    d = Distribution.of(values)
+    return asdict(d) if d else None
+
+
+def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info: dict[str, Any],
+                 finetune_prices: dict[str, float] | None) -> dict[str, Any]:
+    from synth.pricing import finetune_estimate
+
+    chosen = result.selection.chosen
+    items = rs.items
+    n = len(items)
+    dup_flagged = sum(1 for it in items if "near_duplicate" in it.verdict.rules)
+    share, top = first_line_share([it.turns[0].text for it in chosen if it.turns])
+    persona_turns = [t.text for it in chosen for t in it.turns if t.role == "assistant"]
+    files = {}
+    for key, rep in result.reports.items():
+        files[key] = {"path": str(result.files[key]), "examples": result.examples[key],
+                      "errors": len(rep.errors), "warnings": len(rep.warnings),
+                      "warning_counts": {k: v for k, v in rep.counts().items()},
+                      "tokens": sum(rep.example_tokens),
+                      "distributions": {k: asdict(v) for k, v in rep.distributions.items()}}
+    train_key = next((f"{f}.train" for f in ("chat", "sharegpt", "completion") if f"{f}.train" in result.reports), None)
+    ft = None
+    if train_key:
+        ft = finetune_estimate(result.reports[train_key].example_tokens, opts.model, finetune_prices).to_dict()
+        ft["file"] = train_key
+    usage_p = sum(it.conv.usage.prompt_tokens for it in items)
+    usage_c = sum(it.conv.usage.completion_tokens for it in items)
+    costs = [it.conv.cost for it in items if it.conv.cost is not None]
+    return {
+        "run": run_info,
+        "persona": {"id": persona.id, "name": persona.name, "persona_label": persona.persona_label,
+                    "user_label": persona.user_label},
+        "selection": result.selection.statement,
+        "conversations": {
+            "stored": n,
+            "by_state": rs.counts(),
+            "flagged_by_rule": rs.reason_counts(),
+            "exported": len(chosen),
+            "train": len(result.train_ids),
+            "validation": len(result.validation_ids),
+            "edited": sum(1 for it in chosen if it.edited),
+        },
+        "split": {"by": opts.split_by, "validation_fraction": opts.validation_fraction,
+                  "seed": opts.seed, "validation_topics": result.validation_topics},
+        "turns_per_conversation": _dist([len(it.turns) for it in chosen]),
+        "generation_usage": {"prompt_tokens": usage_p, "completion_tokens": usage_c,
+                             "cost_usd": round(sum(costs), 6) if costs else None,
+                             "cost_known_for": len(costs)},
+        "near_duplicates": {"pairs": len(rs.pairs), "flagged": dup_flagged,
+                            "rate": dup_flagged / n if n else 0.0,
+                            "examples": [p.to_dict() for p in rs.pairs[:10]]},
+        "same_first_line": {"share": share, "most_common": [{"line": t, "count": c} for t, c in top]},
+        "distinct_2_persona": distinct_n(persona_turns, 2),
+        "completion_format": {"separator": result.separator, "stop_token": result.stop_token},
+        "files": files,
+        "refused": [asdict(r) for r in result.refused],
+        "finetune": ft,
+        "notes": result.notes,
+        "export_seconds": round(result.seconds, 3),
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    c = r["conversations"]
+    out = [f"# Dataset report: run {r['run'].get('run_id', '?')}", ""]
+    out += [f"Persona **{r['persona']['name']}** ({r['persona']['id']}), written by "
+            f"{r['run'].get('model') or '?'} on {r['run'].get('endpoint') or '?'}.", "",
+            f"Exported {r['selection']}.", ""]
+    out += ["## Conversations", "", "| state | count |", "| --- | --- |"]
+    out += [f"| {k} | {v} |" for k, v in c["by_state"].items()]
+    out += ["", f"Train: {c['train']}, validation: {c['validation']} "
+            f"(split by {r['split']['by']}, seed {r['split']['seed']}); edited by you: {c['edited']}.", ""]
+    if r["split"]["validation_topics"]:
+        out += ["Validation topics (never in train): " + "; ".join(r["split"]["validation_topics"][:20])
+                + (" ..." if len(r["split"]["validation_topics"]) > 20 else ""), ""]
+    if c["flagged_by_rule"]:
+        out += ["### Flagged, by rule", "", "| rule | conversations |", "| --- | --- |"]
+        out += [f"| {k} | {v} |" for k, v in c["flagged_by_rule"].items()]
+        out.append("")
+    out += ["## Shape", ""]
+    t = r["turns_per_conversation"]
+    if t:
+        out.append(f"- turns per conversation: min {t['min']:.0f}, median {t['median']:g}, max {t['max']:.0f}")
+    nd = r["near_duplicates"]
+    out += [f"- near-duplicates: {nd['pairs']} pairs, {nd['flagged']} conversations flagged ({_pct(nd['rate'])})",
+            f"- same first line: {_pct(r['same_first_line']['share'])} of exported conversations open with "
+            + (f"\"{r['same_first_line']['most_common'][0]['line'][:80]}\"" if r["same_first_line"]["most_common"] else "-"),
+            f"- distinct-2 of persona turns: {r['distinct_2_persona']:.3f} (1.0: no word pair repeats)",
+            ""]
+    g = r["generation_usage"]
+    out += ["## Tokens and cost", "",
+            f"- writing the run: {g['prompt_tokens']:,} prompt + {g['completion_tokens']:,} completion tokens"
+            + (f", ${g['cost_usd']:.4f}" if g["cost_usd"] is not None else ", no price known")]
+    ft = r["finetune"]
+    if ft:
+        cost = f"${ft['cost']:.2f} at ${ft['price_per_m']:g}/M ({ft['price_key']})" if ft["cost"] is not None \
+            else "no training price for this model in chatsynth.yaml finetune_prices"
+        out += [f"- fine-tuning {ft['model']} on {ft['file']}: {ft['tokens_per_epoch']:,} billed tokens per epoch "
+                f"x {ft['epochs']} epochs (the trainer's default for {ft['examples']} examples) = "
+                f"{ft['billed_tokens']:,} tokens; {cost}"]
+        out += [f"- note: {n}" for n in ft["notes"]]
+    out += ["", "## Files", "", "| file | examples | tokens | errors | warnings |", "| --- | --- | --- | --- | --- |"]
+    out += [f"| {Path(f['path']).name} | {f['examples']:,} | {f['tokens']:,} | {f['errors']} | {f['warnings']} |"
+            for f in r["files"].values()]
+    cf = r["completion_format"]
+    if any(k.startswith("completion.") for k in r["files"]):
+        out += ["", f"Completion format: prompts end with {json.dumps(cf['separator'])}; completions end with "
+                f"{json.dumps(cf['stop_token'])}. Call the fine-tuned model with stop={json.dumps([cf['stop_token']])}."]
+    if r["refused"]:
+        out += ["", "## Refused examples (not written)", ""]
+        out += [f"- {x['conversation_id']} ({x['format']}.{x['split']}"
+                + (f", turn {x['turn_index'] + 1}" if x["turn_index"] is not None else "") + "): "
+                + "; ".join(x["reasons"]) for x in r["refused"][:50]]
+    if r["notes"] or r["run"].get("store_problems"):
+        out += ["", "## Notes", ""] + [f"- {n}" for n in r["notes"] + list(r["run"].get("store_problems") or [])]
+    return "\n".join(out) + "\n"
+
+
+def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
+    from synth.yamlio import atomic_write_text
+
+    md = Path(out_dir) / "report.md"
+    js = Path(out_dir) / "report.json"
+    atomic_write_text(js, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(md, render_markdown(report))
+    return [md, js]
