@@ -55,6 +55,7 @@ class Request:
     prompt: str = ""
     stop: list[str] = field(default_factory=list)
     body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FaultServer:
@@ -172,7 +173,7 @@ class FaultServer:
                         headers[k.strip().lower()] = v.strip()
                 n = int(headers.get("content-length") or 0)
                 raw = await reader.readexactly(n) if n else b""
-                keep = await self._dispatch(method, path, raw, writer)
+                keep = await self._dispatch(method, path, raw, writer, headers)
                 if not keep or headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, asyncio.CancelledError):
@@ -201,8 +202,8 @@ class FaultServer:
         await self._send(writer, status, {"error": {"message": message, "type": etype,
                                                     "param": None, "code": code}}, extra)
 
-    async def _dispatch(self, method: str, path: str, raw: bytes,
-                        writer: asyncio.StreamWriter) -> bool:
+    async def _dispatch(self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter,
+                        headers: dict[str, str] | None = None) -> bool:
         path = path.split("?", 1)[0]
         if method == "GET" and path.rstrip("/") == "/v1/models":
             models = sorted(self.known_models or {"fault-model"})
@@ -227,7 +228,8 @@ class FaultServer:
         model = str(body.get("model", ""))
         action = self._next_action(prompt)
         self.requests.append(Request(t=time.monotonic(), path=path, action=action, model=model,
-                                     prompt=prompt, stop=stop, body=body))
+                                     prompt=prompt, stop=stop, body=body,
+                                     headers=dict(headers or {})))
         if self.known_models is not None and model not in self.known_models and action == "ok":
             action = "404"
         return await self._act(action, writer, body, chat, prompt, stop, model)
