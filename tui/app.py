@@ -10,7 +10,6 @@ engine, store and export APIs (composed in ``tui.services``).
 
 from __future__ import annotations
 
-import logging
 import os
 import traceback
 from pathlib import Path
@@ -23,8 +22,6 @@ from textual.screen import Screen
 from synth.errors import ChatsynthError
 from synth.workspace import Workspace
 from tui.services import Services
-
-log = logging.getLogger("chatsynth.tui")
 
 SCREENS_ORDER = ("library", "synthesize", "trim", "review", "export", "settings")
 SCREEN_TITLES = {
@@ -109,6 +106,7 @@ class ChatsynthApp(App[int]):
         self.current_run_id: str | None = None
         self.current_conversation_id: str | None = None
         self.preselect: dict[str, str | None] = {}
+        self.live = None  # the LiveRun of the latest start (tui.live)
         self.first_run = self.services.is_first_run() if first_run is None else first_run
         self.theme = "textual-dark"
 
@@ -167,7 +165,7 @@ class ChatsynthApp(App[int]):
             return
         self.unexpected_errors.append(err)
         text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
-        log.error("unexpected error in the TUI:\n%s", text)
+        self.log.error(text)  # textual devtools only, never the terminal
         _append_crash_log(self.ws, text)
         self.notify(f"{type(err).__name__}: {err}"[:300] + "\n(details in runs/tui-errors.log)",
                     title=title or "Unexpected error", severity="error", markup=False, timeout=10)

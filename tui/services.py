@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from synth.errors import LibraryError
@@ -53,6 +54,17 @@ class Services:
         self.ws = ws
         self.store = Store(ws.runs_dir)
         self._shutdown_hooks: list = []
+        self._sessions: dict = {}
+        self._runner = None
+
+    @property
+    def runner(self):
+        """The one run controller of the app (created on first use)."""
+        if self._runner is None:
+            from tui.runner import RunController
+
+            self._runner = RunController(self)
+        return self._runner
 
     def is_first_run(self) -> bool:
         """No runs yet: the app opens on Synthesize with the embedded model and the examples."""
@@ -65,12 +77,16 @@ class Services:
         self._shutdown_hooks.append(fn)
 
     def shutdown(self) -> None:
+        """At exit: cancel a run cleanly, then stop the embedded model."""
+        if self._runner is not None:
+            self._runner.shutdown()
         for fn in reversed(self._shutdown_hooks):
             try:
                 fn()
             except Exception:  # noqa: BLE001 - best effort at exit
                 pass
         self._shutdown_hooks.clear()
+        self.close_sessions()
 
     # -- personas ---------------------------------------------------------------------------
     def personas(self) -> tuple[list[Persona], list[LibraryError]]:
@@ -176,3 +192,98 @@ class Services:
             if s and not s.startswith("#"):
                 out.append(s)
         return out
+
+    # -- endpoints and runs -------------------------------------------------------------------
+    def endpoint_names(self) -> list[tuple[str, str]]:
+        """(label, name) for each configured endpoint, the embedded one labelled as a demo."""
+        cfg = self.ws.config
+        eps = list(cfg.endpoints)
+        if not any(e.name == "local" for e in eps):
+            from synth.workspace import EndpointConfig
+
+            eps.insert(0, EndpointConfig(name="local", kind="embedded", style="completion"))
+        out = []
+        for e in eps:
+            label = f"{e.name} (small offline demo model)" if e.is_embedded else \
+                f"{e.name} ({e.default_model or 'server default'})"
+            out.append((label, e.name))
+        return out
+
+    def default_model(self, endpoint: str | None) -> str:
+        from synth import local
+
+        ep = self.ws.config.endpoint(endpoint)
+        if ep.is_embedded:
+            return local.MODEL_ALIAS
+        return ep.default_model or ""
+
+    def endpoint_session(self, name: str | None, model: str | None, note=lambda text: None):
+        """An open EndpointSession (blocking: an embedded model is started and kept running
+        until the app exits).  Returns (session, label)."""
+        from synth.endpoints import EndpointSession
+
+        cfg = self.ws.config
+        ep_cfg = cfg.endpoint(name)
+        key = (ep_cfg.name, model or "")
+        if ep_cfg.is_embedded:
+            cached = self._sessions.get(key)
+            if cached is not None and cached.server is not None and cached.server.proc is not None \
+                    and cached.server.proc.poll() is None:
+                return cached, cached.endpoint.label
+            note("starting the small offline demo model (Gemma 3 270M)…")
+        session = EndpointSession(cfg, name=ep_cfg.name, model=model or None)
+        session.open()
+        if ep_cfg.is_embedded:
+            self._sessions[key] = session
+        return session, session.endpoint.label
+
+    def close_sessions(self) -> None:
+        for s in self._sessions.values():
+            try:
+                s.close()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+        self._sessions.clear()
+
+    def cost_fn(self):
+        try:
+            from synth.pricing import cost_of
+        except ImportError:  # pragma: no cover
+            return None
+        prices = self.ws.config.prices or None
+        return lambda model, p, c: cost_of(model, p, c, prices)
+
+    def spec_for(self, req, *, endpoint: str, model: str, style: str | None,
+                 concurrency: int | None = None):
+        from synth.library import find_persona, find_topics
+        from synth.models import RunSpec
+
+        persona = find_persona(self.ws, req.persona)
+        topics = find_topics(self.ws, req.topics)
+        defaults = self.ws.config.defaults or {}
+        return RunSpec.for_persona(
+            persona, topics, per_topic=req.per_topic or 1, endpoint=endpoint, model=model,
+            style=style, temperature=req.temperature, max_tokens=req.max_tokens, stop=req.stop,
+            seed=req.seed,
+            concurrency=req.concurrency or concurrency or int(defaults.get("concurrency", 4)),
+            budget=req.budget, limit=req.limit)
+
+    def build_spec(self, req, ep, session):
+        if ep.free and session.concurrency and (req.concurrency or 99) > session.concurrency:
+            req = replace(req, concurrency=session.concurrency)  # llama.cpp: one at a time
+        return self.spec_for(req, endpoint=ep.name, model=ep.model, style=ep.style,
+                             concurrency=session.concurrency)
+
+    def estimate(self, req):
+        """synth.pricing's estimate for what the form asks, without starting anything."""
+        from synth.pricing import estimate_run
+
+        cfg = self.ws.config
+        ep_cfg = cfg.endpoint(req.endpoint)
+        model = req.model or self.default_model(req.endpoint)
+        spec = self.spec_for(req, endpoint=ep_cfg.name, model=model, style=ep_cfg.style)
+        stored = []
+        if spec.run_id in set(self.store.run_ids()):
+            stored = self.store.load(spec.run_id).conversations
+        return estimate_run(spec, overrides=cfg.prices or None, local=ep_cfg.is_embedded,
+                            stored=stored)

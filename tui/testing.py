@@ -24,3 +24,15 @@ async def settle(pilot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await pilot.pause()
     await asyncio.sleep(0)
+
+
+def use_endpoint(ws, url: str, name: str = "loop", model: str = "fake-model",
+                 style: str = "completion") -> None:
+    """Point a test workspace's default endpoint at a loopback OpenAI-compatible server."""
+    text = ws.config_path.read_text(encoding="utf-8")
+    text = text.replace("default_endpoint: local", f"default_endpoint: {name}")
+    entry = (f"endpoints:\n  - name: {name}\n    base_url: {url}\n    default_model: {model}\n"
+             f"    style: {style}\n")
+    text = text.replace("endpoints:\n", entry, 1)
+    ws.config_path.write_text(text, encoding="utf-8")
+    ws.reload()

@@ -1,18 +1,367 @@
-"""Synthesize screen (being built)."""
+"""Synthesize: set up a run, see the estimate, start it and watch every conversation live.
+
+Events from the engine (running in its own thread, see ``tui.runner``) are applied to a
+``LiveRun`` as they come and drawn at ~15 Hz: the table of conversations in flight, the
+selected conversation streaming in full, and the totals.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, ProgressBar, Static
 
+from synth.errors import ChatsynthError
+from synth.events import RunFinished
+from synth.models import Topic
+from synth.prompts import render
+from synth.transcript import Speakers, parse_turns
+from tui.live import LiveRun, RunError
 from tui.screens.base import BaseScreen
+from tui.widgets.chat_view import ChatView
+from tui.widgets.run_form import RunForm
+
+FLUSH_HZ = 15
+FIRST_RUN_LIMIT = 3
+
+
+class ConversationTable(DataTable):
+    BINDINGS = [
+        Binding("r", "screen.retry", "Retry one"),
+        Binding("x,delete", "screen.discard", "Discard one"),
+        Binding("t", "screen.trim", "Trim"),
+        Binding("f", "screen.follow", "Follow newest"),
+    ]
 
 
 class SynthesizeScreen(BaseScreen):
     MODE = "synthesize"
     TITLE = "Synthesize"
+    HELP = """\
+Set up a run on the left (persona, topics, how many, endpoint, model, sampling, stop
+sequences, concurrency, budget); the estimate below the form follows every change. F5 starts
+(or resumes: the same settings write only what is missing). While it runs, the table lists
+every conversation (status, topic, tokens); the selected one streams in full below it, the
+user's turns and the persona's turns in different colours. p pauses and resumes, c cancels
+(what was cut off mid-stream is kept as partial), r writes the selected conversation again,
+x discards it, t opens it in Trim, f follows the newest again."""
+
+    BINDINGS = [
+        Binding("f5", "start", "Start"),
+        Binding("p", "pause", "Pause/resume"),
+        Binding("c", "cancel", "Cancel run"),
+        Binding("v", "review", "Review run", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: LiveRun | None = None
+        self.selected: str | None = None
+        self.follow = True
+        self._moving = False
+        self._speakers: Speakers | None = None
+        self._first_role = None
+        self._labels = ("", "")
+        self._estimate_timer = None
+        self._started_once = False
 
     def compose(self) -> ComposeResult:
         yield self.nav()
-        yield Static("Synthesize: coming soon", classes="hint")
+        with Horizontal(id="synth"):
+            with Vertical(id="synth-side"):
+                yield RunForm(id="run-form")
+                with Horizontal(classes="button-row", id="run-buttons"):
+                    yield Button("Start F5", id="run-start", variant="success", compact=True)
+                    yield Button("Pause p", id="run-pause", compact=True)
+                    yield Button("Cancel c", id="run-cancel", variant="error", compact=True)
+            with Vertical(id="synth-main"):
+                yield Static("No run yet. Check the form on the left, then press F5.",
+                             id="run-status", classes="status-line muted")
+                yield ProgressBar(id="run-progress", show_eta=False)
+                yield ConversationTable(id="conv-table", cursor_type="row", zebra_stripes=True)
+                yield ChatView(id="live-chat")
         yield self.footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(ConversationTable)
+        table.add_column("Status", key="st", width=22)
+        table.add_column("Topic", key="topic", width=40)
+        table.add_column("Tokens", key="tok", width=7)
+        table.add_column("Try", key="try", width=3)
+        form = self.query_one(RunForm)
+        form.fill(self.services, getattr(self.app, "preselect", {}))
+        self.set_interval(1 / FLUSH_HZ, self.flush)
+        self.schedule_estimate()
+        super().on_mount()
+        if getattr(self.app, "first_run", False) and not self._started_once:
+            self.call_after_refresh(self.first_run)
+
+    def on_screen_resume(self) -> None:
+        pre = getattr(self.app, "preselect", {})
+        if pre:
+            self.query_one(RunForm).fill(self.services, pre)
+            self.app.preselect = {}  # type: ignore[attr-defined]
+            self.schedule_estimate()
+
+    # -- first start: a conversation within seconds ---------------------------------------
+    def first_run(self) -> None:
+        from synth import local
+
+        form = self.query_one(RunForm)
+        try:
+            ep = self.ws.config.endpoint(None)
+        except ChatsynthError as err:
+            self.error(err)
+            return
+        if ep.is_embedded:
+            ok, why = local.available()
+            if not ok:
+                self.set_status(f"Welcome! The small offline demo model can't run here: {why}. "
+                                "Add an endpoint in Settings (6), then press F5.", "warn")
+                return
+        from textual.widgets import Input
+
+        form.query_one("#rf-limit", Input).value = str(FIRST_RUN_LIMIT)
+        self.app.notify(f"Welcome! Writing {FIRST_RUN_LIMIT} example conversations with "
+                        f"{'the small offline demo model' if ep.is_embedded else ep.name}. "
+                        "Press c to cancel, F1 for help.", timeout=8)
+        self.action_start()
+
+    # -- estimate (debounced, in a thread) ---------------------------------------------------
+    def on_run_form_changed(self, event: RunForm.Changed) -> None:
+        self.schedule_estimate()
+
+    def schedule_estimate(self) -> None:
+        if self._estimate_timer is not None:
+            self._estimate_timer.stop()
+        self._estimate_timer = self.set_timer(0.3, self.estimate)
+
+    def estimate(self) -> None:
+        try:
+            req = self.query_one(RunForm).request()
+        except ChatsynthError as err:
+            self.query_one(RunForm).set_estimate(f"✗ {err}", "bad")
+            return
+        self._estimate_worker(req)
+
+    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
+    def _estimate_worker(self, req) -> None:
+        try:
+            est = self.services.estimate(req)
+            text, kind = "Estimate\n" + "\n".join(est.lines()), ""
+        except ChatsynthError as err:
+            text, kind = f"✗ estimate: {err}", "bad"
+        except Exception as exc:  # noqa: BLE001 - the estimate must never break the screen
+            text, kind = f"✗ estimate failed: {type(exc).__name__}: {exc}", "bad"
+        self.app.call_from_thread(self.query_one(RunForm).set_estimate, text, kind)
+
+    # -- run control -------------------------------------------------------------------------
+    @property
+    def runner(self):
+        return self.services.runner
+
+    def action_start(self) -> None:
+        if self.live is not None and self.live.active and self.runner.running:
+            if self.live.state == "paused":
+                self.action_pause()
+                return
+            self.app.notify("A run is going. Pause (p) or cancel (c) it first.", severity="warning")
+            return
+        try:
+            req = self.query_one(RunForm).request()
+            self.runner.start(req)
+        except ChatsynthError as err:
+            self.error(err, "Can't start")
+            return
+        self._started_once = True
+        self.live = LiveRun(verdict_of=self.runner.verdict_of)
+        self.app.live = self.live  # type: ignore[attr-defined]
+        self.selected, self.follow = None, True
+        self._speakers = None
+        self.query_one(ConversationTable).clear()
+        self.query_one(ChatView).clear("")
+        self.set_status("starting…", "muted")
+
+    def action_pause(self) -> None:
+        if self.live is None or not self.runner.running:
+            return
+        if self.live.state == "paused":
+            self.runner.resume()
+        elif self.live.state == "running":
+            self.runner.pause()
+
+    def action_cancel(self) -> None:
+        if self.live is not None and self.runner.running:
+            self.runner.cancel("cancelled by the user")
+            self.set_status("cancelling…", "warn")
+
+    def action_retry(self) -> None:
+        if self.selected and self.runner.running:
+            if not self.runner.retry(self.selected):
+                self.app.notify("Can't retry that one now.", severity="warning")
+            else:
+                self.app.notify("Writing it again.")
+        elif self.selected:
+            self.app.notify("The run has ended: press F5 to resume it (it writes what is missing).",
+                            severity="warning")
+
+    def action_discard(self) -> None:
+        if self.selected and self.runner.running:
+            self.runner.discard(self.selected)
+
+    def action_follow(self) -> None:
+        self.follow = True
+
+    def action_trim(self) -> None:
+        if self.live and self.live.run_id:
+            self.app.open_run(self.live.run_id, self.selected, "trim")  # type: ignore[attr-defined]
+
+    def action_review(self) -> None:
+        if self.live and self.live.run_id:
+            self.app.open_run(self.live.run_id, self.selected, "review")  # type: ignore[attr-defined]
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"run-start": self.action_start, "run-pause": self.action_pause,
+                   "run-cancel": self.action_cancel}
+        if event.button.id in actions:
+            event.stop()
+            actions[event.button.id]()
+
+    # -- drawing (~15 Hz) ------------------------------------------------------------------
+    def flush(self) -> None:
+        live = self.live
+        if live is None:
+            return
+        events = self.runner.drain()
+        for ev in events:
+            live.apply(ev)
+            if isinstance(ev, RunFinished):
+                self.finished(ev)
+            elif isinstance(ev, RunError):
+                self.app.notify(ev.message, title="Run failed", severity="error", markup=False,
+                                timeout=10)
+        if live.started is not None and self._speakers is None:
+            spec = live.started.spec
+            self._speakers = Speakers.for_persona(spec.persona)
+            self._first_role = render(spec.persona, Topic(text="x"), spec.style).first_role
+            self._labels = (spec.persona.persona_label, spec.persona.user_label)
+            self.app.current_run_id = live.run_id  # type: ignore[attr-defined]
+        added, dirty = live.take_dirty()
+        table = self.query_one(ConversationTable)
+        for cid in added:
+            c = live.convs[cid]
+            table.add_row(c.status_label, c.topic, str(c.tokens), str(c.attempt), key=cid)
+        for cid in dirty:
+            if cid in added:
+                continue
+            c = live.convs[cid]
+            table.update_cell(cid, "st", c.status_label)
+            table.update_cell(cid, "tok", str(c.tokens))
+            table.update_cell(cid, "try", str(c.attempt))
+        if self.follow and (added or dirty):
+            self._follow(live, added)
+        if self.selected is not None and (self.selected in dirty or added):
+            self.draw_selected()
+        if live.changed:
+            live.changed = False
+            self.draw_totals()
+
+    def _follow(self, live: LiveRun, added: list[str]) -> None:
+        """Keep showing a conversation that is being written (the newest with text)."""
+        cur = live.convs.get(self.selected) if self.selected else None
+        if cur is not None and cur.status == "writing" and cur.chars:
+            return
+        pick = next((cid for cid in reversed(live.order)
+                     if live.convs[cid].status == "writing" and live.convs[cid].chars), None)
+        if pick is None and cur is None and live.order:
+            pick = live.order[-1]
+        if pick is not None and pick != self.selected:
+            self._select(pick)
+
+    def _select(self, cid: str) -> None:
+        table = self.query_one(ConversationTable)
+        try:
+            row = table.get_row_index(cid)
+        except Exception:  # noqa: BLE001 - a row not drawn yet
+            return
+        self.selected = cid
+        if table.cursor_row != row:
+            self._moving = True
+            table.move_cursor(row=row, animate=False)
+        self.draw_selected()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "conv-table" or event.row_key is None:
+            return
+        cid = event.row_key.value
+        if self._moving:
+            self._moving = False
+        elif cid != self.selected:
+            self.follow = False  # the reader chose one: stop following the newest
+        if cid != self.selected:
+            self.selected = cid
+            self.app.current_conversation_id = cid  # type: ignore[attr-defined]
+            self.draw_selected()
+
+    def draw_selected(self) -> None:
+        live, cid = self.live, self.selected
+        chat = self.query_one(ChatView)
+        if live is None or cid is None or cid not in live.convs:
+            return
+        c = live.convs[cid]
+        pl, ul = self._labels
+        header = f"{c.topic}  ·  {c.status_label}"
+        if c.conversation is not None:
+            conv = c.conversation
+            note = f"✂ cut at {conv.trim.stop!r}" if conv.trim.stop else ""
+            chat.show(conv.turns, pl, ul, header=header, tail=conv.trim.tail[:2000], tail_note=note)
+            return
+        text = c.text
+        turns = parse_turns(text, self._speakers, first_role=self._first_role).turns \
+            if self._speakers and text else []
+        chat.show(turns, pl, ul, header=header, writing=c.status == "writing")
+
+    def draw_totals(self) -> None:
+        live = self.live
+        if live is None:
+            return
+        kind = {"paused": "warn", "error": "bad", "finished": "good"}.get(live.state, "")
+        line = live.summary()
+        if live.state == "paused" and live.paused_reason:
+            line += f"  ·  {live.paused_reason} (p resumes)"
+        if live.finished is not None and live.finished.reason:
+            line += f"  ·  {live.finished.reason}"
+        if live.started is not None:
+            line = f"run {live.started.run_id} · {live.started.endpoint_label}\n{line}"
+        self.set_status(line, kind)
+        done, total = live.fraction()
+        bar = self.query_one(ProgressBar)
+        bar.update(total=total or None, progress=done)
+        pause = self.query_one("#run-pause", Button)
+        pause.label = "Resume p" if live.state == "paused" else "Pause p"
+
+    def set_status(self, text: str, kind: str = "") -> None:
+        st = self.query_one("#run-status", Static)
+        st.update(Text(text))
+        st.set_classes(f"status-line {kind}".strip())
+
+    def finished(self, ev: RunFinished) -> None:
+        sev = "information" if ev.outcome in ("complete", "limit") else "warning"
+        self.app.notify(f"Run {ev.outcome}: {ev.done} of {ev.total} stored, {ev.failed} failed."
+                        + (f" {ev.reason}" if ev.reason else "") + " Press v to review.",
+                        severity=sev, markup=False, timeout=8)
+
+    def palette_commands(self):
+        return [
+            ("Start or resume the run", "F5: write what is missing for these settings", self.action_start),
+            ("Pause / resume the run", "p", self.action_pause),
+            ("Cancel the run", "c: partial conversations are kept, flagged", self.action_cancel),
+            ("Retry the selected conversation", "r: write it again", self.action_retry),
+            ("Discard the selected conversation", "x: stop it and never store it", self.action_discard),
+            ("Trim the selected conversation", "t: open it in Trim", self.action_trim),
+            ("Review this run", "v: open the run in Review", self.action_review),
+            ("Follow the newest conversation", "f", self.action_follow),
+        ]

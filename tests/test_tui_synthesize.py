@@ -1,0 +1,102 @@
+"""Synthesize screen: a run against the loopback OpenAI-compatible fault server, watched live."""
+
+from __future__ import annotations
+
+import pytest
+
+from faultserver import FaultServer
+from tui.app import ChatsynthApp
+from tui.testing import use_endpoint, wait_for
+from tui.widgets.chat_view import ChatView
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def server():
+    with FaultServer(chunk_delay=0.01) as fs:
+        yield fs
+
+
+@pytest.fixture
+def loop_ws(workspace, server):
+    use_endpoint(workspace, server.url)
+    return workspace
+
+
+async def test_run_streams_live_and_finishes(loop_ws, server):
+    app = ChatsynthApp(loop_ws, blink=False, first_run=False, start="synthesize")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        est = scr.query_one("#estimate")
+        await wait_for(pilot, lambda: "prompt tokens" in str(est.render()))
+        assert "80 to write" in str(est.render())
+        scr.query_one("#rf-limit").value = "4"
+        scr.query_one("#rf-concurrency").value = "2"
+        await pilot.press("f5")
+        # conversations appear in the table and the selected one streams turn by turn
+        await wait_for(pilot, lambda: scr.live is not None and scr.live.convs)
+        chat = scr.query_one(ChatView)
+        await wait_for(pilot, lambda: len(chat._widgets) >= 2, timeout=15)
+        classes = [set(w.classes) for w in chat._widgets]
+        assert {"turn", "user"} <= classes[0] and {"turn", "persona"} <= classes[1]
+        await wait_for(pilot, lambda: scr.live.state == "finished", timeout=30)
+        await pilot.pause(0.2)
+        assert scr.live.finished.outcome == "limit"
+        assert scr.live.finished.done == 4
+        table = scr.query_one("#conv-table")
+        assert table.row_count == 4
+        status = str(scr.query_one("#run-status").render())
+        assert "4/4 done" in status and "0 failed" in status
+        assert app.current_run_id == scr.live.run_id
+        assert app.unexpected_errors == []
+    # every request went to the loopback server with the persona's prompt
+    assert len(server.requests) == 4
+    assert all("Topic:" in r.prompt for r in server.requests)
+
+
+async def test_pause_resume_cancel(loop_ws, server):
+    server.chunk_delay = 0.05
+    app = ChatsynthApp(loop_ws, blink=False, first_run=False, start="synthesize")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        scr.query_one("#rf-limit").value = "6"
+        scr.query_one("#rf-concurrency").value = "2"
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: scr.live is not None and scr.live.state == "running")
+        scr.query_one("#conv-table").focus()
+        await pilot.press("p")
+        await wait_for(pilot, lambda: scr.live.state == "paused")
+        assert "Resume" in str(scr.query_one("#run-pause").label)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: scr.live.state == "running")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: scr.live.state == "finished", timeout=20)
+        assert scr.live.finished.outcome == "cancelled"
+        assert scr.live.finished.done < 6
+        assert app.unexpected_errors == []
+
+
+async def test_fatal_error_is_a_notification(loop_ws, server):
+    server.default = "401"
+    app = ChatsynthApp(loop_ws, blink=False, first_run=False, start="synthesize")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        scr.query_one("#rf-limit").value = "2"
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: scr.live is not None and scr.live.state == "finished", timeout=20)
+        assert scr.live.finished.outcome == "stopped"
+        assert "401" in str(scr.query_one("#run-status").render())
+        assert any("stopped" in str(n.message) for n in app._notifications)
+        assert app.unexpected_errors == []
+
+
+async def test_bad_form_value_is_refused(loop_ws):
+    app = ChatsynthApp(loop_ws, blink=False, first_run=False, start="synthesize")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        scr.query_one("#rf-per_topic").value = "0"
+        await pilot.press("f5")
+        await pilot.pause()
+        assert scr.live is None
+        assert any("per topic" in str(n.message) for n in app._notifications)

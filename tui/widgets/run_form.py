@@ -1,0 +1,160 @@
+"""The Synthesize form: persona, topics, how many, endpoint, model, sampling, stops, limits.
+
+``request()`` turns it into a ``RunRequest`` (raising a ChatsynthError naming the field);
+``Changed`` is posted (debounced by the screen) so the estimate can follow every edit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Select, Static, TextArea
+
+from synth.errors import ChatsynthError
+from tui.runner import RunRequest
+from tui.widgets.persona_form import stops_to_text, text_to_stops
+
+
+def _cell(label: str, widget) -> Vertical:
+    return Vertical(Label(label, classes="field-label"), widget, classes="field-cell")
+
+
+class RunForm(VerticalScroll):
+    class Changed(Message):
+        pass
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._loading = False
+        self.personas: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Label("Persona", classes="field-label")
+        yield Select([], id="rf-persona", allow_blank=True, compact=True, prompt="pick a persona")
+        yield Label("Topics", classes="field-label")
+        yield Select([], id="rf-topics", allow_blank=True, compact=True, prompt="pick topics")
+        yield Horizontal(
+            _cell("Per topic", Input("1", id="rf-per_topic", type="integer", compact=True)),
+            _cell("Limit", Input("", id="rf-limit", type="integer", placeholder="all", compact=True)),
+            classes="field-row")
+        yield Label("Endpoint", classes="field-label")
+        yield Select([("local", "local")], id="rf-endpoint", allow_blank=False, compact=True)
+        yield Label("Model", classes="field-label")
+        yield Input("", id="rf-model", placeholder="endpoint default", compact=True)
+        yield Horizontal(
+            _cell("Temperature", Input("", id="rf-temperature", type="number", compact=True)),
+            _cell("Max tokens", Input("", id="rf-max_tokens", type="integer", compact=True)),
+            classes="field-row")
+        yield Label("Stop sequences (\\n = newline)", classes="field-label")
+        yield TextArea("", id="rf-stop", soft_wrap=False, compact=True, classes="stops-area")
+        yield Horizontal(
+            _cell("Concurrency", Input("", id="rf-concurrency", type="integer", compact=True)),
+            _cell("Budget $", Input("", id="rf-budget", type="number", placeholder="none", compact=True)),
+            classes="field-row")
+        yield Static("", id="estimate", classes="estimate")
+
+    # -- filling --------------------------------------------------------------------------
+    def fill(self, services: Any, preselect: dict[str, Any]) -> None:
+        self._loading = True
+        personas, _ = services.personas()
+        sources, _ = services.topic_sources()
+        self.personas = {p.id: p for p in personas}
+        defaults = services.ws.config.defaults or {}
+        ps = self.query_one("#rf-persona", Select)
+        ps.set_options([(f"{p.name} ({p.id})", p.id) for p in personas])
+        ts = self.query_one("#rf-topics", Select)
+        ts.set_options([(f"{s.id} ({len(s.topics)})", s.id) for s in sources])
+        es = self.query_one("#rf-endpoint", Select)
+        names = services.endpoint_names()
+        es.set_options(names)
+        want_p = preselect.get("persona") or defaults.get("persona")
+        if want_p in self.personas:
+            ps.value = want_p
+        want_t = preselect.get("topics") or defaults.get("topics") or want_p
+        if any(s.id == want_t for s in sources):
+            ts.value = want_t
+        try:
+            ep = services.ws.config.default_endpoint
+        except ChatsynthError:
+            ep = "local"
+        if any(n == ep for _, n in names):
+            es.value = ep
+        self.query_one("#rf-per_topic", Input).value = str(defaults.get("per_topic", 1))
+        self.query_one("#rf-concurrency", Input).value = str(defaults.get("concurrency", 4))
+        self.persona_defaults()
+        self._loading = False
+
+    def persona_defaults(self) -> None:
+        """Sampling fields and stops from the chosen persona."""
+        p = self.personas.get(self.query_one("#rf-persona", Select).value)  # type: ignore[arg-type]
+        if p is None:
+            return
+        self.query_one("#rf-temperature", Input).value = f"{p.temperature:g}"
+        self.query_one("#rf-max_tokens", Input).value = str(p.max_tokens)
+        self.query_one("#rf-stop", TextArea).load_text(stops_to_text(p.stop))
+
+    # -- reading --------------------------------------------------------------------------
+    def _num(self, name: str, kind, *, required: bool = False, lo: float | None = None):
+        raw = self.query_one(f"#rf-{name}", Input).value.strip()
+        if not raw:
+            if required:
+                raise ChatsynthError("is required", field=name.replace("_", " "))
+            return None
+        try:
+            val = kind(raw)
+        except ValueError:
+            raise ChatsynthError(f"{raw!r} is not a number", field=name.replace("_", " ")) from None
+        if lo is not None and val < lo:
+            raise ChatsynthError(f"must be at least {lo:g}", field=name.replace("_", " "))
+        return val
+
+    def request(self) -> RunRequest:
+        persona = self.query_one("#rf-persona", Select).value
+        topics = self.query_one("#rf-topics", Select).value
+        if persona is Select.BLANK or not persona:
+            raise ChatsynthError("pick a persona", field="persona")
+        if topics is Select.BLANK or not topics:
+            raise ChatsynthError("pick a topic source", field="topics")
+        endpoint = self.query_one("#rf-endpoint", Select).value
+        return RunRequest(
+            persona=str(persona), topics=str(topics),
+            per_topic=self._num("per_topic", int, required=True, lo=1),
+            limit=self._num("limit", int, lo=0),
+            endpoint=None if endpoint is Select.BLANK else str(endpoint),
+            model=self.query_one("#rf-model", Input).value.strip() or None,
+            temperature=self._num("temperature", float, lo=0),
+            max_tokens=self._num("max_tokens", int, lo=1),
+            stop=text_to_stops(self.query_one("#rf-stop", TextArea).text),
+            concurrency=self._num("concurrency", int, lo=1),
+            budget=self._num("budget", float, lo=0),
+        )
+
+    def set_estimate(self, text: str, kind: str = "") -> None:
+        est = self.query_one("#estimate", Static)
+        est.update(text)
+        est.set_classes(f"estimate {kind}".strip())
+
+    # -- changes --------------------------------------------------------------------------
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if self._loading:
+            return
+        if event.select.id == "rf-persona":
+            self._loading = True
+            self.persona_defaults()
+            topics = self.query_one("#rf-topics", Select)
+            ids = [v for _, v in topics._options if v is not Select.BLANK]  # noqa: SLF001
+            if event.value in ids:
+                topics.value = event.value
+            self._loading = False
+        self.post_message(self.Changed())
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if not self._loading:
+            self.post_message(self.Changed())
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if not self._loading:
+            self.post_message(self.Changed())
