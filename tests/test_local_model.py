@@ -1,0 +1,137 @@
+"""The embedded model for real: llama-cpp-python's server with Gemma 3 270M on loopback."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from synth.endpoints import EndpointSession
+from synth.engine import Engine, EngineOptions
+from synth.events import Chunk, ConversationFinished, RunFinished
+from synth.library import load_persona, load_topic_source
+from synth.models import RunSpec
+from synth.store import Store
+from synth.workspace import Config
+from tests.conftest import REPO
+
+HAVE = importlib.util.find_spec("llama_cpp") is not None
+if not HAVE and not os.environ.get("CI"):
+    pytest.skip("llama-cpp-python is not installed (make test installs it)", allow_module_level=True)
+
+pytestmark = pytest.mark.local_model
+
+
+@pytest.fixture(scope="module")
+def local_ep():
+    session = EndpointSession(Config(), name="local")
+    ep = session.open()
+    yield ep
+    session.close()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pid: int, timeout: float = 15) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+async def test_a_run_with_the_embedded_model(local_ep, tmp_path):
+    assert "small offline demo model" in local_ep.label
+    persona = load_persona(REPO / "personas" / "eve.yaml")
+    topics = load_topic_source(REPO / "topics" / "eve.txt")
+    topics.topics = topics.topics[:6]
+    local_ep.max_stop = 0  # apply every stop client-side, so we can see which one fired
+    spec = RunSpec.for_persona(persona, topics, endpoint="local", model=local_ep.model,
+                               max_tokens=40, temperature=0.7, seed=7, concurrency=2,
+                               stop=["\nUSER:", "\nUser:", "END OF CONVERSATION"])
+    store = Store(tmp_path / "runs")
+    events = []
+    async for ev in Engine(store, local_ep, options=EngineOptions()).run(spec):
+        events.append(ev)
+    fin = events[-1]
+    assert isinstance(fin, RunFinished) and fin.done == 6, fin
+    assert sum(isinstance(e, Chunk) for e in events) >= 6
+    convs = [e.conversation for e in events if isinstance(e, ConversationFinished)]
+    assert len(convs) == 6
+    for c in convs:
+        assert c.raw_text and c.turns and c.turns[0].role == "user"
+        assert c.usage.completion_tokens > 0 and c.usage.prompt_tokens > 50
+        assert c.finish_reason in ("stop", "length")
+    stopped = [c for c in convs if c.trim.stop]
+    assert stopped, [c.raw_text for c in convs]
+    for c in stopped:
+        assert c.raw_text[c.trim.at:].startswith(c.trim.stop)
+        assert c.finish_reason == "stop"
+    # a second start of the same spec writes nothing new
+    size = store.conversations_path(spec.run_id).stat().st_size
+    events = [ev async for ev in Engine(store, local_ep).run(spec)]
+    assert events[0].already_done == 6 and events[0].to_write == 0 and events[-1].done == 6
+    assert store.conversations_path(spec.run_id).stat().st_size == size
+
+
+def test_server_stops_with_the_session(tmp_path):
+    session = EndpointSession(Config(), name="local")
+    ep = session.open()
+    pid = session.server.pid
+    assert httpx.get(ep.base_url + "/models", timeout=5).status_code == 200
+    session.close()
+    assert _wait_gone(pid)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_no_orphan_server_when_the_cli_dies(workspace, sig):
+    (workspace.topics_dir / "one.txt").write_text("a topic\n")
+    proc = subprocess.Popen([sys.executable, "-m", "synth.cli", "run", "--topics", "one",
+                             "--max-tokens", "400"], cwd=REPO, env=dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = None
+    end = time.monotonic() + 90
+    while time.monotonic() < end and child is None:
+        kids = [k for k in _children(proc.pid)
+                if b"synth.local" in Path(f"/proc/{k}/cmdline").read_bytes()]
+        child = kids[0] if kids else None
+        time.sleep(0.1)
+    assert child, "the local server never started"
+    # wait until it serves, so the kill lands mid-run
+    runs = workspace.runs_dir
+    while time.monotonic() < end and not list(runs.glob("*/conversations.jsonl")):
+        time.sleep(0.1)
+    os.kill(proc.pid, sig)
+    rc = proc.wait(30)
+    assert _wait_gone(child), "the llama.cpp server outlived chatsynth"
+    if sig == signal.SIGINT:
+        assert rc == 130
+        err = proc.stderr.read().decode()
+        assert "Traceback" not in err
