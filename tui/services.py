@@ -287,3 +287,25 @@ class Services:
             stored = self.store.load(spec.run_id).conversations
         return estimate_run(spec, overrides=cfg.prices or None, local=ep_cfg.is_embedded,
                             stored=stored)
+
+    # -- export -----------------------------------------------------------------------------------
+    def export(self, run_id: str, opts, *, write: bool):
+        """Run synth.export for real.  ``write=False``: into a scratch folder that is removed
+        afterwards (a check: exactly what would be written).  Returns (result, report markdown)."""
+        import tempfile
+
+        from synth.export import export_run
+
+        prices = self.ws.config.finetune_prices or None
+        if write:
+            result = export_run(self.store, run_id, None, opts, exports_dir=self.ws.exports_dir,
+                                finetune_prices=prices)
+            md = next((p for p in result.report_paths if p.suffix == ".md"), None)
+            return result, md.read_text(encoding="utf-8") if md else ""
+        scratch = Path(tempfile.mkdtemp(prefix="chatsynth-check-"))
+        try:
+            result = export_run(self.store, run_id, scratch / "out", opts, finetune_prices=prices)
+            md = next((p for p in result.report_paths if p.suffix == ".md"), None)
+            return result, md.read_text(encoding="utf-8") if md else ""
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)

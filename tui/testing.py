@@ -36,3 +36,29 @@ def use_endpoint(ws, url: str, name: str = "loop", model: str = "fake-model",
     text = text.replace("endpoints:\n", entry, 1)
     ws.config_path.write_text(text, encoding="utf-8")
     ws.reload()
+
+
+def make_run(ws, *, limit: int = 6, persona: str = "eve", topics: str = "eve",
+             endpoint: str | None = None, timeout: float = 60.0):
+    """Write a run through the app's own run controller (blocking).  Returns RunFinished."""
+    from synth.events import RunFinished
+    from tui.live import RunError
+    from tui.runner import RunRequest
+    from tui.services import Services
+
+    services = Services(ws)
+    runner = services.runner
+    runner.start(RunRequest(persona=persona, topics=topics, endpoint=endpoint, limit=limit,
+                            concurrency=4))
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for ev in runner.drain():
+                if isinstance(ev, RunFinished):
+                    return ev
+                if isinstance(ev, RunError):
+                    raise RuntimeError(ev.message)
+            time.sleep(0.02)
+        raise TimeoutError("run did not finish")
+    finally:
+        services.shutdown()

@@ -1,18 +1,280 @@
-"""Review screen (being built)."""
+"""Review: every conversation of a run with its verdict; read it as a chat; decide.
+
+Decisions and edits are stored in the run's catalog through ``synth.review.Review`` (they
+persist); the verdicts are the filters' (``check_run``, near-duplicates included).
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, Select, Static
 
-from tui.screens.base import BaseScreen
+from synth.errors import ChatsynthError
+from synth.filters import RULES
+from tui.screens.run_screen import RunScreen
+from tui.screens.edit_turn import EditTurnDialog
+from tui.widgets.chat_view import ChatView
+from tui.widgets.run_picker import RunPicker
+
+STATE_ICONS = {"accepted": "✓ accepted", "rejected": "✗ rejected", "ok": "· ok",
+               "flagged": "⚑ flagged", "partial": "◐ partial"}
+VIEWS = [("All", "all"), ("Flagged", "flagged"), ("Passing", "ok"), ("Accepted", "accepted"),
+         ("Rejected", "rejected"), ("Partial", "partial"), ("Undecided", "undecided")]
 
 
-class ReviewScreen(BaseScreen):
+class ReviewTable(DataTable):
+    BINDINGS = [
+        Binding("a", "screen.decide('accepted')", "Accept"),
+        Binding("x", "screen.decide('rejected')", "Reject"),
+        Binding("u", "screen.decide(None)", "Undecide"),
+        Binding("n", "screen.next_flagged", "Next flagged"),
+        Binding("e", "screen.edit_turn", "Edit a turn"),
+        Binding("A", "screen.accept_all_ok", "Accept all passing"),
+    ]
+
+
+class ReviewScreen(RunScreen):
     MODE = "review"
+    PICKER_ID = "review-run"
+    TABLE_ID = "review-table"
     TITLE = "Review"
+    HELP = """\
+Every conversation of the run with the filters' verdict and reasons, its turns and tokens.
+The selected one reads as a chat on the right; flagged turns are marked. a accepts, x rejects,
+u undecides, n jumps to the next undecided flagged one, e edits a turn (the original text is
+kept; the edit is what export writes), A accepts every undecided conversation that passes
+every filter. Filter the table by verdict or by reason at the top. Decisions are saved at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield self.nav()
-        yield Static("Review: coming soon", classes="hint")
+        with Horizontal(classes="picker-row"):
+            yield Label("Run ", classes="field-label")
+            yield RunPicker(id="review-run")
+            yield Select(VIEWS, value="all", allow_blank=False, compact=True, id="review-view")
+            yield Select([("any reason", "any")], value="any", allow_blank=False, compact=True,
+                         id="review-reason")
+        yield Static("", id="review-counts", classes="status-line")
+        with Horizontal(id="review"):
+            with Vertical(id="review-side"):
+                yield ReviewTable(id="review-table", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="review-main"):
+                yield Static("", id="review-reasons", classes="reasons")
+                yield ChatView(id="review-chat")
         yield self.footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one(ReviewTable)
+        t.add_column("State", key="state", width=11)
+        t.add_column("Reasons", key="reasons", width=18)
+        t.add_column("Turns", key="turns", width=5)
+        t.add_column("Tokens", key="tokens", width=6)
+        t.add_column("Topic", key="topic", width=20)
+        super().on_mount()
+
+    def no_runs(self) -> None:
+        self.query_one("#review-counts", Static).update("No runs yet: write some in Synthesize (2).")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        super().on_select_changed(event)
+        if event.select.id in ("review-view", "review-reason"):
+            self.fill_table()
+
+    def run_loaded(self, run_id: str, rs) -> None:
+        reasons = [("any reason", "any")] + [(f"{r} ({n})", r) for r, n in rs.reason_counts().items()]
+        sel = self.query_one("#review-reason", Select)
+        keep = sel.value
+        sel.set_options(reasons)
+        sel.value = keep if any(v == keep for _, v in reasons) else "any"
+        want = self.selected or getattr(self.app, "current_conversation_id", None)
+        self.fill_table(want)
+        for p in rs.problems[:3]:
+            self.app.notify(p, severity="warning", markup=False)
+
+    def _visible(self, it) -> bool:
+        view = self.query_one("#review-view", Select).value
+        reason = self.query_one("#review-reason", Select).value
+        if view == "undecided" and it.decision is not None:
+            return False
+        if view not in ("all", "undecided") and it.state != view:
+            return False
+        return reason in ("any", Select.BLANK) or reason in it.verdict.rules
+
+    def _cells(self, it) -> tuple:
+        reasons = ", ".join(it.verdict.rules) if it.verdict.rules else "—"
+        state = STATE_ICONS.get(it.state, it.state) + (" ✎" if it.edited else "")
+        return (state, reasons, str(len(it.turns)), str(it.conv.usage.completion_tokens), it.conv.topic)
+
+    def fill_table(self, want: str | None = None) -> None:
+        if self.rs is None:
+            return
+        table = self.query_one(ReviewTable)
+        table.clear()
+        self.shown = []
+        for it in self.rs.items:
+            if self._visible(it):
+                table.add_row(*self._cells(it), key=it.id)
+                self.shown.append(it.id)
+        self.draw_counts()
+        want = want or self.selected
+        if want in self.shown:
+            table.move_cursor(row=self.shown.index(want), animate=False)
+            self.selected = want
+        elif self.shown:
+            self.selected = self.shown[0]
+        else:
+            self.selected = None
+        self.draw_selected()
+
+    def draw_counts(self) -> None:
+        rs = self.rs
+        counts = rs.counts()
+        parts = [f"{len(rs.items)} conversations"] + [f"{n} {k}" for k, n in counts.items()]
+        sel = rs.select()
+        parts.append(f"export would take {len(sel.chosen)}")
+        self.query_one("#review-counts", Static).update(
+            Text("  ·  ".join(parts) + f"  ·  showing {len(self.shown)}"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value != self.selected:
+            self.selected = event.row_key.value
+            self.app.current_conversation_id = self.selected  # type: ignore[attr-defined]
+            self.draw_selected()
+
+    def draw_selected(self) -> None:
+        chat = self.query_one(ChatView)
+        box = self.query_one("#review-reasons", Static)
+        if self.rs is None or self.selected is None:
+            chat.clear("")
+            box.update("")
+            return
+        it = self.rs.by_id(self.selected)
+        persona = self.review.persona  # type: ignore[union-attr]
+        marks: dict[int, list[str]] = {}
+        for r in it.verdict.reasons:
+            if r.turn_index is not None:
+                marks.setdefault(r.turn_index, []).append(r.rule)
+        if it.verdict.ok:
+            text = Text("✓ passes every filter", style="green")
+        else:
+            text = Text()
+            for r in it.verdict.reasons:
+                text.append(f"⚑ {r.rule}: ", style="bold")
+                text.append(f"{r.message}\n")
+            text.rstrip()
+        if it.decision:
+            text.append(f"\nyou {it.decision} it", style="bold")
+        if it.edited:
+            text.append("  ✎ edited (the original is kept in the log)", style="italic")
+        box.update(text)
+        chat.show(it.turns, persona.persona_label, persona.user_label,
+                  header=f"{it.conv.topic}  ·  {it.conv.id}", marks=marks, numbered=True)
+        chat.scroll_home(animate=False)
+
+    # -- decisions ---------------------------------------------------------------------------
+    def action_decide(self, decision: str | None) -> None:
+        if self.review is None or self.selected is None:
+            return
+        cid = self.selected
+        try:
+            {"accepted": self.review.accept, "rejected": self.review.reject}.get(
+                decision or "", self.review.undecide)(cid)
+        except ChatsynthError as err:
+            self.error(err)
+            return
+        it = self.rs.by_id(cid)
+        it.decision = decision
+        self.update_row(it)
+        if decision and self.query_one("#review-view", Select).value == "all":
+            self.move_down()
+
+    def update_row(self, it) -> None:
+        table = self.query_one(ReviewTable)
+        if it.id not in self.shown:
+            return
+        if not self._visible(it):
+            self.fill_table()
+            return
+        for key, val in zip(("state", "reasons", "turns", "tokens", "topic"), self._cells(it)):
+            table.update_cell(it.id, key, val)
+        self.draw_counts()
+        self.draw_selected()
+
+    def move_down(self) -> None:
+        table = self.query_one(ReviewTable)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1, animate=False)
+
+    def action_next_flagged(self) -> None:
+        if self.rs is None:
+            return
+        nxt = self.rs.next_flagged(self.selected)
+        if nxt is None:
+            self.app.notify("No undecided flagged conversations left.")
+            return
+        if nxt.id not in self.shown:
+            self.query_one("#review-view", Select).value = "all"
+            self.query_one("#review-reason", Select).value = "any"
+            self.fill_table(nxt.id)
+        else:
+            self.query_one(ReviewTable).move_cursor(row=self.shown.index(nxt.id), animate=False)
+        self.selected = nxt.id
+        self.draw_selected()
+
+    def action_accept_all_ok(self) -> None:
+        if self.review is None:
+            return
+        try:
+            n = self.review.accept_all_ok(self.rs)
+        except ChatsynthError as err:
+            self.error(err)
+            return
+        self.app.notify(f"Accepted {n} conversations that pass every filter.")
+        self.load_run(self.run_id)  # type: ignore[arg-type]
+
+    def action_edit_turn(self) -> None:
+        if self.rs is None or self.selected is None:
+            return
+        it = self.rs.by_id(self.selected)
+        if not it.turns:
+            return
+        first = next((r.turn_index for r in it.verdict.reasons if r.turn_index is not None), 0)
+        persona = self.review.persona  # type: ignore[union-attr]
+        cid = self.selected
+
+        def done(turns) -> None:
+            if turns is None:
+                return
+            try:
+                self.review.edit(cid, turns, note="edited in review")  # type: ignore[union-attr]
+            except ChatsynthError as err:
+                self.error(err)
+                return
+            self.app.notify("Edit saved; the original stays in the log.")
+            self.load_run(self.run_id)  # type: ignore[arg-type]
+
+        self.app.push_screen(EditTurnDialog(it.turns, first, persona.persona_label,
+                                            persona.user_label), done)
+
+    def palette_commands(self):
+        return [
+            ("Accept conversation", "a", lambda: self.action_decide("accepted")),
+            ("Reject conversation", "x", lambda: self.action_decide("rejected")),
+            ("Undecide conversation", "u", lambda: self.action_decide(None)),
+            ("Next flagged conversation", "n", self.action_next_flagged),
+            ("Edit a turn", "e", self.action_edit_turn),
+            ("Accept all passing conversations", "A", self.action_accept_all_ok),
+        ] + [(f"Show only: {rule}", desc, lambda r=rule: self._only(r)) for rule, desc in RULES.items()]
+
+    def _only(self, rule: str) -> None:
+        sel = self.query_one("#review-reason", Select)
+        if any(v == rule for _, v in sel._options):  # noqa: SLF001
+            sel.value = rule
+        else:
+            self.app.notify(f"No conversation is flagged by {rule}.")

@@ -1,0 +1,137 @@
+"""Settings for the TUI: endpoints in chatsynth.yaml (comments kept), connection tests, API keys
+through synth.secrets (keyring; never written to a file or a log).  No textual here."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from synth.errors import ChatsynthError, WorkspaceError
+from synth.workspace import DEFAULT_CONFIG, parse_config
+from synth.yamlio import atomic_write_text, dump_yaml, parse_yaml, read_text
+
+EDITABLE = ("name", "base_url", "default_model", "style", "key_name", "max_stop")
+
+
+def _doc(ws) -> Any:
+    path = ws.config_path
+    text = read_text(path) if path.exists() else DEFAULT_CONFIG
+    doc = parse_yaml(text, path)
+    if not isinstance(doc, dict):
+        raise WorkspaceError("the config is not a mapping", path=path, line=1)
+    return doc
+
+
+def _write_checked(ws, doc: Any) -> None:
+    """Write the config only if it parses as a valid config (checked on a scratch copy)."""
+    text = dump_yaml(doc)
+    fd, tmp = tempfile.mkstemp(prefix=".chatsynth-", suffix=".yaml", dir=str(ws.root))
+    os.close(fd)
+    try:
+        Path(tmp).write_text(text, encoding="utf-8")
+        try:
+            parse_config(Path(tmp))
+        except ChatsynthError as err:
+            raise WorkspaceError(f"not saved: {err.message}", path=ws.config_path,
+                                 field=err.field) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    atomic_write_text(ws.config_path, text, mode=0o600)
+    ws.reload()
+
+
+def save_endpoint(ws, old_name: str | None, values: dict[str, Any]) -> None:
+    """Add an endpoint, or change the one named ``old_name``; only EDITABLE keys are touched."""
+    from ruamel.yaml.comments import CommentedMap
+
+    name = str(values.get("name") or "").strip()
+    if not name or any(c.isspace() for c in name):
+        raise WorkspaceError("an endpoint needs a one-word name", field="name")
+    doc = _doc(ws)
+    eps = doc.get("endpoints")
+    if eps is None:
+        from ruamel.yaml.comments import CommentedSeq
+
+        eps = doc["endpoints"] = CommentedSeq()
+    names = [str(e.get("name")) for e in eps if isinstance(e, dict)]
+    if name != old_name and name in names:
+        raise WorkspaceError(f"an endpoint named {name!r} already exists", field="name")
+    entry = None
+    if old_name is not None:
+        entry = next((e for e in eps if isinstance(e, dict) and e.get("name") == old_name), None)
+    if entry is None:
+        entry = CommentedMap()
+        eps.append(entry)
+    for key in EDITABLE:
+        val = values.get(key)
+        if isinstance(val, str):
+            val = val.strip()
+        if val in (None, ""):
+            if key in entry and key != "name":
+                del entry[key]
+            continue
+        entry[key] = val
+    if entry.get("kind") == "embedded":
+        entry.pop("base_url", None)
+    if old_name is not None and old_name != name and doc.get("default_endpoint") == old_name:
+        doc["default_endpoint"] = name
+    _write_checked(ws, doc)
+
+
+def set_default_endpoint(ws, name: str) -> None:
+    doc = _doc(ws)
+    doc["default_endpoint"] = name
+    _write_checked(ws, doc)
+
+
+def test_connection(ws, name: str) -> str:
+    """Reach the endpoint and list its models (blocking).  Raises ChatsynthError with why."""
+    from synth import local, secrets
+    from synth.endpoints import NO_KEY, EndpointError, list_models
+
+    cfg = ws.config.endpoint(name)
+    if cfg.is_embedded:
+        ok, why = local.available()
+        if not ok:
+            raise ChatsynthError(why, field=name)
+        return f"{name}: the small offline demo model is installed and starts on first use"
+    key = secrets.get_key(cfg.key_name)
+    if cfg.key_name and key.value is None:
+        raise ChatsynthError(f"no API key: {secrets.how_to_store(cfg.key_name)}", field=name)
+    try:
+        models = list_models(str(cfg.base_url), key.value or NO_KEY, timeout=10.0)
+    except EndpointError as err:
+        raise ChatsynthError(f"{cfg.base_url}: {err.message}", field=name) from None
+    except Exception as exc:  # noqa: BLE001 - connection problems, shown as one line
+        raise ChatsynthError(f"can't reach {cfg.base_url} ({type(exc).__name__})", field=name) from None
+    have = f"{len(models)} models" + (f", e.g. {', '.join(models[:3])}" if models else "")
+    note = ""
+    if cfg.default_model and models and cfg.default_model not in models:
+        note = f"; note: default model {cfg.default_model!r} is not in its list"
+    return f"{name}: connected, {have}{note}"
+
+
+def key_status(name: str | None) -> str:
+    """Where the key for ``name`` comes from, masked: never the key itself."""
+    from synth import secrets
+
+    if not name:
+        return "this endpoint needs no key"
+    k = secrets.get_key(name)
+    if k.source == "keyring":
+        return f"{name}: stored in the system keyring ({secrets.mask(k.value)})"
+    if k.source == "env":
+        return f"{name}: from the environment variable ({secrets.mask(k.value)})"
+    return f"{name}: not set. {secrets.how_to_store(name)}"
+
+
+def keyring_note() -> str:
+    from synth import secrets
+
+    ok, why = secrets.keyring_available()
+    if ok:
+        return "Keys are kept in your system keyring, never in chatsynth.yaml or a log."
+    return (f"No keyring here ({why}): set the key in the environment variable named by the "
+            "endpoint's key name instead, e.g. export OPENAI_API_KEY=… before starting chatsynth.")

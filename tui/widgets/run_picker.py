@@ -1,0 +1,31 @@
+"""Pick a stored run (newest first); follows the app's current run."""
+
+from __future__ import annotations
+
+from textual.widgets import Select
+
+from synth.errors import ChatsynthError
+
+
+class RunPicker(Select[str]):
+    def __init__(self, **kw) -> None:
+        super().__init__([], prompt="no runs yet", allow_blank=True, compact=True, **kw)
+
+    def refresh_runs(self, services, want: str | None) -> str | None:
+        """Reload the list; select ``want`` (else the newest).  Returns the selected run id."""
+        try:
+            runs = services.store.list_runs()
+        except ChatsynthError as err:
+            self.app.report_error(err)  # type: ignore[attr-defined]
+            runs = []
+        opts = []
+        for r in reversed(runs):
+            opts.append((f"{r.run_id} · {r.persona} · {r.topics} · {r.done}/{r.total} · {r.model}",
+                         r.run_id))
+        ids = [v for _, v in opts]
+        current = self.value if self.value is not Select.BLANK else None
+        self.set_options(opts)
+        pick = want if want in ids else (current if current in ids else (ids[0] if ids else None))
+        if pick is not None:
+            self.value = pick
+        return pick
