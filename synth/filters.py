@@ -130,22 +130,27 @@ def _leaked(turns: list[Turn], rules: FilterRules, persona: Persona) -> list[Rea
     rx = _label_regex(labels)
     out = []
     for i, t in enumerate(turns):
-        m = rx.search(t.text)
+        m = rx.search(t.text) if ":" in t.text else None
         if m:
             out.append(Reason("leaked_label", f"turn {i + 1} contains the speaker label "
                               f"\"{m.group(0).strip(' *')}\" (two turns run together)", i))
     return out
 
 
-_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
-_NORM = re.compile(r"[^\w\s]+")
+_PUNCT = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2018\u2019\u201c\u201d\u2014\u2013\u2026"})
+_SENT_SPLIT = re.compile(r"[.!?]+(?:\s+|$)|\n+")
 
 
-def _units(text: str) -> Iterable[str]:
-    for piece in _SENT_SPLIT.split(text):
-        norm = " ".join(_NORM.sub(" ", piece.lower()).split())
-        if len(norm) >= 12 and norm.count(" ") >= 2:  # "I see." or "Thank you!" may repeat
-            yield norm
+def _units(text: str) -> list[str]:
+    """Sentences and lines, normalised; short ones ("I see.", "Thank you!") may repeat."""
+    out = []
+    for piece in _SENT_SPLIT.split(text.lower()):
+        words = piece.translate(_PUNCT).split()
+        if len(words) >= 3:
+            norm = " ".join(words)
+            if len(norm) >= 12:
+                out.append(norm)
+    return out
 
 
 def _repeated(turns: list[Turn], rules: FilterRules, persona: Persona) -> list[Reason]:
@@ -182,9 +187,16 @@ _REFUSAL_PERSONA = re.compile(
 )
 
 
+# every refusal pattern holds one of these: a cheap test before the regular expressions
+_REFUSAL_WORDS = ("as a", "i'm", "i am", "i do", "openai", "i can", "i won")
+
+
 def _refusals(turns: list[Turn], rules: FilterRules, persona: Persona) -> list[Reason]:
     out = []
     for i, t in enumerate(turns):
+        low = t.text.lower()
+        if not any(w in low for w in _REFUSAL_WORDS):
+            continue
         m = _REFUSAL_ANY.search(t.text)
         if m is None and t.role == "assistant":
             m = _REFUSAL_PERSONA.search(t.text)
@@ -274,7 +286,6 @@ class DuplicatePair:
         return {"a": self.a, "b": self.b, "similarity": round(self.similarity, 4)}
 
 
-_PUNCT = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2018\u2019\u201c\u201d\u2014\u2013\u2026"})
 _BINS = 100
 _EDGES = [(-(1 << 63)) + ((1 << 64) * i) // _BINS for i in range(_BINS)]
 _TOP = 1 << 63  # above every hash: the end of the sorted list

@@ -50,6 +50,7 @@ def _dist(values: Sequence[float]) -> dict[str, float] | None:
 def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info: dict[str, Any],
                  finetune_prices: dict[str, float] | None) -> dict[str, Any]:
     from synth.pricing import finetune_estimate
+    from synth.tokens import usage_of
 
     chosen = result.selection.chosen
     items = rs.items
@@ -69,8 +70,7 @@ def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info:
     if train_key:
         ft = finetune_estimate(result.reports[train_key].example_tokens, opts.model, finetune_prices).to_dict()
         ft["file"] = train_key
-    usage_p = sum(it.conv.usage.prompt_tokens for it in items)
-    usage_c = sum(it.conv.usage.completion_tokens for it in items)
+    usage_p, usage_c, counted = usage_of([it.conv for it in items])
     costs = [it.conv.cost for it in items if it.conv.cost is not None]
     return {
         "run": run_info,
@@ -90,6 +90,7 @@ def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info:
                   "seed": opts.seed, "validation_topics": result.validation_topics},
         "turns_per_conversation": _dist([len(it.turns) for it in chosen]),
         "generation_usage": {"prompt_tokens": usage_p, "completion_tokens": usage_c,
+                             "counted_here": counted,
                              "cost_usd": round(sum(costs), 6) if costs else None,
                              "cost_known_for": len(costs)},
         "near_duplicates": {"pairs": len(rs.pairs), "flagged": dup_flagged,
@@ -140,7 +141,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     g = r["generation_usage"]
     out += ["## Tokens and cost", "",
             f"- writing the run: {g['prompt_tokens']:,} prompt + {g['completion_tokens']:,} completion tokens"
-            + (f", ${g['cost_usd']:.4f}" if g["cost_usd"] is not None else ", no price known")]
+            + (f", ${g['cost_usd']:.4f}" if g["cost_usd"] is not None else ", no price known")
+            + (f" (server-reported, except {g['counted_here']} counted with tiktoken)" if g["counted_here"]
+               else " (server-reported)")]
     ft = r["finetune"]
     if ft:
         cost = f"${ft['cost']:.2f} at ${ft['price_per_m']:g}/M ({ft['price_key']})" if ft["cost"] is not None \

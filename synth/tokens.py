@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
@@ -131,15 +132,19 @@ class TokenCounter:
         return len(self.enc.encode_ordinary(text))
 
     def count_many(self, texts: Sequence[str]) -> list[int]:
-        """Token counts of many texts, encoded in parallel threads (tiktoken releases the GIL)."""
-        if len(texts) < 64:
-            enc = self.enc.encode_ordinary
-            return [len(enc(t)) for t in texts]
-        out: list[int] = []
-        step = 20_000
-        for i in range(0, len(texts), step):
-            out += map(len, self.enc.encode_ordinary_batch(list(texts[i:i + step]), num_threads=self.threads))
-        return out
+        """Token counts of many texts.  One thread per slice of the list (tiktoken releases the
+        GIL while encoding), not one task per text as ``encode_ordinary_batch`` does."""
+        enc = self.enc.encode_ordinary
+
+        def lens(chunk: Sequence[str]) -> list[int]:
+            return [len(enc(t)) for t in chunk]
+
+        if self.threads <= 1 or len(texts) < 256:
+            return lens(texts)
+        size = -(-len(texts) // (self.threads * 4))
+        chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
+        with ThreadPoolExecutor(self.threads) as ex:
+            return [n for part in ex.map(lens, chunks) for n in part]
 
     def _small_count(self, s: str) -> int:
         n = self._small.get(s)
@@ -191,3 +196,28 @@ class TokenCounter:
 def counter_for(model: str | None = None) -> TokenCounter:
     """A shared counter per model (encoders and role counts built once)."""
     return TokenCounter(model)
+
+
+def usage_of(convs: Sequence[Any]) -> tuple[int, int, int]:
+    """(prompt, completion, how many were counted here) tokens of stored conversations.
+
+    The server's reported usage wins wherever a conversation has it (exact for any model,
+    including the embedded one); the rest (``usage.source == "estimate"``) are counted with
+    tiktoken from the prompt and the raw text, with the model's encoding or the stated default.
+    """
+    p = c = 0
+    todo = []
+    for conv in convs:
+        if conv.usage.source == "server":
+            p += conv.usage.prompt_tokens
+            c += conv.usage.completion_tokens
+        else:
+            todo.append(conv)
+    by_model: dict[str, list[Any]] = {}
+    for conv in todo:
+        by_model.setdefault(conv.model, []).append(conv)
+    for model, group in by_model.items():
+        counts = counter_for(model or None).count_many([x for conv in group for x in (conv.prompt, conv.raw_text)])
+        p += sum(counts[0::2])
+        c += sum(counts[1::2])
+    return p, c, len(todo)

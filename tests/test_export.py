@@ -142,3 +142,43 @@ def test_nothing_to_export_and_bad_options(tmp_path, run):
         export_run(store, run_id, tmp_path / "x", ExportOptions(policy="accepted"))
     with pytest.raises(ExportError, match="--validation-fraction"):
         export_run(store, run_id, tmp_path / "x", ExportOptions(validation_fraction=1.5))
+
+
+def test_bench_quick_exports_and_validates_clean(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "bench_export.py"
+    spec = importlib.util.spec_from_file_location("bench_export", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = mod.main(["--quick"])
+    assert out["conversations"] == 2000 and out["validation_errors"] == 0
+    assert out["examples_written"] == 2000  # every conversation is written, train + validation
+    assert out["raw_tokens"] > 0 and out["ratio_to_raw_tiktoken"] > 0
+    assert json.loads(capsys.readouterr().out)["export_plus_validate_s"] == out["export_plus_validate_s"]
+
+
+def test_report_measures():
+    from synth.report import distinct_n, first_line_share
+
+    assert distinct_n(["a b c", "a b d"], 2) == 3 / 4  # (a b), (b c), (b d) of 4 bigrams
+    assert distinct_n([], 2) == 0.0
+    share, top = first_line_share(["Hi, I feel stuck.", "hi i feel stuck", "Money worries."])
+    assert share == 2 / 3 and top[0] == ("hi i feel stuck", 2)
+
+
+def test_report_counts_reasons_and_near_duplicates(tmp_path):
+    def dup(i, k):
+        from data.factory import varied_turns
+        return varied_turns(0, 0) if i == 5 else None  # topic 5 repeats topic 0's text
+    store, run_id, _ = make_run(tmp_path / "runs", n_topics=12, per_topic=1, extra=dup)
+    export_run(store, run_id, tmp_path / "o", ExportOptions(validation_fraction=0))
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["near_duplicates"]["pairs"] == 1 and rep["near_duplicates"]["flagged"] == 1
+    assert rep["near_duplicates"]["rate"] == 1 / 12
+    assert rep["conversations"]["flagged_by_rule"] == {"near_duplicate": 1}
+    assert rep["conversations"]["exported"] == 11
+    assert rep["generation_usage"]["counted_here"] == 0
+    md = (tmp_path / "o" / "report.md").read_text()
+    assert "near-duplicates: 1 pairs, 1 conversations flagged (8.3%)" in md

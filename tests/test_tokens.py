@@ -107,3 +107,18 @@ def test_offline_without_cache_says_what_to_do(tmp_path):
     assert r.returncode == 7, r.stderr[-2000:]
     assert "can't load the tiktoken encoding 'o200k_base'" in r.stdout
     assert "Set TIKTOKEN_CACHE_DIR" in r.stdout and "Traceback" not in r.stdout + r.stderr
+
+
+def test_usage_prefers_server_reports():
+    from data.factory import good_conv
+    from synth.models import Usage
+    from synth.tokens import usage_of
+
+    a = good_conv(k=0)
+    a.usage = Usage(11, 22, "server")
+    b = good_conv(k=1, model="llama3.2")
+    b.usage = Usage(1, 1, "estimate")
+    enc = tiktoken.get_encoding("o200k_base")
+    p, c, counted = usage_of([a, b])
+    assert counted == 1
+    assert p == 11 + len(enc.encode(b.prompt)) and c == 22 + len(enc.encode(b.raw_text))

@@ -1,0 +1,145 @@
+"""Export + validate at scale, against raw tiktoken batch encoding of the same texts.
+
+    python bench/bench_export.py            # 100,000 conversations, chat format
+    python bench/bench_export.py --quick    # 2,000, for the test suite
+    python bench/bench_export.py --format all
+
+Stores N varied conversations in a real run (not timed), then times:
+- export: load the run, filter every conversation (near-duplicates across the run included),
+  split by topic, build, validate, write train/validation and the report;
+- validate: `validate_file` on each written file (parse, check, count tokens);
+- raw: `encode_ordinary_batch` of every text those files hold (system prompts and turns), with
+  the same encoding and thread count - the floor that any exact token count has to pay.
+Prints one JSON object; the ratio is (export + validate) / raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared" / "tiktoken-cache"))
+
+from synth.export import FORMATS, ExportOptions, export_run  # noqa: E402
+from synth.models import (Conversation, FilterRules, Persona, RunSpec, Topic, TopicSource, Turn,  # noqa: E402
+                          Usage, conversation_id)
+from synth.store import Store  # noqa: E402
+from synth.tokens import counter_for  # noqa: E402
+from synth.validate import validate_file  # noqa: E402
+
+PER_TOPIC = 5
+
+
+def _vocab(rng: random.Random, n: int = 4000) -> list[str]:
+    letters = "etaoinshrdlucmfwypvbgkjqxz"
+    common = ("I you the a to and of is it that what how can we my your feel about this "
+              "would could maybe week plan try step small today tomorrow").split()
+    made = {"".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(n)}
+    return common * 20 + sorted(made)
+
+
+def _text(rng: random.Random, vocab: list[str], lo: int, hi: int) -> str:
+    words = rng.choices(vocab, k=rng.randint(lo, hi))
+    out, i = [], 0
+    while i < len(words):  # sentences of 5-14 words
+        j = i + rng.randint(5, 14)
+        s = " ".join(words[i:j])
+        out.append(s[:1].upper() + s[1:] + rng.choice(".?.!"))
+        i = j
+    return " ".join(out)
+
+
+def make_store(root: Path, n: int, seed: int = 0) -> tuple[Store, str, list[str]]:
+    """A stored run of n varied conversations; returns the texts an export will hold."""
+    rng = random.Random(seed)
+    vocab = _vocab(rng)
+    persona = Persona(id="eve", name="Eve", persona_label="EVE", user_label="USER",
+                      system_prompt="You are Eve, a digital life coach who listens with compassion "
+                      "and always ends with a question or a concrete suggestion.",
+                      synthesis_prompt="Topic: {topic}\n\n{user_label}:",
+                      rules=FilterRules(max_turns=40))
+    n_topics = max(1, n // PER_TOPIC)
+    src = TopicSource(id="bench", kind="text", topics=[Topic(f"bench topic {i}") for i in range(n_topics)])
+    spec = RunSpec.for_persona(persona, src, per_topic=PER_TOPIC, endpoint="openai", model="gpt-4o-mini")
+    store = Store(root, fsync_interval=3600)
+    run_id = store.open_run(spec)
+    texts: list[str] = []
+    with store.writer(run_id) as w:
+        for idx in range(n):
+            t, k = src.topics[idx % n_topics], idx // n_topics
+            n_turns = rng.choice((6, 8, 10))
+            turns = [Turn("user" if j % 2 == 0 else "assistant", _text(rng, vocab, 12, 60),
+                          "USER" if j % 2 == 0 else "EVE") for j in range(n_turns)]
+            turns[-1].text += " What do you think?"
+            conv = Conversation(
+                id=conversation_id(run_id, t.id, k), run_id=run_id, persona_id="eve", topic_id=t.id,
+                topic=t.text, k=k, endpoint="openai", model="gpt-4o-mini", params={},
+                prompt="", raw_text="", turns=turns, usage=Usage(60, 400), cost=0.0003)
+            w.append(conv)
+            texts.append(persona.system_prompt)
+            texts += [x.text for x in turns]
+    return store, run_id, texts
+
+
+def run(n: int, fmt: str = "chat", model: str = "gpt-4o-mini") -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        store, run_id, texts = make_store(Path(d) / "runs", n)
+        setup_s = time.perf_counter() - t0
+        formats = FORMATS if fmt == "all" else (fmt,)
+        t0 = time.perf_counter()
+        res = export_run(store, run_id, Path(d) / "out", ExportOptions(formats=formats, model=model))
+        export_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        reps = [validate_file(p, model=model) for p in res.files.values()]
+        validate_s = time.perf_counter() - t0
+        errors = sum(len(r.errors) for r in reps)
+        examples = sum(r.examples for r in reps)
+        counter = counter_for(model)
+        t0 = time.perf_counter()
+        raw_tokens = 0
+        for i in range(0, len(texts), 20_000):
+            raw_tokens += sum(map(len, counter.enc.encode_ordinary_batch(texts[i:i + 20_000],
+                                                                       num_threads=counter.threads)))
+        raw_s = time.perf_counter() - t0
+        size = sum(p.stat().st_size for p in res.files.values())
+    return {
+        "conversations": n,
+        "format": fmt,
+        "examples_written": examples,
+        "validation_errors": errors,
+        "file_mb": round(size / 1e6, 1),
+        "setup_store_s": round(setup_s, 2),
+        "export_s": round(export_s, 2),
+        "validate_s": round(validate_s, 2),
+        "export_plus_validate_s": round(export_s + validate_s, 2),
+        "raw_tiktoken_batch_s": round(raw_s, 2),
+        "raw_tokens": raw_tokens,
+        "ratio_to_raw_tiktoken": round((export_s + validate_s) / raw_s, 2) if raw_s else None,
+        "threads": counter.threads,
+        "cpus": os.cpu_count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="2,000 conversations (the test suite's run)")
+    ap.add_argument("-n", type=int, default=100_000, help="conversations (default 100,000)")
+    ap.add_argument("--format", default="chat", choices=[*FORMATS, "all"])
+    ap.add_argument("--model", default="gpt-4o-mini")
+    args = ap.parse_args(argv)
+    out = run(2_000 if args.quick else args.n, args.format, args.model)
+    print(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()
