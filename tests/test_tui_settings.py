@@ -1,0 +1,152 @@
+"""Settings screen: endpoints in chatsynth.yaml, connection test, API keys in a real keyring."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from faultserver import FaultServer
+from synth import secrets
+from synth.workspace import Workspace
+from tui.app import ChatsynthApp
+from tui.testing import wait_for
+
+SIZE = (120, 40)
+
+
+def _reachable() -> bool:
+    ok, _ = secrets.keyring_available()
+    if not ok:
+        return False
+    import keyring
+
+    probe = f"tui-probe-{uuid.uuid4().hex}"
+    try:
+        keyring.set_password(secrets.SERVICE, probe, "x")
+        keyring.delete_password(secrets.SERVICE, probe)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def app_for(ws):
+    return ChatsynthApp(ws, blink=False, first_run=False, start="settings")
+
+
+async def test_add_endpoint_make_default_and_test(workspace):
+    with FaultServer() as fs:
+        app = app_for(workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            scr = app.screen
+            await wait_for(pilot, lambda: scr.editing is not None)
+            scr.query_one("#ep-table").focus()
+            await pilot.press("n")
+            await pilot.pause()
+            assert scr.editing is None
+            scr.query_one("#ep-name").value = "loopy"
+            scr.query_one("#ep-base_url").value = fs.url
+            scr.query_one("#ep-default_model").value = "fault-model"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: scr.editing == "loopy")
+            text = workspace.config_path.read_text()
+            assert "name: loopy" in text and fs.url in text
+            assert "# Secrets never go in this file" in text  # comments kept
+            scr.query_one("#ep-table").focus()
+            await pilot.press("d")
+            await wait_for(pilot, lambda: Workspace(workspace.root).config.default_endpoint == "loopy")
+            await pilot.press("t")
+            result = scr.query_one("#ep-test-result")
+            await wait_for(pilot, lambda: "connected" in str(result.render()))
+            assert "fault-model" in str(result.render())
+            # a bad URL is refused with the config's own message, nothing written
+            before = workspace.config_path.read_text()
+            scr.query_one("#ep-base_url").value = ""
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert workspace.config_path.read_text() == before
+            assert any("base_url" in str(n.message) for n in app._notifications)
+            assert app.unexpected_errors == []
+
+
+async def test_connection_failure_is_shown(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.editing is not None)
+        scr.query_one("#ep-table").focus()
+        await pilot.press("n")
+        scr.query_one("#ep-name").value = "dead"
+        scr.query_one("#ep-base_url").value = "http://127.0.0.1:9/v1"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: scr.editing == "dead")
+        scr.query_one("#ep-table").focus()
+        await pilot.press("t")
+        result = scr.query_one("#ep-test-result")
+        await wait_for(pilot, lambda: "✗" in str(result.render()))
+        assert "can't reach" in str(result.render())
+
+
+@pytest.mark.keyring_service
+async def test_store_key_in_keyring_masked(workspace):
+    if not _reachable():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the keyring tests under a Secret Service (tests/with-secret-service)")
+        pytest.skip("no Secret Service reachable; run under tests/with-secret-service")
+    name = f"CHATSYNTH_TUI_{uuid.uuid4().hex[:8].upper()}"
+    key = "sk-test-" + uuid.uuid4().hex
+    app = app_for(workspace)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            scr = app.screen
+            await wait_for(pilot, lambda: scr.editing is not None)
+            scr.query_one("#ep-key_name").value = name
+            await pilot.pause()
+            box = scr.query_one("#key-value")
+            assert box.password
+            box.focus()
+            box.value = key
+            await pilot.press("enter")
+            status = scr.query_one("#key-status")
+            await wait_for(pilot, lambda: "system keyring" in str(status.render()))
+            assert box.value == ""
+            assert f"****{key[-4:]}" in str(status.render())
+            screen_text = app.export_screenshot()
+            assert key not in screen_text and key[:-4] not in screen_text
+        assert secrets.get_key(name).value == key
+        assert key not in workspace.config_path.read_text()
+        for p in workspace.root.rglob("*"):
+            if p.is_file():
+                assert key not in p.read_text(errors="ignore"), p
+    finally:
+        try:
+            secrets.delete_key(name)
+        except secrets.SecretsError:
+            pass
+
+
+async def test_no_keyring_says_use_the_environment(workspace, monkeypatch):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    import keyring
+    import keyring.core
+
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
+    app = app_for(workspace)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            scr = app.screen
+            await wait_for(pilot, lambda: scr.editing is not None)
+            note = str(scr.query_one("#keyring-note").render())
+            assert "No keyring here" in note and "environment variable" in note
+            scr.query_one("#ep-key_name").value = "SOME_API_KEY"
+            await pilot.pause()
+            scr.query_one("#key-value").value = "sk-should-not-be-stored-123456"
+            scr.query_one("#key-value").focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert any("environment variable" in str(n.message) for n in app._notifications)
+            assert scr.query_one("#key-value").value == ""
+            assert app.unexpected_errors == []
+    finally:
+        keyring.core._keyring_backend = None
