@@ -57,6 +57,19 @@ def _positive(name: str, v: Any, allow_zero: bool = False) -> None:
                              field=f"--{name}")
 
 
+def unescape(s: str) -> str:
+    """``\\n``, ``\\t`` and ``\\\\`` in a --stop value, as a shell user types them."""
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == "\\" and i + 1 < len(s) and s[i + 1] in "nt\\":
+            out.append({"n": "\n", "t": "\t", "\\": "\\"}[s[i + 1]])
+            i += 2
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from synth.cli import workspace_from
     from synth.endpoints import EndpointSession
@@ -76,8 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     topics = find_topics(ws, args.topics or str(defaults.get("topics", persona.id)))
     if not topics.topics:
         raise ChatsynthError("has no topics", path=topics.path, field="topics")
-    stops = [s.encode().decode("unicode_escape") if "\\" in s else s for s in args.stop] \
-        if args.stop else None
+    stops = [unescape(s) for s in args.stop] if args.stop else None
     session = EndpointSession(cfg, name=args.endpoint, base_url=args.base_url, model=args.model,
                               style=args.style, key_name=args.key_name, persona_style=persona.style)
     out = sys.stderr

@@ -63,6 +63,10 @@ class Endpoint:
     label: str = ""  # how the UI names it, e.g. "local (small offline demo model: ...)"
     free: bool = False  # an embedded/local model costs nothing
     include_usage: bool = True  # ask for usage in the stream (stream_options)
+    # request parameters this server rejected (learned from its 400s): "temperature", "seed",
+    # "stop", "stream_options"; and "max_tokens" -> "max_completion_tokens" for newer models
+    dropped: set[str] = field(default_factory=set)
+    token_param: str = "max_tokens"
     _client: openai.AsyncOpenAI | None = field(default=None, repr=False)
 
     @property
@@ -161,6 +165,39 @@ def retry_after_of(headers: Any, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def _request_params(ep: Endpoint, max_tokens: int, temperature: float, stop: Sequence[str],
+                    seed: int | None) -> dict[str, Any]:
+    kw: dict[str, Any] = {"model": ep.model, "stream": True, ep.token_param: max_tokens}
+    if "temperature" not in ep.dropped:
+        kw["temperature"] = temperature
+    stops = ep.request_stops(stop)
+    if stops and "stop" not in ep.dropped:
+        kw["stop"] = stops
+    if seed is not None and "seed" not in ep.dropped:
+        kw["seed"] = seed
+    if ep.include_usage and "stream_options" not in ep.dropped:
+        kw["stream_options"] = {"include_usage": True}
+    return kw
+
+
+def _adapt(ep: Endpoint, message: str, kw: dict[str, Any]) -> bool:
+    """Learn from a 400 that names a parameter this server or model does not take."""
+    m = message.lower()
+    if "max_completion_tokens" in m and ep.token_param == "max_tokens" and "max_tokens" in kw:
+        ep.token_param = "max_completion_tokens"
+        return True
+    if not any(w in m for w in ("unsupported", "not support", "unrecognized", "unknown",
+                                "extra inputs", "not permitted", "only the default")):
+        return False
+    for name in ("stream_options", "temperature", "seed", "stop"):
+        if name in kw and name not in ep.dropped and (f"'{name}'" in m or f"`{name}`" in m
+                                                      or f'"{name}"' in m or f" {name} " in m
+                                                      or f"{name}:" in m):
+            ep.dropped.add(name)
+            return True
+    return False
+
+
 def estimate_tokens(text: str) -> int:
     """A cheap token estimate (about 4 characters a token) for when nothing better is known."""
     return max(1, (len(text) + 3) // 4) if text else 0
@@ -178,24 +215,24 @@ async def stream_completion(
     seed: int | None = None,
 ) -> AsyncIterator[str | StreamEnd]:
     """Yield text deltas, then one StreamEnd.  Raises FatalError / TransientError."""
-    kw: dict[str, Any] = dict(model=ep.model, max_tokens=max_tokens, temperature=temperature,
-                              stream=True)
-    stops = ep.request_stops(stop)
-    if stops:
-        kw["stop"] = stops
-    if seed is not None:
-        kw["seed"] = seed
-    if ep.include_usage:
-        kw["stream_options"] = {"include_usage": True}
     finish: str | None = None
     usage: Usage | None = None
     got_any = False
     try:
-        if style == "chat":
-            stream = await ep.client.chat.completions.create(
-                messages=messages or [{"role": "user", "content": prompt}], **kw)
-        else:
-            stream = await ep.client.completions.create(prompt=prompt, **kw)
+        for _ in range(6):  # a 400 naming an unsupported parameter: drop it and ask again
+            kw = _request_params(ep, max_tokens, temperature, stop, seed)
+            try:
+                if style == "chat":
+                    stream = await ep.client.chat.completions.create(
+                        messages=messages or [{"role": "user", "content": prompt}], **kw)
+                else:
+                    stream = await ep.client.completions.create(prompt=prompt, **kw)
+                break
+            except openai.APIStatusError as exc:
+                if exc.status_code not in (400, 422) or not _adapt(ep, server_message(exc), kw):
+                    raise
+        else:  # pragma: no cover - each adaptation removes a parameter; five at most
+            raise FatalError("the server rejected every form of the request")
         try:
             async for chunk in stream:
                 u = getattr(chunk, "usage", None)

@@ -71,6 +71,9 @@ class FaultServer:
         self.known_models = known_models
         self.honour_stop = honour_stop
         self.default = "ok"
+        # parameters this "model" rejects with a 400, as newer OpenAI models do (max_tokens,
+        # temperature, ...): the message names the parameter like OpenAI's does
+        self.reject_params: set[str] = set()
         self.requests: list[Request] = []
         self._rules: list[tuple[str | None, deque[str]]] = []
         self._lock = threading.Lock()
@@ -232,6 +235,13 @@ class FaultServer:
                                      headers=dict(headers or {})))
         if self.known_models is not None and model not in self.known_models and action == "ok":
             action = "404"
+        bad = sorted(p for p in self.reject_params if p in body)
+        if bad:
+            hint = " Use 'max_completion_tokens' instead." if bad[0] == "max_tokens" else ""
+            await self._error(writer, 400, f"Unsupported parameter: '{bad[0]}' is not supported "
+                              f"with this model.{hint}", "invalid_request_error",
+                              "unsupported_parameter")
+            return True
         return await self._act(action, writer, body, chat, prompt, stop, model)
 
     async def _act(self, action: str, writer: asyncio.StreamWriter, body: dict[str, Any],

@@ -141,3 +141,14 @@ def test_sigkill_mid_run_then_restart_gives_exactly_the_target(ws):
     # the restart asked only for what was missing
     asked = Counter(r.prompt for r in slow.requests)
     assert sum(asked.values()) <= n + 3  # at most the 3 that were in flight at the kill
+
+
+def test_stop_flags_reach_the_server_and_the_store(cli, ws, fs):
+    r = cli("run", "--topics", "short", "--limit", "1", "--base-url", fs.url, "-q",
+            "--stop", "\\nEVE:", "--stop", "END OF CONVERSATION")
+    assert r.returncode == 0, r.stderr
+    assert fs.requests[0].stop == ["\nEVE:", "END OF CONVERSATION"]
+    path = next(ln.split("stored in:")[1].strip() for ln in r.stdout.splitlines() if "stored in:" in ln)
+    rec = json.loads(open(path).read().splitlines()[1])
+    assert rec["params"]["stop"] == ["\nEVE:", "END OF CONVERSATION"]
+    assert len(rec["turns"]) == 1  # the server stopped before EVE's first turn

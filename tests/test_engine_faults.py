@@ -307,3 +307,25 @@ async def test_events_are_coalesced_for_many_streams(store):
         for e in events:
             if isinstance(e, ConversationFinished):
                 assert text[e.conversation.id] == e.conversation.raw_text
+
+
+async def test_parameters_a_model_rejects_are_dropped_once_and_remembered(fs, store):
+    fs.reject_params = {"max_tokens", "temperature", "stream_options"}
+    spec = make_spec(3, concurrency=1, style="chat")
+    ep = endpoint(fs, style="chat")
+    events = await collect(engine(store, ep), spec)
+    assert finished(events).done == 3
+    assert ep.token_param == "max_completion_tokens"
+    assert ep.dropped == {"temperature", "stream_options"}
+    ok = [r for r in fs.requests if r.action == "ok" and not (fs.reject_params & set(r.body))]
+    assert len(ok) == 3 and all(r.body["max_completion_tokens"] == 200 for r in ok)
+    assert len(fs.requests) == 3 + 3  # three lessons learned on the first conversation only
+
+
+async def test_a_second_writer_on_the_same_run_is_refused(fs, store):
+    spec = make_spec(2)
+    store.open_run(spec)
+    with store.writer(spec.run_id):
+        with pytest.raises(Exception, match="another chatsynth process is writing this run"):
+            await collect(engine(store, endpoint(fs)), spec)
+    assert not fs.requests
