@@ -74,7 +74,7 @@ async def test_a_run_with_the_embedded_model(local_ep, tmp_path):
     topics.topics = topics.topics[:6]
     local_ep.max_stop = 0  # apply every stop client-side, so we can see which one fired
     spec = RunSpec.for_persona(persona, topics, endpoint="local", model=local_ep.model,
-                               max_tokens=40, temperature=0.7, seed=7, concurrency=2,
+                               max_tokens=32, temperature=0.7, seed=7, concurrency=2,
                                stop=["\nUSER:", "\nUser:", "END OF CONVERSATION"])
     store = Store(tmp_path / "runs")
     events = []
