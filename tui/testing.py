@@ -39,7 +39,7 @@ def use_endpoint(ws, url: str, name: str = "loop", model: str = "fake-model",
 
 
 def make_run(ws, *, limit: int = 6, persona: str = "eve", topics: str = "eve",
-             endpoint: str | None = None, timeout: float = 60.0):
+             endpoint: str | None = None, timeout: float = 60.0, concurrency: int = 4):
     """Write a run through the app's own run controller (blocking).  Returns RunFinished."""
     from synth.events import RunFinished
     from tui.live import RunError
@@ -49,7 +49,7 @@ def make_run(ws, *, limit: int = 6, persona: str = "eve", topics: str = "eve",
     services = Services(ws)
     runner = services.runner
     runner.start(RunRequest(persona=persona, topics=topics, endpoint=endpoint, limit=limit,
-                            concurrency=4))
+                            concurrency=concurrency))
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:

@@ -93,6 +93,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
         table.add_column("Try", key="try", width=3)
         form = self.query_one(RunForm)
         form.fill(self.services, getattr(self.app, "preselect", {}))
+        self.query_one(ProgressBar).display = False  # until a run starts
         self.set_interval(1 / FLUSH_HZ, self.flush)
         self.schedule_estimate()
         super().on_mount()
@@ -339,6 +340,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
         self.set_status(line, kind)
         done, total = live.fraction()
         bar = self.query_one(ProgressBar)
+        bar.display = True
         bar.update(total=total or None, progress=done)
         pause = self.query_one("#run-pause", Button)
         pause.label = "Resume p" if live.state == "paused" else "Pause p"
@@ -349,6 +351,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
         st.set_classes(f"status-line {kind}".strip())
 
     def finished(self, ev: RunFinished) -> None:
+        self.schedule_estimate()  # what is left to write has changed
         sev = "information" if ev.outcome in ("complete", "limit") else "warning"
         self.app.notify(f"Run {ev.outcome}: {ev.done} of {ev.total} stored, {ev.failed} failed."
                         + (f" {ev.reason}" if ev.reason else "") + " Press v to review.",

@@ -154,8 +154,9 @@ class PersonaForm(VerticalScroll):
         try:
             self.valid = persona_from_mapping(self.mapping(), self.original.path, self.original.id)
             self.error = None
-        except LibraryError as err:
-            self.valid, self.error = None, str(err)
+        except LibraryError as err:  # the library's message; the file path is not news here
+            where = f"{err.field}: " if err.field else ""
+            self.valid, self.error = None, f"{where}{err.message}"
         dirty = self.dirty
         if self.error:
             self._status(f"✗ {self.error}", "bad")

@@ -1,0 +1,154 @@
+"""SVG snapshots of every screen at 120x40 with fixed data (cursor blink off, no clock on
+screen).  Update after a deliberate change with `pytest tests/test_tui_snapshots.py
+--snapshot-update` and look at the SVGs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from faultserver import FaultServer
+from tui.app import ChatsynthApp
+from tui.testing import make_run, use_endpoint, wait_for
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def no_keyring(monkeypatch):
+    """The same keyring message on every machine."""
+    import keyring.core
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
+    yield
+    keyring.core._keyring_backend = None
+
+
+@pytest.fixture
+def run_ws(workspace):
+    with FaultServer() as fs:
+        use_endpoint(workspace, fs.url)
+        make_run(workspace, limit=6, concurrency=1)  # stored in topic order
+    return workspace
+
+
+def app_at(ws, mode):
+    return ChatsynthApp(ws, blink=False, first_run=False, start=mode)
+
+
+def test_library(workspace, snap_compare):
+    async def ready(pilot):
+        scr = pilot.app.screen
+        await wait_for(pilot, lambda: scr.current is not None)
+        await pilot.pause()
+
+    assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=ready)
+
+
+def test_library_invalid_persona(workspace, snap_compare):
+    async def edit(pilot):
+        scr = pilot.app.screen
+        await wait_for(pilot, lambda: scr.current is not None)
+        scr.query_one("#pf-user_label").value = "EVE"
+        await wait_for(pilot, lambda: scr.query_one("#persona-form").error)
+        await pilot.pause()
+
+    assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=edit)
+
+
+def test_synthesize_form_and_estimate(workspace, snap_compare):
+    async def ready(pilot):
+        est = pilot.app.screen.query_one("#estimate")
+        await wait_for(pilot, lambda: "prompt tokens" in str(est.render()))
+        await pilot.pause()
+
+    assert snap_compare(app_at(workspace, "synthesize"), terminal_size=SIZE, run_before=ready)
+
+
+def test_synthesize_finished_run(workspace, snap_compare):
+    fs = FaultServer().start()
+    use_endpoint(workspace, fs.url)
+
+    async def run(pilot):
+        app = pilot.app
+        scr = app.screen
+        est = scr.query_one("#estimate")
+        await wait_for(pilot, lambda: "prompt tokens" in str(est.render()))
+        scr.query_one("#rf-limit").value = "5"
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: scr.live is not None and scr.live.state == "finished", 30)
+        await wait_for(pilot, lambda: "5 already" in str(est.render()))
+        # speed and time depend on the machine: fix them for the picture
+        scr.live.progress = dataclasses.replace(scr.live.progress, tokens_per_s=123.0, elapsed_s=1.0)
+        scr.draw_totals()
+        scr.follow = False
+        table = scr.query_one("#conv-table")
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.pause()
+        scr.draw_selected()
+        scr.query_one("#live-chat").scroll_home(animate=False)
+        app.clear_notifications()
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app_at(workspace, "synthesize"), terminal_size=SIZE, run_before=run)
+    finally:
+        fs.stop()
+
+
+def test_trim(run_ws, snap_compare):
+    async def ready(pilot):
+        scr = pilot.app.screen
+        await wait_for(pilot, lambda: scr.preview is not None)
+        scr.query_one("#trim-stops").load_text("EVE: what would")
+        await wait_for(pilot, lambda: scr.preview.trim.stop == "EVE: what would")
+        scr.query_one("#trim-table").focus()
+        await pilot.pause()
+
+    assert snap_compare(app_at(run_ws, "trim"), terminal_size=SIZE, run_before=ready)
+
+
+def test_review(run_ws, snap_compare):
+    async def ready(pilot):
+        scr = pilot.app.screen
+        await wait_for(pilot, lambda: scr.rs is not None and scr.shown)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: scr.rs.items[0].decision == "accepted")
+        await pilot.press("x")
+        await wait_for(pilot, lambda: scr.rs.items[1].decision == "rejected")
+        await pilot.pause()
+
+    assert snap_compare(app_at(run_ws, "review"), terminal_size=SIZE, run_before=ready)
+
+
+def test_export_checked(run_ws, snap_compare):
+    async def ready(pilot):
+        scr = pilot.app.screen
+        await wait_for(pilot, lambda: scr.run_id is not None)
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: "Checked" in str(scr.query_one("#export-status").render()), 30)
+        await pilot.pause()
+
+    assert snap_compare(app_at(run_ws, "export"), terminal_size=SIZE, run_before=ready)
+
+
+def test_settings(workspace, no_keyring, snap_compare):
+    async def ready(pilot):
+        scr = pilot.app.screen
+        await wait_for(pilot, lambda: scr.editing is not None)
+        await pilot.pause()
+
+    assert snap_compare(app_at(workspace, "settings"), terminal_size=SIZE, run_before=ready)
+
+
+def test_help_light_theme(workspace, snap_compare):
+    async def ready(pilot):
+        scr = pilot.app.screen
+        await wait_for(pilot, lambda: scr.current is not None)
+        await pilot.press("ctrl+t", "f1")
+        await pilot.pause()
+
+    assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=ready)
