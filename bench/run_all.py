@@ -1,0 +1,493 @@
+"""Run every benchmark and write bench/RESULTS.md (and the README's short table).
+
+    python bench/run_all.py                  # full: rewrites bench/RESULTS.md and README's table
+    python bench/run_all.py --quick          # quick mode of each; writes nothing ...
+    python bench/run_all.py --quick --write  # ... unless asked
+    python bench/run_all.py --only store,engine
+
+Each figure is a ratio against a baseline measured in the same run, on the same machine:
+  engine      conversations/s through the full engine vs a bare AsyncOpenAI streaming loop
+  store       ms per stored conversation for the last 1,000 of 100,000 vs the first 1,000
+  export      export+validate time vs raw tiktoken batch encoding of the same texts
+  local       embedded model tokens/s through chatsynth vs llama-cpp-python called directly
+  tui         key latency p50/p95 while 64 conversations stream, and time to first screen
+
+Every benchmark is a module ``bench/bench_<name>.py`` with ``main(argv)``; its figures are
+taken from the dict it returns (or, when it returns something else, from the last JSON object
+it prints).  A benchmark that is missing or fails is recorded as such; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import importlib.util
+import io
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "RESULTS.md"
+README = ROOT / "README.md"
+MARK_OPEN, MARK_CLOSE = "<!-- bench-table -->", "<!-- /bench-table -->"
+
+
+@dataclass
+class Figure:
+    key: str  # stable name, e.g. "engine.ratio"
+    what: str  # what was measured
+    value: str  # the measurement, with its unit
+    baseline: str  # the same-run baseline, with its unit
+    ratio: float | None
+    reading: str  # how to read the ratio (which way is good, the target)
+
+
+@dataclass
+class Outcome:
+    name: str
+    ok: bool
+    seconds: float
+    raw: Any = None
+    figures: list[Figure] = field(default_factory=list)
+    error: str = ""
+
+
+# -- machine -----------------------------------------------------------------------------------
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        m = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
+        if m:
+            mem = f"{int(m.group(1)) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    osname = f"{platform.system()} {platform.release()}"
+    try:
+        m = re.search(r'^PRETTY_NAME="?([^"\n]+)', Path("/etc/os-release").read_text(), re.M)
+        if m:
+            osname = f"{m.group(1)} (kernel {platform.release()})"
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": mem, "os": osname,
+            "python": platform.python_version()}
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (sha or "unknown") + (" (with uncommitted changes)" if dirty else "")
+
+
+def short_machine(m: dict[str, str]) -> str:
+    cpu = re.sub(r"\((R|TM)\)|CPU|Processor", "", m["cpu"])
+    cpu = re.sub(r"\s+", " ", cpu).strip()
+    return f"{cpu}, {m['cores']} cores, {m['memory']}"
+
+
+# -- running one benchmark -----------------------------------------------------------------------
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *outs: Any) -> None:
+        self.outs = outs
+
+    def write(self, s: str) -> int:
+        for o in self.outs:
+            o.write(s)
+        return len(s)
+
+    def flush(self) -> None:
+        for o in self.outs:
+            o.flush()
+
+
+def _last_json(text: str) -> Any:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    # a pretty-printed object at the end
+    i = text.rfind("\n{")
+    if i >= 0 or text.lstrip().startswith("{"):
+        try:
+            return json.loads(text[i + 1:] if i >= 0 else text)
+        except ValueError:
+            pass
+    return None
+
+
+def run_bench(name: str, argv: list[str], echo: bool = True) -> tuple[Any, float]:
+    """Import bench/bench_<name>.py and call its main(argv).  Returns (result, seconds)."""
+    path = BENCH / f"bench_{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.relative_to(ROOT)} does not exist (yet)")
+    for p in (str(ROOT), str(BENCH)):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    if not hasattr(module, "main"):
+        raise AttributeError(f"{path.relative_to(ROOT)} has no main(argv)")
+    buf = io.StringIO()
+    out = _Tee(buf, sys.stdout) if echo else buf
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        try:
+            result = module.main(argv)
+        except SystemExit as exc:  # argparse or an explicit exit
+            if exc.code not in (0, None):
+                raise RuntimeError(f"bench_{name} exited with {exc.code}") from None
+            result = None
+    dt = time.perf_counter() - t0
+    if not isinstance(result, dict):
+        parsed = _last_json(buf.getvalue())
+        if isinstance(parsed, dict):
+            result = parsed
+    if not isinstance(result, dict):
+        raise ValueError(f"bench_{name}.main returned {type(result).__name__} and printed no "
+                         "JSON object with its figures")
+    return result, dt
+
+
+# -- figures per benchmark ---------------------------------------------------------------------
+
+def _num(d: dict[str, Any], *keys: str) -> float | None:
+    for k in keys:
+        v = d.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+    return None
+
+
+def figures_store(r: dict[str, Any]) -> list[Figure]:
+    n = int(r.get("conversations", 0))
+    first, last = _num(r, "first_1000_ms_per_conv"), _num(r, "last_1000_ms_per_conv")
+    ratio = _num(r, "ratio_last_over_first")
+    if ratio is None and first and last:
+        ratio = last / first
+    return [Figure("store.ratio", f"Store: ms per appended conversation, last 1,000 of {n:,}",
+                   f"{last:.4f} ms" if last is not None else "?",
+                   f"first 1,000: {first:.4f} ms" if first is not None else "?", ratio,
+                   "~1 = O(1) per conversation")]
+
+
+def figures_engine(r: dict[str, Any]) -> list[Figure]:
+    rows = r.get("results") if isinstance(r.get("results"), list) else [r]
+    out = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        pace = row.get("chunk_delay_s")
+        pacing = "unpaced" if not pace else f"{pace * 1000:g} ms/chunk"
+        e, b = _num(row, "engine_conv_per_s"), _num(row, "bare_conv_per_s")
+        ratio = _num(row, "ratio")
+        if ratio is None and e and b:
+            ratio = e / b
+        out.append(Figure(
+            f"engine.ratio.{pacing}",
+            f"Engine: conversations/s through the full engine ({pacing} stream, "
+            f"{row.get('concurrency', '?')} in flight, {row.get('conversations', '?')} a round)",
+            f"{e:.1f} conv/s" if e is not None else "?",
+            f"bare AsyncOpenAI loop: {b:.1f} conv/s" if b is not None else "?", ratio,
+            "higher is better; target >= 0.9"))
+    return out
+
+
+def figures_export(r: dict[str, Any]) -> list[Figure]:
+    n = int(r.get("conversations", 0))
+    ev, raw = _num(r, "export_plus_validate_s"), _num(r, "raw_tiktoken_batch_s")
+    ratio = _num(r, "ratio_to_raw_tiktoken")
+    if ratio is None and ev and raw:
+        ratio = ev / raw
+    return [Figure("export.ratio",
+                   f"Export + validate {n:,} conversations ({r.get('format', 'chat')} JSONL, "
+                   f"{r.get('examples_written', '?')} examples)",
+                   f"{ev:.2f} s" if ev is not None else "?",
+                   f"raw tiktoken batch encoding: {raw:.2f} s" if raw is not None else "?", ratio,
+                   "time ratio: lower is better")]
+
+
+def figures_local(r: dict[str, Any]) -> list[Figure]:
+    cs, dr = _num(r, "chatsynth_tok_per_s"), _num(r, "direct_tok_per_s")
+    ratio = _num(r, "ratio")
+    if ratio is None and cs and dr:
+        ratio = cs / dr
+    return [Figure("local.ratio",
+                   f"Embedded model (Gemma 3 270M): tokens/s through chatsynth, "
+                   f"{r.get('prompts', '?')} prompts x <= {r.get('max_tokens', '?')} tokens",
+                   f"{cs:.2f} tok/s" if cs is not None else "?",
+                   f"llama-cpp-python directly: {dr:.2f} tok/s" if dr is not None else "?", ratio,
+                   "higher is better; ~1 = no overhead")]
+
+
+def figures_tui(r: dict[str, Any]) -> list[Figure]:
+    """The TUI benchmark's dict: key latency percentiles while streaming, time to first screen,
+    each against a same-run baseline where it gives one.  Key names are matched loosely."""
+    flat = _flatten(r)
+    out = []
+    for pct in ("p50", "p95"):
+        busy = _pick(flat, [pct, "stream"], avoid=["idle", "base"]) or _pick(flat, [pct], avoid=["idle", "base"])
+        idle = _pick(flat, [pct, "idle"]) or _pick(flat, [pct, "base"])
+        if busy is None:
+            continue
+        ratio = busy[1] / idle[1] if idle and idle[1] else None
+        out.append(Figure(f"tui.key_{pct}", f"TUI: key latency {pct} while conversations stream "
+                          f"({busy[0]})", f"{busy[1]:.1f} ms",
+                          f"idle ({idle[0]}): {idle[1]:.1f} ms" if idle else "no idle baseline",
+                          ratio, "ms; ratio vs idle, lower is better"))
+    first = _pick(flat, ["first"], avoid=["base", "bare"])
+    if first is not None:
+        base = _pick(flat, ["first", "base"]) or _pick(flat, ["first", "bare"]) or \
+            _pick(flat, ["bare"]) or _pick(flat, ["baseline"])
+        ratio = first[1] / base[1] if base and base[1] else None
+        out.append(Figure("tui.first_screen", f"TUI: time to first screen ({first[0]})",
+                          f"{first[1]:.1f} ms" if "ms" in first[0] else f"{first[1]:.3f} s",
+                          f"{base[0]}: {base[1]:.3f}" if base else "no baseline given", ratio,
+                          "lower is better"))
+    explicit = [(k, v) for k, v in flat.items() if k.endswith("ratio") and not any(
+        f.ratio is not None and abs(f.ratio - v) < 1e-9 for f in out)]
+    for k, v in explicit:
+        out.append(Figure(f"tui.{k}", f"TUI: {k}", "", "as the benchmark reports", v, ""))
+    return out
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+    elif isinstance(d, (int, float)) and not isinstance(d, bool):
+        out[prefix.rstrip(".")] = float(d)
+    return out
+
+
+def _pick(flat: dict[str, float], need: list[str], avoid: list[str] = ()) -> tuple[str, float] | None:
+    for k, v in flat.items():
+        low = k.lower()
+        if all(n in low for n in need) and not any(a in low for a in avoid):
+            return k, v
+    return None
+
+
+@dataclass
+class Bench:
+    name: str
+    args: list[str]
+    figures: Callable[[dict[str, Any]], list[Figure]]
+
+
+BENCHES = [
+    Bench("store", [], figures_store),
+    Bench("engine", ["--json"], figures_engine),
+    Bench("export", [], figures_export),
+    Bench("local", [], figures_local),
+    Bench("tui", [], figures_tui),
+]
+
+
+def run_all(quick: bool, only: set[str] | None = None, echo: bool = True) -> list[Outcome]:
+    outcomes = []
+    for b in BENCHES:
+        if only and b.name not in only:
+            continue
+        argv = list(b.args) + (["--quick"] if quick else [])
+        print(f"== bench_{b.name} {' '.join(argv)}", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            raw, dt = run_bench(b.name, argv, echo=echo)
+            figs = b.figures(raw)
+            if not figs:
+                raise ValueError(f"no figures found in bench_{b.name}'s result: {sorted(raw)}")
+            outcomes.append(Outcome(b.name, True, dt, raw, figs))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - recorded, the others still run
+            tb = traceback.format_exc(limit=6)
+            outcomes.append(Outcome(b.name, False, time.perf_counter() - t0,
+                                    error=f"{type(exc).__name__}: {exc}", raw=tb))
+        o = outcomes[-1]
+        status = "ok" if o.ok else f"FAILED: {o.error}"
+        print(f"== bench_{b.name}: {status} ({o.seconds:.1f}s)", file=sys.stderr, flush=True)
+    return outcomes
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+def _ratio(r: float | None) -> str:
+    if r is None or not math.isfinite(r):
+        return "n/a"
+    return f"{r:.3g}"
+
+
+def _cell(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def render_results(outcomes: list[Outcome], info: dict[str, Any]) -> str:
+    m = info["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{info['command']}` on {info['date']} (commit {info['commit']}); "
+        f"{'quick mode' if info['quick'] else 'full run'}, {info['elapsed']:.0f} s in all. "
+        "Every ratio compares two things measured in this same run on this machine.",
+        "",
+        "| Machine | |",
+        "|---|---|",
+        f"| CPU | {m['cpu']} |",
+        f"| Cores | {m['cores']} |",
+        f"| Memory | {m['memory']} |",
+        f"| OS | {m['os']} |",
+        f"| Python | {m['python']} |",
+        f"| Load average (1 min) at start / end | {info['load_start']:.2f} / {info['load_end']:.2f} |",
+        "",
+        "## Figures",
+        "",
+        "| What was measured | Measured | Baseline (same run) | Ratio | How to read it |",
+        "|---|---|---|---|---|",
+    ]
+    for o in outcomes:
+        for f in o.figures:
+            lines.append(f"| {_cell(f.what)} | {_cell(f.value)} | {_cell(f.baseline)} | "
+                         f"**{_ratio(f.ratio)}** | {_cell(f.reading)} |")
+        if not o.ok:
+            lines.append(f"| bench_{o.name} | **failed** | | n/a | {_cell(o.error)[:200]} |")
+    lines += ["", "## Each benchmark", ""]
+    for o in outcomes:
+        lines.append(f"### bench_{o.name} ({'ok' if o.ok else 'FAILED'}, {o.seconds:.1f} s)")
+        lines.append("")
+        if o.ok:
+            lines += ["```json", json.dumps(o.raw, indent=1, default=str), "```", ""]
+        else:
+            lines += [f"Failed: {o.error}", "", "```", str(o.raw).rstrip(), "```", ""]
+    lines += [
+        "## How they are measured",
+        "",
+        "- **engine** (`bench/bench_engine.py`): the fault server's well-behaved fast stream in "
+        "its own process; the same number of conversations at the same concurrency through a bare "
+        "`AsyncOpenAI` streaming loop and through the full engine (prompt rendering, stop search, "
+        "events, trimming, turn parsing, filters, an fsync'd store append); best round of several.",
+        "- **store** (`bench/bench_store.py`): per-conversation append time of the first and the "
+        "last 1,000 conversations of one run's log.",
+        "- **export** (`bench/bench_export.py`): export (with validation before writing) plus "
+        "`validate` of the written files, against raw `tiktoken` batch encoding of the same texts.",
+        "- **local** (`bench/bench_local.py`): the embedded Gemma 3 270M through chatsynth's "
+        "engine and its llama.cpp server vs `llama_cpp.Llama.create_completion(stream=True)` in "
+        "process: same GGUF file, prompts, temperature 0, seed, max_tokens, stop sequences and "
+        "sampler defaults; tokens counted with the model's tokenizer on both sides; the sides "
+        "alternate prompt by prompt.",
+        "- **tui** (`bench/bench_tui.py`): key latency while 64 conversations stream, and the "
+        "time to the first screen.",
+        "",
+        "On a shared machine, the load average above says how much else was running; the "
+        "ratios are more stable than the absolute figures because both sides of each ran "
+        "under the same conditions.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_readme_table(outcomes: list[Outcome], info: dict[str, Any]) -> str:
+    rows = ["| Measured | Ratio | vs |", "|---|---|---|"]
+    for o in outcomes:
+        for f in o.figures:
+            rows.append(f"| {_cell(f.what)}: {_cell(f.value)} | **{_ratio(f.ratio)}** | "
+                        f"{_cell(f.baseline)} |")
+        if not o.ok:
+            rows.append(f"| bench_{o.name} | failed | see bench/RESULTS.md |")
+    when = info["date"].split(" ")[0]
+    rows += ["", f"Measured on {short_machine(info['machine'])}, Python {info['machine']['python']}, "
+             f"{when}, commit {info['commit'].split(' ')[0]}. Details and how each is measured: "
+             "[bench/RESULTS.md](bench/RESULTS.md)."]
+    return "\n".join(rows)
+
+
+def replace_marked(text: str, body: str) -> str | None:
+    i, j = text.find(MARK_OPEN), text.find(MARK_CLOSE)
+    if i < 0 or j < 0 or j < i:
+        return None
+    return text[: i + len(MARK_OPEN)] + "\n" + body + "\n" + text[j:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--quick", action="store_true", help="each benchmark's quick mode")
+    ap.add_argument("--write", action="store_true",
+                    help="with --quick: write RESULTS.md and README's table anyway")
+    ap.add_argument("--only", help="comma-separated benchmark names (store,engine,export,local,tui)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="where to write the results")
+    ap.add_argument("--readme", type=Path, default=README, help="README whose table to rewrite")
+    ap.add_argument("--json", type=Path, help="also write every figure as JSON here")
+    a = ap.parse_args(argv)
+    only = {s.strip() for s in a.only.split(",")} if a.only else None
+    t0 = time.perf_counter()
+    load_start = os.getloadavg()[0]
+    outcomes = run_all(a.quick, only)
+    info = {
+        "machine": machine(), "commit": git_commit(), "quick": a.quick,
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "elapsed": time.perf_counter() - t0, "load_start": load_start,
+        "load_end": os.getloadavg()[0],
+        "command": "python bench/run_all.py" + (" --quick" if a.quick else "")
+        + (f" --only {a.only}" if a.only else ""),
+    }
+    print("\n" + render_readme_table(outcomes, info))
+    if a.json:
+        a.json.write_text(json.dumps({
+            "info": info, "benches": [{"name": o.name, "ok": o.ok, "seconds": o.seconds,
+                                       "error": o.error, "raw": o.raw if o.ok else None,
+                                       "figures": [f.__dict__ for f in o.figures]}
+                                      for o in outcomes]}, indent=1, default=str))
+    if not a.quick or a.write:
+        a.results.write_text(render_results(outcomes, info), encoding="utf-8")
+        print(f"wrote {a.results}", file=sys.stderr)
+        try:
+            text = a.readme.read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"README not updated: {exc}", file=sys.stderr)
+        else:
+            new = replace_marked(text, render_readme_table(outcomes, info))
+            if new is None:
+                print(f"README not updated: no {MARK_OPEN} ... {MARK_CLOSE} markers in {a.readme}",
+                      file=sys.stderr)
+            elif new != text:
+                a.readme.write_text(new, encoding="utf-8")
+                print(f"rewrote the table in {a.readme}", file=sys.stderr)
+    else:
+        print("quick mode: bench/RESULTS.md left as it is (add --write to write it)", file=sys.stderr)
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
