@@ -135,3 +135,16 @@ def test_no_orphan_server_when_the_cli_dies(workspace, sig):
         assert rc == 130
         err = proc.stderr.read().decode()
         assert "Traceback" not in err
+
+
+def test_cli_run_with_no_configuration_uses_the_embedded_model(cli, workspace):
+    (workspace.root / "chatsynth.yaml").write_text("endpoints: []\n")  # nothing configured
+    r = cli("run", "--persona", "eve", "--topics", "eve", "--per-topic", "1", "--limit", "2",
+            "--max-tokens", "16", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "small offline demo model" in r.stderr
+    assert "2 of 80 stored" in r.stdout
+    path = Path(next(ln.split("stored in:")[1].strip() for ln in r.stdout.splitlines()
+                     if "stored in:" in ln))
+    recs = [json.loads(x) for x in path.read_text().splitlines()[1:]]
+    assert len(recs) == 2 and all(x["model"] == "gemma-3-270m" and x["raw_text"] for x in recs)
