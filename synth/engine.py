@@ -88,6 +88,7 @@ class _Live:
     started: float = 0.0
     reserved: float = 0.0
     discard: bool = False
+    stored: bool = False  # in the store: a cancel now must not add a partial record
 
 
 class Engine:
@@ -175,6 +176,7 @@ class Engine:
         if self.state in ("running", "paused"):
             raise EngineError("this engine is already running a run")
         self._reset()
+        self.verdicts = {}
         self.state = "running"
         q: asyncio.Queue[Any] = asyncio.Queue()
         self._q = q
@@ -360,7 +362,8 @@ class Engine:
             break
         ptok = estimate_tokens(live.prompt.text)
         if spec.budget is not None:
-            worst = self._price(ptok, spec.max_tokens) or 0.0
+            # conservative: a token per 3 characters of prompt, and every allowed output token
+            worst = self._price(max(ptok, len(live.prompt.text) // 3 + 1), spec.max_tokens) or 0.0
             if self._cost + self._reserved + worst > spec.budget + 1e-12:
                 self._budget_hit = True
                 self._reason = (f"stopped before the budget of ${spec.budget:.4f} would be "
@@ -426,7 +429,12 @@ class Engine:
                     continue
                 self._release(live)
                 self._storm.success()
-                await self._finish(live, end)
+                try:
+                    await self._finish(live, end)
+                except (OSError, ChatsynthError) as exc:  # disk full, lost lock: can't go on
+                    live.stored = True  # nothing more to store for it
+                    self._fail(item, f"could not be stored: {exc}")
+                    self._stop("stopped", f"the store failed: {exc}")
                 return
         except asyncio.CancelledError:
             self._release(live)
@@ -514,7 +522,17 @@ class Engine:
                 pass
         loop = asyncio.get_running_loop()
         # shielded: once the store has it, the event must follow, even if a cancel arrives now
-        await asyncio.shield(loop.run_in_executor(self._io, self._writer.append, conv))
+        fut = loop.run_in_executor(self._io, self._writer.append, conv)
+        live.stored = True
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            await fut
+            self._finished(conv, end)
+            raise
+        self._finished(conv, end)
+
+    def _finished(self, conv: Conversation, end: StreamEnd) -> None:
         self._account(conv)
         self._done += 1
         self._failed_ids.discard(conv.id)
@@ -542,6 +560,8 @@ class Engine:
 
     def _cancelled(self, live: _Live) -> None:
         item = live.item
+        if live.stored:
+            return
         if live.discard:
             self._fail(item, "discarded by the user")
             return
