@@ -381,8 +381,9 @@ def split_lines(data: bytes) -> list[bytes]:
 
 
 def _looks_like_validation_file(path: str) -> bool:
-    name = Path(path).name.lower()
-    return any(w in name for w in ("valid", "eval", "test", "val."))
+    """validation.jsonl, chat.val.jsonl, eval_set.jsonl, test.jsonl - but not latest.jsonl."""
+    words = re.split(r"[^a-z0-9]+", Path(path).name.lower())
+    return any(w.startswith("valid") or w in ("val", "eval", "test", "dev") for w in words)
 
 
 def validate_lines(lines: Sequence[bytes] | Sequence[str], *, path: str = "", model: str | None = None,

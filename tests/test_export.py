@@ -144,21 +144,6 @@ def test_nothing_to_export_and_bad_options(tmp_path, run):
         export_run(store, run_id, tmp_path / "x", ExportOptions(validation_fraction=1.5))
 
 
-def test_bench_quick_exports_and_validates_clean(capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_export.py"
-    spec = importlib.util.spec_from_file_location("bench_export", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    out = mod.main(["--quick"])
-    assert out["conversations"] == 2000 and out["validation_errors"] == 0
-    assert out["examples_written"] == 2000  # every conversation is written, train + validation
-    assert out["raw_tokens"] > 0 and out["ratio_to_raw_tiktoken"] > 0
-    assert json.loads(capsys.readouterr().out)["export_plus_validate_s"] == out["export_plus_validate_s"]
-
-
 def test_report_measures():
     from synth.report import distinct_n, first_line_share
 

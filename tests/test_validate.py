@@ -127,3 +127,11 @@ def test_completion_checks(tmp_path):
     r = validate_file(write(tmp_path, rows))
     assert [(f.line, f.code) for f in r.errors] == [(11, "empty_value"), (12, "not_string"), (13, "missing_key")]
     assert [f.code for f in r.warnings] == ["no_common_separator"]
+
+
+@pytest.mark.parametrize("name,is_val", [("validation.jsonl", True), ("chat.val.jsonl", True),
+                                         ("eval_set.jsonl", True), ("latest.jsonl", False),
+                                         ("train.jsonl", False), ("devices.jsonl", False)])
+def test_validation_file_names(tmp_path, name, is_val):
+    r = validate_file(write(tmp_path, [good(i) for i in range(3)], name))
+    assert [f.severity for f in r.findings] == ["warning" if is_val else "error"]
