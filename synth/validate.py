@@ -363,14 +363,12 @@ def detect_format(values: Iterable[Any]) -> Format:
 
 
 def to_messages(ex: dict[str, Any], fmt: Format) -> list[dict[str, Any]]:
-    """A valid example as chat messages (for token counts)."""
-    if fmt == "chat":
-        return ex["messages"]
+    """A valid chat or ShareGPT example as chat messages (for token counts)."""
     if fmt == "sharegpt":
         role = {"system": "system", "human": "user", "gpt": "assistant", "observation": "user",
                 "function_call": "assistant"}
         return [{"role": role[t["from"]], "content": t["value"]} for t in ex["conversations"]]
-    return [{"role": "user", "content": ex["prompt"]}, {"role": "assistant", "content": ex["completion"]}]
+    return ex["messages"]
 
 
 def split_lines(data: bytes) -> list[bytes]:
@@ -420,7 +418,13 @@ def validate_lines(lines: Sequence[bytes] | Sequence[str], *, path: str = "", mo
                               examples=sum(1 for _, v in values if isinstance(v, dict)),
                               model=counter.model, encoding=counter.encoding_name, limit=limit)
     report.notes += [n for n in (counter.note, lim_note) if n]
-    counts = counter.chat_counts([to_messages(v, fmt) for _, v in valid])
+    if fmt == "completion":  # plain text: no chat overhead
+        from synth.tokens import ChatCount
+
+        n = counter.count_many([x for _, v in valid for x in (v["prompt"], v["completion"])])
+        counts = [ChatCount(total=p + c, assistant=c, messages=2) for p, c in zip(n[0::2], n[1::2])]
+    else:
+        counts = counter.chat_counts([to_messages(v, fmt) for _, v in valid])
     over = []
     for (i, _), c in zip(valid, counts):
         if c.total > limit:
@@ -430,12 +434,11 @@ def validate_lines(lines: Sequence[bytes] | Sequence[str], *, path: str = "", mo
             over.append(i)
     report.example_tokens = [c.total for c in counts]
     if valid:
-        report.distributions = {
-            "messages per example": Distribution.of([c.messages for c in counts]),
-            "tokens per example": Distribution.of([c.total for c in counts]),
-            ("assistant tokens per example" if fmt != "completion" else "completion tokens per example"):
-                Distribution.of([c.assistant for c in counts]),
-        }
+        if fmt != "completion":
+            report.distributions["messages per example"] = Distribution.of([c.messages for c in counts])
+        report.distributions["tokens per example"] = Distribution.of([c.total for c in counts])
+        report.distributions["assistant tokens per example" if fmt != "completion" else
+                             "completion tokens per example"] = Distribution.of([c.assistant for c in counts])
     if not lines or not any(x.strip() for x in lines):
         findings.insert(0, Finding(None, "empty_file", "the file is empty: no examples"))
     elif report.examples < min_examples:

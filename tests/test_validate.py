@@ -135,3 +135,40 @@ def test_completion_checks(tmp_path):
 def test_validation_file_names(tmp_path, name, is_val):
     r = validate_file(write(tmp_path, [good(i) for i in range(3)], name))
     assert [f.severity for f in r.findings] == ["warning" if is_val else "error"]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["messages", "role", "content", "name", "weight", "function_call",
+                         "conversations", "from", "value", "prompt", "completion", "x"]), inner, max_size=5),
+    max_leaves=25)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_json, min_size=1, max_size=6), st.sampled_from([None, "chat", "sharegpt", "completion"]))
+def test_any_json_lines_give_findings_never_a_crash(values, fmt):
+    lines = [json.dumps(v) for v in values]
+    r = validate_lines(lines, fmt=fmt, model="gpt-4o")
+    assert all(f.line is None or 1 <= f.line <= len(lines) for f in r.findings)
+    assert r.ok == (not r.errors)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=5))
+def test_any_bytes_give_findings_never_a_crash(lines):
+    lines = [ln.replace(b"\n", b" ") for ln in lines]
+    r = validate_lines(lines, model="gpt-4o")
+    assert not r.ok or all(ln.strip() for ln in lines)
+
+
+def test_completion_tokens_are_plain_text_counts(tmp_path):
+    enc = tiktoken.get_encoding("o200k_base")
+    rows = [{"prompt": f"USER: question {i}?\n\nEVE:", "completion": f" answer {i}.\n\nUSER:"} for i in range(10)]
+    r = validate_file(write(tmp_path, rows), model="gpt-4o")
+    assert r.example_tokens == [len(enc.encode(x["prompt"])) + len(enc.encode(x["completion"])) for x in rows]
+    assert r.distributions["completion tokens per example"].max == max(len(enc.encode(x["completion"])) for x in rows)
+    assert "messages per example" not in r.distributions
