@@ -204,3 +204,24 @@ def test_near_duplicates_scale():
     t = time.perf_counter()
     assert near_duplicate_texts(texts, 0.8) == []
     assert time.perf_counter() - t < 10
+
+
+def test_small_model_transcript_end_to_end():
+    """Raw text the way Gemma 3 270M continues a prompt ending in "USER:": parsed by the engine's
+    transcript functions, then judged."""
+    from synth.transcript import Speakers, transcript_of
+
+    raw = (" I feel tired all the time.\n"
+           "EVE: I'm sorry to hear that. Tiredness can have many causes. Tiredness can have many causes.\n"
+           "User: What should I do?\n"
+           "EVE: You should get more sleep. You should get more sleep. You should get more sleep.\n"
+           "USER: Ok.\n"
+           "EVE: Is there anything else? USER: No thanks.\n"
+           "Topic: next conversation")
+    ts, trim, _ = transcript_of(raw, ["Topic:"], Speakers.for_persona(EVE), "user")
+    assert [t.role for t in ts] == ["user", "assistant", "user", "assistant", "user", "assistant"]
+    v = check(conv(ts), EVE.rules, EVE)
+    by_rule = {r.rule: r for r in v.reasons}
+    assert [r.turn_index for r in v.reasons if r.rule == "repeated_line"] == [1, 3]
+    assert by_rule["leaked_label"].turn_index == 5 and '"USER:"' in by_rule["leaked_label"].message
+    assert trim.stop == "Topic:"
