@@ -235,6 +235,7 @@ def export_reviewed(rs: ReviewSet, persona: Persona, out_dir: Path, opts: Export
             result.examples[key] = len(lines)
             rep.path = str(path)
             result.reports[key] = rep
+            result.notes += [n for n in rep.notes if n not in result.notes]  # e.g. a stated encoding
     result.seconds = time.perf_counter() - t0
     report = build_report(rs, result, persona, opts, run_info=run_info or {},
                           finetune_prices=finetune_prices)

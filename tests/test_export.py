@@ -167,3 +167,11 @@ def test_report_counts_reasons_and_near_duplicates(tmp_path):
     assert rep["generation_usage"]["counted_here"] == 0
     md = (tmp_path / "o" / "report.md").read_text()
     assert "near-duplicates: 1 pairs, 1 conversations flagged (8.3%)" in md
+
+
+def test_unknown_finetune_model_is_stated(run, tmp_path):
+    store, run_id, _ = run
+    res = export_run(store, run_id, tmp_path / "u", ExportOptions(model="llama-3.1-8b"))
+    assert any("llama-3.1-8b" in n and "o200k_base" in n for n in res.notes)
+    assert any("16,385" in n for n in res.notes)
+    assert "llama-3.1-8b" in (tmp_path / "u" / "report.md").read_text()
