@@ -254,4 +254,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if n:
             for prob in runs[n - 1].problems:
                 print(f"  note: {prob}")
-    return 0
+    errors = [e for r in runs for e in r.errors]
+    for err in errors:
+        print(f"chatsynth: error: {err}", file=sys.stderr)
+    return 2 if errors else 0
