@@ -1,20 +1,25 @@
-"""Runs one synthesis at a time for the app: synth's Engine in a background thread with its
-own event loop, so that HTTP streaming and parsing never compete with the UI's loop.
+"""Runs one synthesis at a time for the app: synth's Engine in a worker *process*
+(``python -m tui.run_worker``, commands and events as pickles over its stdin and stdout), so that HTTP streaming and parsing never compete with the UI for the GIL.
 
-The screen drains the events at its own pace (``drain``) and controls the run through
-thread-safe calls (pause, resume, cancel, retry, discard).  No textual here.
+The screen drains the events at its own pace (``drain``) and controls the run with
+``pause``/``resume``/``cancel``/``retry``/``discard``; those are messages to the worker, which
+calls the engine's own methods in the engine's loop.  No textual here.
 """
 
 from __future__ import annotations
 
-import asyncio
+import os
+import subprocess
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from synth.errors import ChatsynthError
-from tui.live import RunError, RunNote
+from synth.events import RunFinished
+from tui.live import RunError
 
 
 @dataclass
@@ -39,25 +44,81 @@ class RunController:
     def __init__(self, services: Any) -> None:
         self.services = services
         self.events: deque[Any] = deque()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._engine: Any = None
-        self.spec: Any = None
-        self.endpoint: Any = None
+        self.verdicts: dict[str, Any] = {}
+        self._proc: Any = None
+        self._conn: Any = None
+        self._reader: threading.Thread | None = None
+        self._active = False  # a run was started and its RunFinished / RunError not seen yet
+        self._lock = threading.Lock()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._active and self._proc is not None and self._proc.poll() is None
+
+    def _ensure_worker(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        from multiprocessing.connection import Connection
+
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui.run_worker", str(self.services.ws.root)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            start_new_session=True)  # no terminal signals: the app stops it itself
+        self._proc = proc
+        self._conn = Connection(os.dup(proc.stdin.fileno()), readable=False)  # type: ignore[union-attr]
+        events_in = Connection(os.dup(proc.stdout.fileno()), writable=False)  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.stdout.close()  # type: ignore[union-attr]
+        self._reader = threading.Thread(target=self._read, args=(events_in,), daemon=True,
+                                        name="chatsynth-run-reader")
+        self._reader.start()
+
+    def _read(self, conn: Any) -> None:
+        while True:
+            try:
+                kind, batch = conn.recv()
+            except (EOFError, OSError):
+                break
+            except Exception as exc:  # noqa: BLE001 - an unreadable message: say so, go on
+                self.events.append(RunError(f"lost a message from the run worker ({exc})"))
+                continue
+            if kind != "events":
+                continue
+            for item in batch:
+                if isinstance(item, tuple) and item and item[0] == "verdict":
+                    self.verdicts[item[1]] = item[2]
+                    continue
+                if isinstance(item, (RunFinished, RunError)):
+                    self._active = False
+                self.events.append(item)
+        if self._active:
+            self._active = False
+            self.events.append(RunError("the run worker stopped unexpectedly"))
+
+    def _send(self, *msg: Any) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        with self._lock:
+            try:
+                conn.send(msg)
+            except (OSError, EOFError, BrokenPipeError):
+                return False
+        return True
 
     def start(self, request: RunRequest) -> None:
         if self.running:
             raise ChatsynthError("a run is already going; pause or cancel it first", field="run")
         self.events.clear()
-        self._engine = None
-        self._loop = None
-        self._thread = threading.Thread(target=self._main, args=(request,), daemon=True,
-                                        name="chatsynth-run")
-        self._thread.start()
+        self.verdicts.clear()
+        self._ensure_worker()
+        self._active = True
+        if not self._send("start", request):
+            self._active = False
+            raise ChatsynthError("could not reach the run worker", field="run")
 
     def drain(self, most: int = 100_000) -> list[Any]:
         out = []
@@ -69,72 +130,41 @@ class RunController:
             pass
         return out
 
-    # -- control (thread-safe) ------------------------------------------------------------
-    def _call(self, name: str, *args: Any) -> bool:
-        loop, engine = self._loop, self._engine
-        if loop is None or engine is None or loop.is_closed():
-            return False
-        try:
-            loop.call_soon_threadsafe(lambda: getattr(engine, name)(*args))
-        except RuntimeError:  # the loop just closed
-            return False
-        return True
-
+    # -- control ---------------------------------------------------------------------------
     def pause(self) -> bool:
-        return self._call("pause")
+        return self.running and self._send("pause")
 
     def resume(self) -> bool:
-        return self._call("resume")
+        return self.running and self._send("resume")
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
-        return self._call("cancel", reason)
+        return self.running and self._send("cancel", reason)
 
     def retry(self, conversation_id: str) -> bool:
-        return self._call("retry", conversation_id)
+        return self.running and self._send("retry", conversation_id)
 
     def discard(self, conversation_id: str) -> bool:
-        return self._call("discard", conversation_id)
+        return self.running and self._send("discard", conversation_id)
 
     def verdict_of(self, conversation_id: str) -> Any:
-        engine = self._engine
-        return engine.verdicts.get(conversation_id) if engine is not None else None
+        return self.verdicts.get(conversation_id)
 
-    @property
-    def state(self) -> str:
-        engine = self._engine
-        return engine.state if engine is not None else "idle"
-
-    def shutdown(self, timeout: float = 10.0) -> None:
-        self.cancel("the app is closing")
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    # -- the run thread ---------------------------------------------------------------------
-    def _main(self, request: RunRequest) -> None:
+    def shutdown(self, timeout: float = 15.0) -> None:
+        """Cancel a run cleanly (partial conversations are kept), stop the worker and with it
+        any embedded model."""
+        proc = self._proc
+        if proc is None:
+            return
+        self._send("shutdown")
         try:
-            session, label = self.services.endpoint_session(request.endpoint, request.model,
-                                                            note=lambda t: self.events.append(RunNote(t)))
-            ep = session.endpoint
-            spec = self.services.build_spec(request, ep, session)
-            self.spec, self.endpoint = spec, ep
-            asyncio.run(self._consume(ep, spec))
-        except ChatsynthError as err:
-            self.events.append(RunError(str(err)))
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
-            self.events.append(RunError(f"{type(exc).__name__}: {exc}"))
-        finally:
-            self._loop = None
-
-    async def _consume(self, ep: Any, spec: Any) -> None:
-        from synth.engine import Engine, EngineOptions
-
-        self._loop = asyncio.get_running_loop()
-        engine = Engine(self.services.store, ep, cost_fn=self.services.cost_fn(),
-                        options=EngineOptions(chunk_interval_s=0.05, progress_interval_s=0.2))
-        self._engine = engine
-        push = self.events.append
-        try:
-            async for ev in engine.run(spec):
-                push(ev)
-        finally:
-            await ep.aclose()  # its HTTP client belongs to this loop
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None

@@ -1,7 +1,7 @@
 """Synthesize: set up a run, see the estimate, start it and watch every conversation live.
 
 Events from the engine (running in its own thread, see ``tui.runner``) are applied to a
-``LiveRun`` as they come and drawn at ~15 Hz: the table of conversations in flight, the
+``LiveRun`` as they come and drawn at ~12 Hz: the table of conversations in flight, the
 selected conversation streaming in full, and the totals.
 """
 
@@ -24,7 +24,7 @@ from tui.screens.base import BaseScreen
 from tui.widgets.chat_view import ChatView
 from tui.widgets.run_form import RunForm
 
-FLUSH_HZ = 15
+FLUSH_HZ = 12
 FIRST_RUN_LIMIT = 3
 
 
@@ -67,6 +67,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
         self._labels = ("", "")
         self._estimate_timer = None
         self._started_once = False
+        self._cells: dict[str, tuple[str, str, str]] = {}  # what each row shows now
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -183,6 +184,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
         self.selected, self.follow = None, True
         self._speakers = None
         self.query_one(ConversationTable).clear()
+        self._cells = {}
         self.query_one(ChatView).clear("")
         self.set_status("starting…", "muted")
 
@@ -231,7 +233,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
             event.stop()
             actions[event.button.id]()
 
-    # -- drawing (~15 Hz) ------------------------------------------------------------------
+    # -- drawing (~12 Hz) ------------------------------------------------------------------
     def flush(self) -> None:
         live = self.live
         if live is None:
@@ -255,13 +257,20 @@ x discards it, t opens it in Trim, f follows the newest again."""
         for cid in added:
             c = live.convs[cid]
             table.add_row(c.status_label, c.topic, str(c.tokens), str(c.attempt), key=cid)
+        shown = self._cells
+        for cid in added:
+            c = live.convs[cid]
+            shown[cid] = (c.status_label, str(c.tokens), str(c.attempt))
         for cid in dirty:
             if cid in added:
                 continue
             c = live.convs[cid]
-            table.update_cell(cid, "st", c.status_label)
-            table.update_cell(cid, "tok", str(c.tokens))
-            table.update_cell(cid, "try", str(c.attempt))
+            new = (c.status_label, str(c.tokens), str(c.attempt))
+            old = shown.get(cid, ("", "", ""))
+            for col, a, b in zip(("st", "tok", "try"), old, new):
+                if a != b:  # only what changed: a cell update repaints the table
+                    table.update_cell(cid, col, b)
+            shown[cid] = new
         if self.follow and (added or dirty):
             self._follow(live, added)
         if self.selected is not None and (self.selected in dirty or added):
