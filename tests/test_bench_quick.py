@@ -43,6 +43,8 @@ def test_quick_bench_gives_sane_figures(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a benchmark must not need or litter the current directory
     bench = BENCHES[name]
     raw, seconds = run_all.run_bench(name, bench.args + ["--quick"], echo=False)
+    if bench.baseline is not None:  # run_all's own same-run baseline for this benchmark
+        raw = {**raw, "baseline": bench.baseline(True)}
     figures = bench.figures(raw)
     assert figures, f"no figures from bench_{name}: {raw}"
     for f in figures:
@@ -52,6 +54,8 @@ def test_quick_bench_gives_sane_figures(name, tmp_path, monkeypatch):
     if check:
         check(raw, figures)
     assert seconds < 120, f"bench_{name} --quick took {seconds:.0f}s"
+    if name == "tui":
+        assert raw["unexpected_errors"] == 0
 
 
 def _store(raw, figures):
