@@ -21,6 +21,7 @@ from textual.screen import Screen
 
 from synth.errors import ChatsynthError
 from synth.workspace import Workspace
+from tui.guard import Guarded
 from tui.services import Services
 
 SCREENS_ORDER = ("library", "synthesize", "trim", "review", "export", "settings")
@@ -70,7 +71,7 @@ def _settings():
     return SettingsScreen()
 
 
-class ChatsynthApp(App[int]):
+class ChatsynthApp(Guarded, App[int]):
     """The app.  ``ws`` is the workspace; ``services`` composes synth's APIs for the screens."""
 
     CSS_PATH = "app.tcss"

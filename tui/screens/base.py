@@ -8,12 +8,13 @@ from typing import Callable, Iterable
 from textual.screen import Screen
 from textual.widgets import Footer, Input, TextArea
 
+from tui.guard import Guarded
 from tui.widgets.nav import NavBar
 
 Command = tuple[str, str, Callable[[], object]]
 
 
-class BaseScreen(Screen):
+class BaseScreen(Guarded, Screen):
     """A top-level screen (one of the app's modes)."""
 
     MODE = ""

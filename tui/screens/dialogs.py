@@ -8,10 +8,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from tui.guard import Guarded
 from tui.screens.base import no_blink
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class ConfirmDialog(Guarded, ModalScreen[bool]):
     """Yes / no.  Enter or y confirms, Escape or n cancels."""
 
     BINDINGS = [
@@ -43,7 +44,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class TextPrompt(ModalScreen[str | None]):
+class TextPrompt(Guarded, ModalScreen[str | None]):
     """One line of text; Enter accepts, Escape cancels (returns None)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

@@ -9,10 +9,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, TextArea
 
 from synth.models import Turn
+from tui.guard import Guarded
 from tui.screens.base import no_blink
 
 
-class EditTurnDialog(ModalScreen[list[Turn] | None]):
+class EditTurnDialog(Guarded, ModalScreen[list[Turn] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save edit")]
 
     def __init__(self, turns: list[Turn], index: int, persona_label: str, user_label: str) -> None:

@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Markdown
 
+from tui.guard import Guarded
+
 GLOBAL_KEYS = [
     ("1 … 6", "switch screens: Library, Synthesize, Trim, Review, Export, Settings"),
     ("F1", "this help"),
@@ -30,7 +32,7 @@ def _key_name(key: str) -> str:
                      .replace("escape", "Esc").replace("enter", "Enter") for k in key.split(","))
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Guarded, ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
 
     def __init__(self, under: Screen) -> None:

@@ -7,6 +7,8 @@ selected conversation streaming in full, and the totals.
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -68,6 +70,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
         self._estimate_timer = None
         self._started_once = False
         self._cells: dict[str, tuple[str, str, str]] = {}  # what each row shows now
+        self._totals_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -88,8 +91,8 @@ x discards it, t opens it in Trim, f follows the newest again."""
 
     def on_mount(self) -> None:
         table = self.query_one(ConversationTable)
-        table.add_column("Status", key="st", width=22)
-        table.add_column("Topic", key="topic", width=40)
+        table.add_column("Status", key="st", width=28)
+        table.add_column("Topic", key="topic", width=34)
         table.add_column("Tokens", key="tok", width=7)
         table.add_column("Try", key="try", width=3)
         form = self.query_one(RunForm)
@@ -275,8 +278,10 @@ x discards it, t opens it in Trim, f follows the newest again."""
             self._follow(live, added)
         if self.selected is not None and (self.selected in dirty or added):
             self.draw_selected()
-        if live.changed:
+        now = time.monotonic()
+        if live.changed or (live.active and now - self._totals_at > 0.5):
             live.changed = False
+            self._totals_at = now
             self.draw_totals()
 
     def _follow(self, live: LiveRun, added: list[str]) -> None:

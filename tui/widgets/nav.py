@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Tab, Tabs
 
+from tui.guard import Guarded
+
 TABS = (
     ("library", "1 Library"),
     ("synthesize", "2 Synthesize"),
@@ -14,7 +16,7 @@ TABS = (
 )
 
 
-class NavBar(Tabs):
+class NavBar(Guarded, Tabs):
     """Tabs naming the six screens; the current one is active.  Never takes focus."""
 
     can_focus = False

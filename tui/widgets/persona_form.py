@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, Select, Static, TextArea
 from synth.errors import LibraryError
 from synth.library import persona_from_mapping, persona_to_mapping
 from synth.models import Persona
+from tui.guard import Guarded
 
 TEXT_FIELDS = ("name", "description", "persona_label", "user_label", "temperature", "max_tokens")
 AREA_FIELDS = ("stop", "system_prompt", "synthesis_prompt")
@@ -56,7 +57,7 @@ def _number(raw: str) -> Any:
     return raw  # the library says "expected a number, got str ..."
 
 
-class PersonaForm(VerticalScroll):
+class PersonaForm(Guarded, VerticalScroll):
     """Edit one persona.  Posts ``PersonaForm.Changed`` with the validation result."""
 
     class Changed(Message):

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
 from synth.errors import ChatsynthError
+from tui.guard import Guarded
 from tui.runner import RunRequest
 from tui.widgets.persona_form import stops_to_text, text_to_stops
 
@@ -22,7 +23,7 @@ def _cell(label: str, widget) -> Vertical:
     return Vertical(Label(label, classes="field-label"), widget, classes="field-cell")
 
 
-class RunForm(VerticalScroll):
+class RunForm(Guarded, VerticalScroll):
     class Changed(Message):
         pass
 

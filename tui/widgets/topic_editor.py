@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from synth.errors import ChatsynthError
 from synth.models import TopicSource
+from tui.guard import Guarded
 
 
 class TopicTable(DataTable):
@@ -35,7 +36,7 @@ class TopicTable(DataTable):
             editor.run_action_named(what)
 
 
-class TopicEditor(Vertical):
+class TopicEditor(Guarded, Vertical):
     class Saved(Message):
         def __init__(self, source: TopicSource) -> None:
             super().__init__()

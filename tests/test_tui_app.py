@@ -1,0 +1,81 @@
+"""The app as a whole: first start, navigation, command palette, help, theme, errors."""
+
+from __future__ import annotations
+
+from faultserver import FaultServer
+from tui.app import ChatsynthApp
+from tui.testing import use_endpoint, wait_for
+
+SIZE = (120, 40)
+
+
+async def test_first_start_writes_conversations_at_once(workspace):
+    """No runs yet: the app opens on Synthesize and starts writing (the default endpoint is the
+    embedded model in a fresh workspace; here a loopback server stands in for it)."""
+    with FaultServer(chunk_delay=0.005) as fs:
+        use_endpoint(workspace, fs.url)
+        app = ChatsynthApp(workspace, blink=False)
+        assert app.first_run
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "SynthesizeScreen")
+            scr = app.screen
+            await wait_for(pilot, lambda: scr.live is not None and scr.live.convs, timeout=15)
+            assert any("Welcome" in str(n.message) for n in app._notifications)
+            await wait_for(pilot, lambda: scr.live.state == "finished", timeout=30)
+            assert scr.live.finished.done == 3
+            assert app.unexpected_errors == []
+
+
+async def test_keys_switch_screens_and_palette_knows_the_screen(workspace):
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        names = {}
+        for key, mode in zip("123456", ("library", "synthesize", "trim", "review", "export", "settings")):
+            app.set_focus(None)
+            await pilot.press(key)
+            await wait_for(pilot, lambda m=mode: app.current_mode == m)
+            names[mode] = type(app.screen).__name__
+        assert names["review"] == "ReviewScreen" and names["settings"] == "SettingsScreen"
+        # the palette lists this screen's own actions first
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "library")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles[0] == "Save persona" and "Go to Review" in titles
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
+        await pilot.press(*"duplicate")
+        await pilot.pause(0.3)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "LibraryScreen")
+
+
+async def test_help_theme_and_errors_as_notifications(workspace):
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        md = app.screen.query_one("Markdown")._markdown
+        assert "Keys on this screen" in md and "Ctrl+S" in md
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "LibraryScreen")
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+        # an unexpected error in a handler is a notification, not a crash with a traceback
+        app.call_later(lambda: 1 / 0)
+        await wait_for(pilot, lambda: app.unexpected_errors)
+        assert app.is_running
+        assert any("ZeroDivisionError" in str(n.message) for n in app._notifications)
+        assert (workspace.runs_dir / "tui-errors.log").exists()
+        await pilot.press("2")  # and it still answers keys
+        await wait_for(pilot, lambda: app.current_mode == "synthesize")
+
+
+async def test_mouse_click_on_nav_switches_screen(workspace):
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.click("#nav-review")
+        await wait_for(pilot, lambda: app.current_mode == "review")
