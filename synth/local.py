@@ -80,6 +80,15 @@ def model_path() -> Path:
     return target
 
 
+def llama_threads() -> int:
+    """Threads for llama.cpp: half the cores (at most 8), leaving room for the app and its
+    client; on a busy small machine more threads spin against each other and run slower."""
+    env = os.environ.get("CHATSYNTH_LLAMA_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -154,10 +163,10 @@ class LocalServer:
         self.port = self.port or free_port()
         fd, log = tempfile.mkstemp(prefix="chatsynth-llama-", suffix=".log")
         self.log_path = Path(log)
-        threads = str(max(1, min(4, os.cpu_count() or 1)))
+        threads = str(llama_threads())
         cmd = [sys.executable, "-m", "synth.local", "serve", "--model", str(path),
                "--host", "127.0.0.1", "--port", str(self.port), "--model_alias", MODEL_ALIAS,
-               "--n_ctx", str(self.n_ctx), "--n_threads", threads,
+               "--n_ctx", str(self.n_ctx), "--n_threads", threads, "--n_threads_batch", threads,
                # one request at a time, queued: by default a new request cuts off the current one
                "--interrupt_requests", "False"]
         _install_handlers()
