@@ -318,7 +318,8 @@ class Engine:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.opt.progress_interval_s)
-            if self._dirty:
+            # while text streams in, tokens/s and in-flight change even with nothing finishing
+            if self._dirty or any(lv.streaming for lv in self._live.values()):
                 self._emit(self._progress())
 
     def _progress(self) -> Progress:
