@@ -129,16 +129,17 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
     loop = asyncio.get_running_loop()
     interrupted = False
 
-    def on_sigint() -> None:
+    def on_signal(sig: int) -> None:
         nonlocal interrupted
         interrupted = True
-        engine.cancel("interrupted (Ctrl+C)")
-        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl+C stops at once
+        engine.cancel("interrupted (Ctrl+C)" if sig == signal.SIGINT else "terminated")
+        loop.remove_signal_handler(sig)  # a second one stops at once
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
-        pass
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+            pass
     bar = ProgressLine(sys.stderr, quiet=args.quiet)
     finished: RunFinished | None = None
     try:
@@ -154,6 +155,11 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
             elif isinstance(ev, RunFinished):
                 finished = ev
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+                pass
         await ep.aclose()
         bar.clear()
     assert finished is not None

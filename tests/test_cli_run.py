@@ -152,3 +152,26 @@ def test_stop_flags_reach_the_server_and_the_store(cli, ws, fs):
     rec = json.loads(open(path).read().splitlines()[1])
     assert rec["params"]["stop"] == ["\nEVE:", "END OF CONVERSATION"]
     assert len(rec["turns"]) == 1  # the server stopped before EVE's first turn
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_ends_cleanly_with_partial_conversations_kept(ws, sig):
+    with FaultServer(chunk_delay=0.02) as slow:
+        cmd = [sys.executable, "-m", "synth.cli", "run", "--topics", "short", "--base-url",
+               slow.url, "--model", "fault-model", "--concurrency", "2"]
+        proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and len(slow.requests) < 2:
+            time.sleep(0.05)
+        time.sleep(0.5)  # mid-stream
+        os.kill(proc.pid, sig)
+        out, err = proc.communicate(timeout=30)
+        n = len(slow.requests)
+        time.sleep(0.3)
+        assert len(slow.requests) == n
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "cancelled" in out
+    run_id = next(ws.runs_dir.glob("*/conversations.jsonl")).parent.name
+    convs = Store(ws.runs_dir).load(run_id).conversations
+    assert convs and all(c.status == "partial" for c in convs)
