@@ -457,7 +457,9 @@ class Engine:
         gen = stream_completion(
             self.endpoint, prompt=live.prompt.text, messages=live.prompt.messages or None,
             style=live.prompt.style, max_tokens=spec.max_tokens, temperature=spec.temperature,
-            stop=stops, seed=spec.seed)
+            stop=stops,
+            # the k-th conversation of a topic gets its own seed, or all k would be the same
+            seed=None if spec.seed is None else spec.seed + live.item.k)
         try:
             async for piece in gen:
                 if isinstance(piece, StreamEnd):
@@ -504,7 +506,8 @@ class Engine:
             topic_id=item.topic.id, topic=item.topic.text, k=item.k, endpoint=spec.endpoint,
             model=self.endpoint.model,
             params={"style": live.prompt.style, "temperature": spec.temperature,
-                    "max_tokens": spec.max_tokens, "stop": list(spec.stop), "seed": spec.seed,
+                    "max_tokens": spec.max_tokens, "stop": list(spec.stop),
+                    "seed": None if spec.seed is None else spec.seed + item.k,
                     "request_stop": self.endpoint.request_stops(spec.stop),
                     "first_role": live.prompt.first_role,
                     "user_labels": self._speakers.user, "persona_labels": self._speakers.assistant,

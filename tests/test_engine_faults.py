@@ -329,3 +329,12 @@ async def test_a_second_writer_on_the_same_run_is_refused(fs, store):
         with pytest.raises(Exception, match="another chatsynth process is writing this run"):
             await collect(engine(store, endpoint(fs)), spec)
     assert not fs.requests
+
+
+async def test_per_topic_repeats_get_their_own_seed(fs, store):
+    spec = make_spec(2, per_topic=3, seed=41)
+    events = await collect(engine(store, endpoint(fs)), spec)
+    assert finished(events).done == 6
+    seeds = sorted(r.body["seed"] for r in fs.requests)
+    assert seeds == [41, 41, 42, 42, 43, 43]
+    assert {r["params"]["seed"] for r in stored_lines(store, spec.run_id)} == {41, 42, 43}
