@@ -40,3 +40,14 @@ def test_cli_help_does_not_load_the_tui():
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_run_worker_side_imports_no_textual():
+    """The run worker process (and what it shares with the app) stays free of textual, so it
+    starts fast and can never draw on the terminal."""
+    code = ("import sys\nimport tui.run_worker, tui.runner, tui.services, tui.live, tui.settings_io\n"
+            "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+            "assert not bad, bad[:5]\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]

@@ -100,3 +100,29 @@ async def test_bad_form_value_is_refused(loop_ws):
         await pilot.pause()
         assert scr.live is None
         assert any("per topic" in str(n.message) for n in app._notifications)
+
+
+async def test_discard_then_retry_one_conversation(loop_ws, server):
+    server.chunk_delay = 0.05
+    app = ChatsynthApp(loop_ws, blink=False, first_run=False, start="synthesize")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        scr.query_one("#rf-limit").value = "4"
+        scr.query_one("#rf-concurrency").value = "1"
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: scr.live is not None and scr.live.convs)
+        table = scr.query_one("#conv-table")
+        assert app.focused is table  # run keys work at once after F5
+        first = scr.live.order[0]
+        await wait_for(pilot, lambda: scr.live.convs[first].chars > 0)
+        table.move_cursor(row=0)
+        await pilot.pause()
+        assert scr.selected == first
+        await pilot.press("x")
+        await wait_for(pilot, lambda: scr.live.convs[first].status == "discarded")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: scr.live.convs[first].status in ("writing", "done", "flagged"))
+        await wait_for(pilot, lambda: scr.live.state == "finished", timeout=30)
+        assert scr.live.convs[first].status in ("done", "flagged")
+        assert scr.live.finished.done == 4 and scr.live.finished.failed == 0
+        assert app.unexpected_errors == []

@@ -190,6 +190,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
         self._cells = {}
         self.query_one(ChatView).clear("")
         self.set_status("starting…", "muted")
+        self.query_one(ConversationTable).focus()  # so p, c, r, x work at once
 
     def action_pause(self) -> None:
         if self.live is None or not self.runner.running:
@@ -205,6 +206,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
             self.set_status("cancelling…", "warn")
 
     def action_retry(self) -> None:
+        self.follow = False  # the reader is working on this one: keep it selected
         if self.selected and self.runner.running:
             if not self.runner.retry(self.selected):
                 self.app.notify("Can't retry that one now.", severity="warning")
@@ -215,6 +217,7 @@ x discards it, t opens it in Trim, f follows the newest again."""
                             severity="warning")
 
     def action_discard(self) -> None:
+        self.follow = False
         if self.selected and self.runner.running:
             self.runner.discard(self.selected)
 
