@@ -103,11 +103,11 @@ async def test_bad_form_value_is_refused(loop_ws):
 
 
 async def test_discard_then_retry_one_conversation(loop_ws, server):
-    server.chunk_delay = 0.05
+    server.chunk_delay = 0.03
     app = ChatsynthApp(loop_ws, blink=False, first_run=False, start="synthesize")
     async with app.run_test(size=SIZE) as pilot:
         scr = app.screen
-        scr.query_one("#rf-limit").value = "4"
+        scr.query_one("#rf-limit").value = "3"
         scr.query_one("#rf-concurrency").value = "1"
         await pilot.press("f5")
         await wait_for(pilot, lambda: scr.live is not None and scr.live.convs)
@@ -124,5 +124,5 @@ async def test_discard_then_retry_one_conversation(loop_ws, server):
         await wait_for(pilot, lambda: scr.live.convs[first].status in ("writing", "done", "flagged"))
         await wait_for(pilot, lambda: scr.live.state == "finished", timeout=30)
         assert scr.live.convs[first].status in ("done", "flagged")
-        assert scr.live.finished.done == 4 and scr.live.finished.failed == 0
+        assert scr.live.finished.done == 3 and scr.live.finished.failed == 0
         assert app.unexpected_errors == []
