@@ -169,19 +169,25 @@ async def test_cancel_keeps_partial_conversations_and_sends_nothing_after(store)
     with FaultServer(chunk_delay=0.03) as slow:
         spec = make_spec(6, concurrency=3)
         cancelled_at: list[float] = []
+        streaming: set[str] = set()
 
         def on(eng, ev):
-            if isinstance(ev, Chunk) and not cancelled_at:
-                cancelled_at.append(time.monotonic())
-                eng.cancel()
+            if isinstance(ev, Chunk):
+                streaming.add(ev.conversation_id)
+                # all 3 in flight are streaming (so the server has seen their requests)
+                if len(streaming) == 3 and not cancelled_at:
+                    cancelled_at.append(time.monotonic())
+                    eng.cancel()
 
         events = await collect(engine(store, endpoint(slow)), spec, on)
         fin = finished(events)
         assert fin.outcome == "cancelled"
+        await asyncio.sleep(0.3)
+        assert len(slow.requests) == 3  # the other 3 were never asked for
         assert all(r.t <= cancelled_at[0] for r in slow.requests)
         partial_events = [e for e in events if isinstance(e, ConversationFailed) and e.partial]
         recs = stored_lines(store, spec.run_id)
-        assert recs and all(r["status"] == "partial" for r in recs)
+        assert len(recs) == 3 and all(r["status"] == "partial" for r in recs)
         assert len(partial_events) == len(recs)
         assert all(r["raw_text"] and r["finish_reason"] == "cancelled" for r in recs)
         assert store.finished_ids(spec.run_id) == set()
