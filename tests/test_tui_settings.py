@@ -150,3 +150,23 @@ async def test_no_keyring_says_use_the_environment(workspace, monkeypatch):
             assert app.unexpected_errors == []
     finally:
         keyring.core._keyring_backend = None
+
+
+async def test_renaming_local_keeps_its_kind_and_style(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.editing is not None)
+        table = scr.query_one("#ep-table")
+        table.focus()
+        names = [r.value for r in table.rows]
+        table.move_cursor(row=names.index("local"))
+        await wait_for(pilot, lambda: scr.editing == "local")
+        assert scr.query_one("#ep-base_url").disabled  # nothing to set for the embedded model
+        scr.query_one("#ep-name").value = "demo"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: scr.editing == "demo")
+    cfg = Workspace(workspace.root).config
+    ep = cfg.endpoint("demo")
+    assert ep.is_embedded and ep.style == "completion"
+    assert cfg.default_endpoint == "demo"  # the default followed the rename

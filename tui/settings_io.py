@@ -65,6 +65,8 @@ def save_endpoint(ws, old_name: str | None, values: dict[str, Any]) -> None:
         entry = CommentedMap()
         eps.append(entry)
     for key in EDITABLE:
+        if key not in values:
+            continue  # not part of this edit: left as written
         val = values.get(key)
         if isinstance(val, str):
             val = val.strip()

@@ -90,7 +90,7 @@ class PersonaForm(Guarded, VerticalScroll):
                 yield Label("User label", classes="field-label")
                 yield Input(id="pf-user_label", placeholder="USER", compact=True)
         with Horizontal(classes="field-row"):
-            with VerticalScroll(classes="field-cell"):
+            with VerticalScroll(classes="field-cell style-cell"):
                 yield Label("Style", classes="field-label")
                 yield Select([("completion", "completion"), ("chat", "chat")],
                              allow_blank=False, value="completion", id="pf-style", compact=True)
