@@ -174,3 +174,25 @@ async def test_folder_source_shows_documents(workspace):
         assert table.row_count == 4
         assert [str(c.label) for c in table.columns.values()][0] == "Document"
         assert not screen.query_one("#topic-buttons").display
+
+
+async def test_try_it_opens_synthesize_with_the_new_persona(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        form = app.screen.query_one(PersonaForm)
+        await wait_for(pilot, lambda: form.original is not None)
+        await pilot.press("2")  # Synthesize exists before the persona does
+        await wait_for(pilot, lambda: app.current_mode == "synthesize")
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "library")
+        lib = app.screen
+        lib.query_one("#persona-list").focus()
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "coach"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: lib.current is not None and lib.current.id == "coach")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: app.current_mode == "synthesize")
+        sel = app.screen.query_one("#rf-persona")
+        await wait_for(pilot, lambda: sel.value == "coach")

@@ -106,10 +106,13 @@ x discards it, t opens it in Trim, f follows the newest again."""
 
     def on_screen_resume(self) -> None:
         pre = getattr(self.app, "preselect", {})
+        form = self.query_one(RunForm)
         if pre:
-            self.query_one(RunForm).fill(self.services, pre)
+            form.fill(self.services, pre)
             self.app.preselect = {}  # type: ignore[attr-defined]
-            self.schedule_estimate()
+        else:
+            form.refresh_lists(self.services)
+        self.schedule_estimate()
 
     # -- first start: a conversation within seconds ---------------------------------------
     def first_run(self) -> None:

@@ -88,6 +88,21 @@ class RunForm(Guarded, VerticalScroll):
         self.persona_defaults()
         self._loading = False
 
+    def refresh_lists(self, services: Any) -> None:
+        """New or renamed personas and topic sources from the Library; the choices stay."""
+        personas, _ = services.personas()
+        sources, _ = services.topic_sources()
+        self.personas = {p.id: p for p in personas}
+        self._loading = True
+        for sel_id, opts in (("#rf-persona", [(f"{p.name} ({p.id})", p.id) for p in personas]),
+                             ("#rf-topics", [(f"{s.id} ({len(s.topics)})", s.id) for s in sources])):
+            sel = self.query_one(sel_id, Select)
+            keep = sel.value
+            sel.set_options(opts)
+            if any(v == keep for _, v in opts):
+                sel.value = keep
+        self._loading = False
+
     def persona_defaults(self) -> None:
         """Sampling fields and stops from the chosen persona."""
         p = self.personas.get(self.query_one("#rf-persona", Select).value)  # type: ignore[arg-type]
