@@ -204,3 +204,43 @@ def test_no_request_after_cancel_and_resume_completes(tmp_path):
     loaded = store.load(engine.run_id)
     assert sum(c.status == "complete" for c in loaded.conversations) == n
     assert len(loaded.conversations) == n
+
+
+def test_ctrl_c_on_chatsynth_run_sends_nothing_more(tmp_path):
+    """The same promise through the CLI: SIGINT to `chatsynth run` mid-stream, while a worker
+    waits out a Retry-After; after the signal the server sees no new request, the process
+    exits 130, and what was cut off is kept as partial."""
+    import os
+    import signal
+    import subprocess
+
+    from rel_helpers import REPO, chatsynth_cmd, cli_env
+
+    n = 60
+    ws, _, _ = make_workspace(tmp_path / "ws", n, name="sigint")
+    with FaultProc(chunk_delay=0.01, turns=6, words_per_turn=8) as fp:
+        fp.script(["ok"] * 6 + ["429:3"])
+        proc = subprocess.Popen(chatsynth_cmd() + [
+            "run", "--topics", "sigint", "--base-url", fp.url, "--model", "fault-model",
+            "--concurrency", "4", "-q"], cwd=REPO, env=cli_env(ws.root),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not any(r["action"].startswith("429") for r in fp.log()):
+            time.sleep(0.02)
+        time.sleep(0.3)  # streams open, one worker on its Retry-After
+        t_sig = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        t_exit = time.monotonic()
+        time.sleep(3.5)  # past the Retry-After: a leftover worker would ask now
+        log = fp.log()
+    assert proc.returncode == 130, err[-800:]
+    assert "Traceback" not in err
+    assert t_exit - t_sig < 3, "Ctrl+C waited out the Retry-After"
+    late = [r for r in log if r["t"] > t_sig + 0.05]
+    assert late == [], late[:3]
+    store = Store(ws.runs_dir)
+    run_id = store.run_ids()[0]
+    statuses = Counter(c.status for c in store.load(run_id).conversations)
+    assert statuses["partial"] >= 1 and statuses["complete"] >= 1, statuses
+    assert duplicate_complete_ids(store.conversations_path(run_id)) == {}
