@@ -169,7 +169,7 @@ def run(n: int, max_tokens: int, warmup: bool = True) -> dict:
                 return res
 
             r = asyncio.run(session_all())
-        del llm
+        llm.close() if hasattr(llm, "close") else None
     finally:
         session.close()
     cs_rate = r["cs_tok"] / r["cs_s"] if r["cs_s"] > 0 else 0.0

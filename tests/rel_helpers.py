@@ -6,12 +6,10 @@ Composes the real parts: ``tests/faultserver.py``'s loopback server, a real work
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -144,4 +142,4 @@ def cli_env(ws_root: Path, **extra: str) -> dict[str, str]:
 
 __all__ = ["FaultServer", "mixed_actions", "write_topics",
            "make_workspace", "fault_endpoint", "raw_records", "duplicate_complete_ids", "rss_kb",
-           "scan_for", "Deadline", "chatsynth_cmd", "cli_env", "threading"]
+           "scan_for", "Deadline", "chatsynth_cmd", "cli_env"]
