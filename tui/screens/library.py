@@ -7,6 +7,7 @@ as you type.  Right: the selected topic source's topics (or a folder's documents
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -85,13 +86,25 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
         yield self.footer()
 
     def on_mount(self) -> None:
-        self.reload()
         super().on_mount()
+        self._first_load()  # the screen is drawn at once; the files are read meanwhile
 
     # -- loading ---------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="library-load", exit_on_error=False)
+    def _first_load(self) -> None:
+        try:
+            data = (self.services.personas(), self.services.topic_sources())
+        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+            self.app.call_from_thread(self.error, exc)
+            return
+        self.app.call_from_thread(self.show_library, data)
+
     def reload(self, persona_id: str | None = None, source_id: str | None = None) -> None:
-        personas, perrs = self.services.personas()
-        sources, serrs = self.services.topic_sources()
+        self.show_library((self.services.personas(), self.services.topic_sources()),
+                          persona_id, source_id)
+
+    def show_library(self, data, persona_id: str | None = None, source_id: str | None = None) -> None:
+        (personas, perrs), (sources, serrs) = data
         self.personas, self.sources = personas, sources
         plist = self.query_one(PersonaList)
         plist.clear_options()
