@@ -115,6 +115,7 @@ class Engine:
         self._cost = 0.0
         self._cost_known = True
         self._reserved = 0.0
+        self._tokens_per_char = 1 / 3
         self._outcome: str | None = None
         self._reason = ""
         self._budget_hit = False
@@ -363,8 +364,10 @@ class Engine:
             break
         ptok = estimate_tokens(live.prompt.text)
         if spec.budget is not None:
-            # conservative: a token per 3 characters of prompt, and every allowed output token
-            worst = self._price(max(ptok, len(live.prompt.text) // 3 + 1), spec.max_tokens) or 0.0
+            # conservative: at least a token per 3 characters of prompt (more where the server
+            # has reported more), and every output token the request allows
+            worst_p = int(len(live.prompt.text) * self._tokens_per_char) + 1
+            worst = self._price(max(ptok, worst_p), spec.max_tokens) or 0.0
             if self._cost + self._reserved + worst > spec.budget + 1e-12:
                 self._budget_hit = True
                 self._reason = (f"stopped before the budget of ${spec.budget:.4f} would be "
@@ -428,10 +431,9 @@ class Engine:
                                                     wait_s=wait, reason=reason))
                     await asyncio.sleep(wait)
                     continue
-                self._release(live)
                 self._storm.success()
                 try:
-                    await self._finish(live, end)
+                    await self._finish(live, end)  # releases the budget reservation when counted
                 except (OSError, ChatsynthError) as exc:  # disk full, lost lock: can't go on
                     live.stored = True  # nothing more to store for it
                     self._fail(item, f"could not be stored: {exc}")
@@ -532,12 +534,17 @@ class Engine:
             await asyncio.shield(fut)
         except asyncio.CancelledError:
             await fut
-            self._finished(conv, end)
+            self._finished(live, conv, end)
             raise
-        self._finished(conv, end)
+        except BaseException:
+            self._release(live)
+            raise
+        self._finished(live, conv, end)
 
-    def _finished(self, conv: Conversation, end: StreamEnd) -> None:
+    def _finished(self, live: _Live, conv: Conversation, end: StreamEnd) -> None:
+        # count the cost before freeing the reservation: no moment where neither holds it
         self._account(conv)
+        self._release(live)
         self._done += 1
         self._failed_ids.discard(conv.id)
         self._final.add(conv.id)
@@ -545,6 +552,9 @@ class Engine:
                                         usage=conv.usage))
 
     def _account(self, conv: Conversation) -> None:
+        if conv.usage.source == "server" and conv.prompt:
+            self._tokens_per_char = max(self._tokens_per_char,
+                                        conv.usage.prompt_tokens / len(conv.prompt))
         self._ptok += conv.usage.prompt_tokens
         self._ctok += conv.usage.completion_tokens
         if conv.cost is None:
