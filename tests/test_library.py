@@ -228,3 +228,11 @@ def test_init_never_overwrites(tmp_path, cli):
     (target / "personas" / "eve.yaml").write_text("# mine\n")
     r = cli("init", str(target))
     assert r.returncode == 0 and (target / "personas" / "eve.yaml").read_text() == "# mine\n"
+
+
+def test_save_multiline_prompt_without_final_newline(tmp_path):
+    p = write(tmp_path, "eve.yaml", eve_text())
+    eve = load_persona(p)
+    eve.synthesis_prompt = "Talk about {topic}.\nNo newline at the end: {user_label}:"
+    save_persona(eve)
+    assert load_persona(p).synthesis_prompt == eve.synthesis_prompt
