@@ -332,7 +332,9 @@ def save_persona(persona: Persona, path: Path | None = None) -> Path:
         if old is not None and key in doc and getattr(old, key) == getattr(persona, key):
             continue  # unchanged: keep the user's text, quoting and comments
         if isinstance(val, str) and "\n" in val:
-            val = _literal(val)
+            # system_prompt is read back stripped, so it keeps the usual "|" block style;
+            # the synthesis prompt is kept to the character ("|-" when it has no final newline)
+            val = _literal(val + "\n" if key == "system_prompt" else val)
         doc[key] = val
     if old is not None and "rules" in doc and old.rules != persona.rules:
         doc["rules"] = new.get("rules", {})
