@@ -101,6 +101,9 @@ def measure(chunk_delay: float, n: int, conc: int, rounds: int) -> dict:
     proc, url = start_server(chunk_delay)
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            # warm-up (imports, first connections, the store's catalog), not measured
+            asyncio.run(bare(url, 10, conc, f"wb{chunk_delay}"))
+            asyncio.run(engine(url, 10, conc, f"we{chunk_delay}", Path(tmp) / "warm"))
             b, e = [], []
             for r in range(rounds):  # alternate, so drift hits both sides alike
                 b.append(asyncio.run(bare(url, n, conc, f"b{chunk_delay}-{r}")))
