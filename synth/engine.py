@@ -110,6 +110,7 @@ class Engine:
         self._items: dict[str, WorkItem] = {}
         self._failed_ids: set[str] = set()
         self._final: set[str] = set()  # ids whose task has sent its last event
+        self._slot_free: set[str] = set()  # tasks past their request (parsing, storing)
         self._done = self._failed = 0
         self._ptok = self._ctok = 0
         self._cost = 0.0
@@ -286,7 +287,7 @@ class Engine:
         while True:
             self._wake.clear()
             while (self._outcome is None and not self._budget_hit and self._queue
-                   and len(self._tasks) < concurrency):
+                   and len(self._tasks) - len(self._slot_free) < concurrency):
                 if self._queue[0].conversation_id in self._tasks:
                     break  # a retry of one whose task is still ending: its end wakes us
                 item = self._queue.popleft()
@@ -300,6 +301,7 @@ class Engine:
             await self._wake.wait()
 
     def _task_done(self, cid: str) -> None:
+        self._slot_free.discard(cid)
         self._tasks.pop(cid, None)
         self._live.pop(cid, None)
         self._wake.set()
@@ -433,6 +435,9 @@ class Engine:
                     continue
                 self._storm.success()
                 try:
+                    # the request is over: its slot goes to the next one while this is stored
+                    self._slot_free.add(cid)
+                    self._wake.set()
                     await self._finish(live, end)  # releases the budget reservation when counted
                 except (OSError, ChatsynthError) as exc:  # disk full, lost lock: can't go on
                     live.stored = True  # nothing more to store for it
