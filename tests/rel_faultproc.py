@@ -19,6 +19,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,15 @@ class FaultProc:
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self._http: httpx.Client | None = None
+        self._err: Any = None
 
     def start(self) -> "FaultProc":
+        # the server's own complaints (a client killed mid-request) go to a file, not the test
+        # output; ``stderr_tail()`` shows them when a test wants to
+        self._err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *self.args],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._err, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         if not line.startswith("http://127.0.0.1:"):
@@ -105,6 +111,12 @@ class FaultProc:
         r.raise_for_status()
         return r.json()["requests"]
 
+    def stderr_tail(self, n: int = 2000) -> str:
+        if self._err is None:
+            return ""
+        self._err.seek(0)
+        return self._err.read()[-n:]
+
     def stop(self) -> None:
         if self._http is not None:
             self._http.close()
@@ -119,6 +131,9 @@ class FaultProc:
                 self.proc.kill()
                 self.proc.wait(5)
         self.proc = None
+        if self._err is not None:
+            self._err.close()
+            self._err = None
 
     def __enter__(self) -> "FaultProc":
         return self.start()
