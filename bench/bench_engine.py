@@ -40,7 +40,8 @@ from tests.faultserver import make_spec  # noqa: E402
 
 def start_server(chunk_delay: float) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "faultserver.py"), "--port", "0",
-                             "--chunk-delay", str(chunk_delay)], stdout=subprocess.PIPE, text=True)
+                             "--chunk-delay", str(chunk_delay), "--no-record"],
+                            stdout=subprocess.PIPE, text=True)
     url = proc.stdout.readline().strip()
     if not url.startswith("http"):
         proc.kill()
@@ -105,9 +106,12 @@ def measure(chunk_delay: float, n: int, conc: int, rounds: int) -> dict:
             asyncio.run(bare(url, 10, conc, f"wb{chunk_delay}"))
             asyncio.run(engine(url, 10, conc, f"we{chunk_delay}", Path(tmp) / "warm"))
             b, e = [], []
-            for r in range(rounds):  # alternate, so drift hits both sides alike
-                b.append(asyncio.run(bare(url, n, conc, f"b{chunk_delay}-{r}")))
-                e.append(asyncio.run(engine(url, n, conc, f"e{chunk_delay}-{r}", Path(tmp) / f"r{r}")))
+            for r in range(rounds):  # alternate who goes first, so drift hits both alike
+                sides = [lambda: b.append(asyncio.run(bare(url, n, conc, f"b{chunk_delay}-{r}"))),
+                         lambda: e.append(asyncio.run(engine(url, n, conc, f"e{chunk_delay}-{r}",
+                                                             Path(tmp) / f"r{r}")))]
+                for side in (sides if r % 2 == 0 else sides[::-1]):
+                    side()
     finally:
         proc.kill()
         proc.wait()

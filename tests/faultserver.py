@@ -61,7 +61,8 @@ class Request:
 class FaultServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, chunk_delay: float = 0.0,
                  labels: tuple[str, str] = LABELS, turns: int = 6, words_per_turn: int = 12,
-                 known_models: set[str] | None = None, honour_stop: bool = True) -> None:
+                 known_models: set[str] | None = None, honour_stop: bool = True,
+                 record: bool = True) -> None:
         self.host = host
         self.port = port
         self.chunk_delay = chunk_delay
@@ -70,6 +71,7 @@ class FaultServer:
         self.words_per_turn = words_per_turn
         self.known_models = known_models
         self.honour_stop = honour_stop
+        self.record = record  # False: keep no request log (a long benchmark)
         self.default = "ok"
         # parameters this "model" rejects with a 400, as newer OpenAI models do (max_tokens,
         # temperature, ...): the message names the parameter like OpenAI's does
@@ -230,9 +232,10 @@ class FaultServer:
         stop = [stop] if isinstance(stop, str) else list(stop)
         model = str(body.get("model", ""))
         action = self._next_action(prompt)
-        self.requests.append(Request(t=time.monotonic(), path=path, action=action, model=model,
-                                     prompt=prompt, stop=stop, body=body,
-                                     headers=dict(headers or {})))
+        if self.record:
+            self.requests.append(Request(t=time.monotonic(), path=path, action=action,
+                                         model=model, prompt=prompt, stop=stop, body=body,
+                                         headers=dict(headers or {})))
         if self.known_models is not None and model not in self.known_models and action == "ok":
             action = "404"
         bad = sorted(p for p in self.reject_params if p in body)
@@ -399,9 +402,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--words-per-turn", type=int, default=12)
     ap.add_argument("--default", default="ok", help="the action for unscripted requests")
+    ap.add_argument("--no-record", action="store_true", help="keep no request log (benchmarks)")
     a = ap.parse_args(argv)
     fs = FaultServer(port=a.port, chunk_delay=a.chunk_delay, turns=a.turns,
-                     words_per_turn=a.words_per_turn)
+                     words_per_turn=a.words_per_turn, record=not a.no_record)
     fs.default = a.default
 
     async def serve() -> None:
