@@ -553,9 +553,10 @@ def main(argv: list[str] | None = None) -> int:
     only = {s.strip() for s in a.only.split(",")} if a.only else None
     t0 = time.perf_counter()
     load_start = os.getloadavg()[0]
+    commit = git_commit()  # what the run measured: the tree as it was when it started
     outcomes = run_all(a.quick, only)
     info = {
-        "machine": machine(), "commit": git_commit(), "quick": a.quick,
+        "machine": machine(), "commit": commit, "quick": a.quick,
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "elapsed": time.perf_counter() - t0, "load_start": load_start,
         "load_end": os.getloadavg()[0],
