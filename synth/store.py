@@ -67,6 +67,9 @@ class AtomicJSONStorage(Storage):
         except json.JSONDecodeError as exc:
             raise StoreError(f"catalog is not valid JSON ({exc.msg}); it was left as it is",
                              path=self.path, line=exc.lineno) from None
+        except RecursionError:
+            raise StoreError("catalog is nested too deeply to be ours; it was left as it is",
+                             path=self.path, line=1) from None
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise StoreError("not a chatsynth catalog (expected TinyDB tables); it was left as it is",
                              path=self.path, line=1)
@@ -120,7 +123,7 @@ def _header(run_id: str) -> bytes:
 def _check_header(first: bytes, path: Path, run_id: str) -> None:
     try:
         head = json.loads(first)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         head = None
     if not isinstance(head, dict) or head.get(HEADER_KEY) != HEADER_KIND:
         preview = first[:60].decode("utf-8", "replace").strip()
@@ -358,8 +361,8 @@ class Store:
             return json.loads(sp.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise StoreError(f"no run {run_id!r} in {self.runs_dir}", field="run") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(f"unreadable spec ({exc}); it was left as it is", path=sp,
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise StoreError(f"unreadable spec ({type(exc).__name__}); it was left as it is", path=sp,
                              line=getattr(exc, "lineno", None)) from None
 
     def get_spec(self, run_id: str) -> RunSpec:
@@ -439,8 +442,9 @@ class Store:
                     if not isinstance(rec, dict) or "id" not in rec:
                         raise ValueError("not a conversation record")
                     yield n, rec, None
-                except (ValueError, UnicodeDecodeError) as exc:
-                    yield n, None, f"{path}:{n}: unreadable record skipped ({exc})"
+                except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                    why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+                    yield n, None, f"{path}:{n}: unreadable record skipped ({why})"
 
     def load(self, run_id: str) -> LoadResult:
         """Every stored conversation of a run: the latest record per id, complete beats partial."""

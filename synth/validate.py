@@ -185,6 +185,9 @@ def parse_line(raw: bytes | str, lineno: int) -> tuple[Any, list[Finding]]:
         return None, [Finding(lineno, "not_json", f"{what}: {exc.msg} at column {exc.colno}")]
     except ValueError as exc:
         return None, [Finding(lineno, "invalid_number", str(exc))]
+    except RecursionError:
+        return None, [Finding(lineno, "too_deep", "JSON nested too deeply to read (thousands of "
+                                                  "levels); no trainer accepts such a line")]
     found = []
     if hook.keys:
         found.append(Finding(lineno, "duplicate_key", f"key {hook.keys[0]!r} appears twice in one "
@@ -497,7 +500,7 @@ def validate_file(path: str | Path, *, model: str | None = None, fmt: Format | N
     if stripped.startswith(b"["):
         try:
             arr = json.loads(stripped)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             arr = None
         if isinstance(arr, list):
             r = ValidationReport(path=str(p), format=fmt or detect_format(arr), examples=0,

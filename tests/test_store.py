@@ -190,3 +190,15 @@ def test_sigkill_mid_write_loses_no_stored_conversation(tmp_path):
     # the file reads back whole after all that
     res = Store(tmp_path).load(RUN)
     assert all(p.startswith(str(Store(tmp_path).conversations_path(RUN))) for p in res.problems)
+
+
+def test_deeply_nested_line_is_a_problem_not_a_crash(tmp_path):
+    store = Store(tmp_path)
+    with store.writer(RUN) as w:
+        w.append(make_conversation(RUN, 0))
+    path = store.conversations_path(RUN)
+    with open(path, "ab") as fh:
+        fh.write(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    res = store.load(RUN)
+    assert len(res.conversations) == 1
+    assert any(f"{path}:3:" in p and "nested too deeply" in p for p in res.problems)
