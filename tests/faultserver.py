@@ -181,8 +181,8 @@ class FaultServer:
                 keep = await self._dispatch(method, path, raw, writer, headers)
                 if not keep or headers.get("connection", "").lower() == "close":
                     return
-        except (ConnectionError, asyncio.CancelledError):
-            return
+        except (ConnectionError, asyncio.CancelledError, asyncio.IncompleteReadError):
+            return  # a client that went away mid-request (e.g. killed by a crash test)
         finally:
             self._conns.discard(writer)
             try:

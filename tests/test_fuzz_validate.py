@@ -214,21 +214,13 @@ def test_nasty_files_in_process(tmp_path):
             assert str(p) in str(ei.value) and "\n" not in str(ei.value), name
 
 
-KNOWN_DEEP = ("known bug (reported): synth/validate.py parse_line and validate_file catch "
-              "JSONDecodeError/ValueError but not RecursionError from json.loads on deeply nested "
-              "JSON, so `chatsynth validate` prints a traceback")
-
-
 def test_deep_nesting_is_a_finding_not_a_crash(tmp_path):
     """JSON nested deeper than Python's recursion limit on one line (and a whole-file array)."""
     for name, data in (("deep.jsonl", b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
                         + SEEDS["chat"]), ("deep-array.jsonl", b"[" * 100_000 + b"]" * 100_000)):
         p = tmp_path / name
         p.write_bytes(data)
-        try:
-            assert _check_report_or_error(p) == "findings"
-        except RecursionError:
-            pytest.xfail(KNOWN_DEEP)
+        assert _check_report_or_error(p) == "findings"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -259,7 +251,6 @@ def test_chatsynth_validate_subprocess_never_tracebacks(tmp_path):
                  "blank-lines.jsonl"):  # covered in process; keep the subprocess part short
         files.pop(name, None)
     problems: list[str] = []
-    known: list[str] = []
     befores = {name: _fingerprint(p) if p.is_file() else None for name, p in files.items()}
     from concurrent.futures import ThreadPoolExecutor
 
@@ -270,9 +261,6 @@ def test_chatsynth_validate_subprocess_never_tracebacks(tmp_path):
         r = results[name]
         out = r.stdout + r.stderr
         if "Traceback" in out or r.returncode not in (0, 1, 2):
-            if name == "deep.jsonl" and "RecursionError" in out:
-                known.append(name)
-                continue
             problems.append(f"{name}: exit {r.returncode}: {out[-300:]}")
             continue
         if r.returncode == 2:
@@ -284,5 +272,3 @@ def test_chatsynth_validate_subprocess_never_tracebacks(tmp_path):
         if before is not None and _fingerprint(p) != before:
             problems.append(f"{name}: changed by validate")
     assert problems == [], "\n".join(problems)
-    if known:
-        pytest.xfail(KNOWN_DEEP)
