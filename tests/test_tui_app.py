@@ -79,3 +79,25 @@ async def test_mouse_click_on_nav_switches_screen(workspace):
         await pilot.pause()
         await pilot.click("#nav-review")
         await wait_for(pilot, lambda: app.current_mode == "review")
+
+
+async def test_escape_leaves_a_text_field_so_number_keys_switch_screens(workspace):
+    from textual.widgets import Input, TextArea
+
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "library")
+        field = next(w for w in app.screen.query(TextArea) if w.focusable)
+        field.focus()
+        await pilot.pause()
+        before = field.text
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.current_mode == "library" and field.text != before, "in a field, 4 is text"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.focused, (Input, TextArea))
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.current_mode == "review")

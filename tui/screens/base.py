@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TextArea
+from textual.widgets import DataTable, Footer, Input, TextArea
 
 from tui.guard import Guarded
 from tui.widgets.nav import NavBar
@@ -19,6 +20,15 @@ class BaseScreen(Guarded, Screen):
 
     MODE = ""
     HELP = ""  # a paragraph for the help screen
+    BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False)]
+
+    def action_leave_field(self) -> None:
+        """Esc in a text field hands the keys back to the screen (1-6 switch screens again):
+        focus the screen's first table, or nothing."""
+        if not isinstance(self.focused, (Input, TextArea)):
+            return
+        tables = [t for t in self.query(DataTable) if t.focusable]
+        self.set_focus(tables[0] if tables else None)
 
     def nav(self) -> NavBar:
         return NavBar(self.MODE)
