@@ -54,6 +54,10 @@ async def test_trim_preview_and_apply(run_ws):
         # and to the whole run
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: store.run_meta(run_id).get("retrim_stops") == ["EVE: what would"])
+        table = scr.query_one("#trim-table")
+        await wait_for(pilot, lambda: table.get_cell(cid, "stop") == "edited")
+        cuts = [table.get_cell(k, "stop") for k in table.rows if k.value != cid]
+        assert "'EVE: what would'" in cuts, "the table shows where the run's re-trim cuts"
         assert app.unexpected_errors == []
 
 

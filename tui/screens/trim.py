@@ -95,7 +95,7 @@ again."""
         table.clear()
         for it in rs.items:
             c = it.conv
-            table.add_row(c.topic, repr(c.trim.stop) if c.trim.stop else "—", str(len(it.turns)), key=c.id)
+            table.add_row(c.topic, self._cut_label(it, rs), str(len(it.turns)), key=c.id)
         if self._stops_run != run_id:  # a reload of the same run keeps what the user typed
             self._stops_run = run_id
             stops = rs.retrim_stops if rs.retrim_stops is not None else review.persona.stop
@@ -111,6 +111,15 @@ again."""
         elif ids:
             self.selected = ids[0]
         self.redraw()
+
+    def _cut_label(self, it, rs) -> str:
+        """Where this conversation is cut now: the run's re-trim where one was applied."""
+        if it.edited:
+            return "edited"
+        conv = it.conv
+        if rs.retrim_stops is not None:
+            conv = retrim(conv, rs.retrim_stops, self.review.persona)
+        return repr(conv.trim.stop) if conv.trim.stop else "—"
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value != self.selected:
