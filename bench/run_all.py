@@ -196,7 +196,7 @@ def figures_store(r: dict[str, Any]) -> list[Figure]:
     ratio = _num(r, "ratio_last_over_first")
     if ratio is None and first and last:
         ratio = last / first
-    return [Figure("store.ratio", f"Store: ms per appended conversation, last 1,000 of {n:,}",
+    return [Figure("store.ratio", f"Store: median ms per appended conversation, last 1,000 of {n:,}",
                    f"{last:.4f} ms" if last is not None else "?",
                    f"first 1,000: {first:.4f} ms" if first is not None else "?", ratio,
                    "~1 = O(1) per conversation")]
@@ -495,8 +495,9 @@ def render_results(outcomes: list[Outcome], info: dict[str, Any]) -> str:
         "its own process; the same number of conversations at the same concurrency through a bare "
         "`AsyncOpenAI` streaming loop and through the full engine (prompt rendering, stop search, "
         "events, trimming, turn parsing, filters, an fsync'd store append); best round of several.",
-        "- **store** (`bench/bench_store.py`): per-conversation append time of the first and the "
-        "last 1,000 conversations of one run's log.",
+        "- **store** (`bench/bench_store.py`): per-conversation append time (median of each "
+        "window; the means are in the JSON) of the first and the last 1,000 conversations of one "
+        "run's log.",
         "- **export** (`bench/bench_export.py`): export (with validation before writing) plus "
         "`validate` of the written files, against raw `tiktoken` batch encoding of the same texts.",
         "- **local** (`bench/bench_local.py`): the embedded Gemma 3 270M through chatsynth's "
