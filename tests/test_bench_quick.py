@@ -105,7 +105,7 @@ def test_run_all_writes_results_and_only_the_readme_table(tmp_path):
     text = results.read_text()
     m = run_all.machine()
     for needle in (m["cpu"], f"| Cores | {m['cores']} |", m["python"], "commit ",
-                   "Store: ms per appended conversation", "first 1,000"):
+                   "Store: median ms per appended conversation", "first 1,000"):
         assert needle in text, needle
     new = readme.read_text()
     assert new.startswith(before + "<!-- bench-table -->\n") and new.endswith(
