@@ -166,8 +166,12 @@ class ConversationWriter:
             raise
         return self
 
-    def append(self, conv: Conversation) -> None:
-        """Store one conversation durably; when this returns, it survives a kill -9."""
+    def append(self, conv: Conversation, *, sync: bool = True) -> None:
+        """Store one conversation; when this returns, it survives a kill -9 of this process.
+
+        With ``sync`` (the default) the log is also fsync'd when ``fsync_interval`` has passed.
+        A caller that must not block on the disk passes ``sync=False`` and calls ``sync()``
+        from another thread when ``sync_due()`` says so."""
         if self._fd is None:
             raise StoreError("writer is closed", path=self.path)
         if conv.run_id != self.run_id:
@@ -177,10 +181,17 @@ class ConversationWriter:
         written = os.write(self._fd, data)
         while written < len(data):  # a short write; finish the line
             written += os.write(self._fd, data[written:])
-        now = time.monotonic()
-        if now - self._last_sync >= self.fsync_interval:
+        if sync and self.sync_due():
+            self.sync()
+
+    def sync_due(self) -> bool:
+        return time.monotonic() - self._last_sync >= self.fsync_interval
+
+    def sync(self) -> None:
+        """fsync the log (for power loss; a process crash loses nothing either way)."""
+        self._last_sync = time.monotonic()
+        if self._fd is not None:
             os.fsync(self._fd)
-            self._last_sync = now
 
     def close(self) -> None:
         if self._fd is not None:

@@ -202,3 +202,16 @@ def test_deeply_nested_line_is_a_problem_not_a_crash(tmp_path):
     res = store.load(RUN)
     assert len(res.conversations) == 1
     assert any(f"{path}:3:" in p and "nested too deeply" in p for p in res.problems)
+
+
+def test_append_without_sync_and_sync_due(tmp_path):
+    store = Store(tmp_path, fsync_interval=3600)
+    with store.writer(RUN) as w:
+        assert not w.sync_due()
+        w.append(make_conversation(RUN, 0), sync=False)  # kill -9 safe without an fsync
+        assert Store(tmp_path).load(RUN).conversations[0].id == "conv-0000000"
+        w.fsync_interval = 0
+        assert w.sync_due()
+        w.sync()
+        w.fsync_interval = 3600
+        assert not w.sync_due()
