@@ -46,3 +46,27 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def require_secret_service() -> None:
+    """Go on only where a real Secret Service answers (a set and a delete of a probe entry).
+    In CI it must: the run fails there; elsewhere the test is skipped with how to run it."""
+    import uuid
+
+    from synth import secrets
+
+    ok, why = secrets.keyring_available()
+    if ok:
+        import keyring
+
+        probe = f"probe-{uuid.uuid4().hex}"
+        try:
+            keyring.set_password(secrets.SERVICE, probe, "x")
+            keyring.delete_password(secrets.SERVICE, probe)
+            return
+        except Exception as exc:  # noqa: BLE001
+            why = f"the keyring did not answer ({type(exc).__name__})"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the keyring tests under a Secret Service "
+                    f"(tests/with-secret-service): {why}")
+    pytest.skip(f"no Secret Service reachable ({why}); run under tests/with-secret-service")

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 
 from synth import secrets
+from tests.conftest import require_secret_service
 from tests.faultserver import FaultServer
 
 FAIL_BACKEND = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 
 
-def _secret_service_reachable() -> bool:
-    ok, _ = secrets.keyring_available()
-    if not ok:
-        return False
-    import keyring
-
-    probe = f"probe-{uuid.uuid4().hex}"
-    try:
-        keyring.set_password(secrets.SERVICE, probe, "x")
-        keyring.delete_password(secrets.SERVICE, probe)
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
 @pytest.fixture
 def service():
-    if not _secret_service_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the keyring tests under a Secret Service "
-                        "(tests/with-secret-service)")
-        pytest.skip("no Secret Service reachable; run under tests/with-secret-service")
+    require_secret_service()
     name = f"CHATSYNTH_TEST_{uuid.uuid4().hex[:8].upper()}"
     yield name
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -11,24 +10,10 @@ from faultserver import FaultServer
 from synth import secrets
 from synth.workspace import Workspace
 from tui.app import ChatsynthApp
+from tests.conftest import require_secret_service
 from tui.testing import wait_for
 
 SIZE = (120, 40)
-
-
-def _reachable() -> bool:
-    ok, _ = secrets.keyring_available()
-    if not ok:
-        return False
-    import keyring
-
-    probe = f"tui-probe-{uuid.uuid4().hex}"
-    try:
-        keyring.set_password(secrets.SERVICE, probe, "x")
-        keyring.delete_password(secrets.SERVICE, probe)
-        return True
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def app_for(ws):
@@ -90,10 +75,7 @@ async def test_connection_failure_is_shown(workspace):
 
 @pytest.mark.keyring_service
 async def test_store_key_in_keyring_masked(workspace):
-    if not _reachable():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the keyring tests under a Secret Service (tests/with-secret-service)")
-        pytest.skip("no Secret Service reachable; run under tests/with-secret-service")
+    require_secret_service()
     name = f"CHATSYNTH_TUI_{uuid.uuid4().hex[:8].upper()}"
     key = "sk-test-" + uuid.uuid4().hex
     app = app_for(workspace)
