@@ -10,7 +10,7 @@ import pytest
 
 from faultserver import FaultServer
 from tui.app import ChatsynthApp
-from tui.testing import make_run, use_endpoint, wait_for
+from tui.testing import make_run, steady, use_endpoint, wait_for
 
 SIZE = (120, 40)
 
@@ -42,7 +42,7 @@ def test_library(workspace, snap_compare):
     async def ready(pilot):
         scr = pilot.app.screen
         await wait_for(pilot, lambda: scr.current is not None)
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=ready)
 
@@ -53,7 +53,7 @@ def test_library_invalid_persona(workspace, snap_compare):
         await wait_for(pilot, lambda: scr.current is not None)
         scr.query_one("#pf-user_label").value = "EVE"
         await wait_for(pilot, lambda: scr.query_one("#persona-form").error)
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=edit)
 
@@ -62,7 +62,7 @@ def test_synthesize_form_and_estimate(workspace, snap_compare):
     async def ready(pilot):
         est = pilot.app.screen.query_one("#estimate")
         await wait_for(pilot, lambda: "prompt tokens" in str(est.render()))
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app_at(workspace, "synthesize"), terminal_size=SIZE, run_before=ready)
 
@@ -91,7 +91,7 @@ def test_synthesize_finished_run(workspace, snap_compare):
         scr.draw_selected()
         scr.query_one("#live-chat").scroll_home(animate=False)
         app.clear_notifications()
-        await pilot.pause()
+        await steady(pilot)
 
     try:
         assert snap_compare(app_at(workspace, "synthesize"), terminal_size=SIZE, run_before=run)
@@ -106,7 +106,7 @@ def test_trim(run_ws, snap_compare):
         scr.query_one("#trim-stops").load_text("EVE: what would")
         await wait_for(pilot, lambda: scr.preview.trim.stop == "EVE: what would")
         scr.query_one("#trim-table").focus()
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app_at(run_ws, "trim"), terminal_size=SIZE, run_before=ready)
 
@@ -119,7 +119,7 @@ def test_review(run_ws, snap_compare):
         await wait_for(pilot, lambda: scr.rs.items[0].decision == "accepted")
         await pilot.press("x")
         await wait_for(pilot, lambda: scr.rs.items[1].decision == "rejected")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app_at(run_ws, "review"), terminal_size=SIZE, run_before=ready)
 
@@ -130,7 +130,7 @@ def test_export_checked(run_ws, snap_compare):
         await wait_for(pilot, lambda: scr.run_id is not None)
         await pilot.press("f5")
         await wait_for(pilot, lambda: "Checked" in str(scr.query_one("#export-status").render()), 30)
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app_at(run_ws, "export"), terminal_size=SIZE, run_before=ready)
 
@@ -139,7 +139,7 @@ def test_settings(workspace, no_keyring, snap_compare):
     async def ready(pilot):
         scr = pilot.app.screen
         await wait_for(pilot, lambda: scr.editing is not None)
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app_at(workspace, "settings"), terminal_size=SIZE, run_before=ready)
 
@@ -149,6 +149,6 @@ def test_help_light_theme(workspace, snap_compare):
         scr = pilot.app.screen
         await wait_for(pilot, lambda: scr.current is not None)
         await pilot.press("ctrl+t", "f1")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=ready)

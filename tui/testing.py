@@ -20,6 +20,24 @@ async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 10.0
         await pilot.pause(step)
 
 
+def tables_measured(screen) -> bool:
+    """True once every DataTable on ``screen`` has measured its rows and columns.
+
+    A DataTable sizes its columns on idle, after rows are added; a picture taken before that
+    shows every column as wide as its label."""
+    from textual.widgets import DataTable
+
+    return all(not t._require_update_dimensions and not t._updated_cells
+               for t in screen.query(DataTable))
+
+
+async def steady(pilot) -> None:
+    """Wait until the screen's tables are measured, then let one more refresh through."""
+    await wait_for(pilot, lambda: tables_measured(pilot.app.screen))
+    await pilot.pause()
+    await wait_for(pilot, lambda: tables_measured(pilot.app.screen))
+
+
 async def settle(pilot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await pilot.pause()

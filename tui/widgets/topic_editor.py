@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -87,18 +88,18 @@ class TopicEditor(Guarded, Vertical):
         table.clear(columns=True)
         needle = self.query_one("#topic-filter", Input).value.strip().casefold()
         if self.source is not None and self.source.kind == "folder":
-            table.add_columns("Document", "Chars", "Opening")
-            self.shown = []
-            for i, t in enumerate(self.source.topics):
-                if needle and needle not in t.text.casefold():
-                    continue
-                self.shown.append(i)
-                opening = " ".join((t.context or "").split())[:60]
-                table.add_row(t.text, str(len(t.context or "")), opening, key=str(i))
+            self.shown = [i for i, t in enumerate(self.source.topics)
+                          if not needle or needle in t.text.casefold()]
+            rows = [(self.source.topics[i].text, str(len(self.source.topics[i].context or "")),
+                     " ".join((self.source.topics[i].context or "").split())[:60]) for i in self.shown]
+            _add_sized_columns(table, ("Document", "Chars", "Opening"), rows)
+            for i, row in zip(self.shown, rows):
+                table.add_row(*row, key=str(i))
         else:
-            table.add_columns("#", "Topic")
             self.shown = [i for i, t in enumerate(self.texts) if not needle or needle in t.casefold()]
-            table.add_rows([(str(i + 1), self.texts[i]) for i in self.shown])
+            rows = [(str(i + 1), self.texts[i]) for i in self.shown]
+            _add_sized_columns(table, ("#", "Topic"), rows)
+            table.add_rows(rows)
         if cursor_index is not None and cursor_index in self.shown:
             table.move_cursor(row=self.shown.index(cursor_index), animate=False)
 
@@ -230,3 +231,11 @@ class TopicEditor(Guarded, Vertical):
         if bid.startswith("topic-"):
             event.stop()
             self.run_action_named(bid.removeprefix("topic-"))
+
+
+def _add_sized_columns(table: DataTable, labels: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Columns as wide as their widest cell, measured here rather than on the table's next
+    idle, so the first frame already has its final layout."""
+    for col, label in enumerate(labels):
+        width = max([cell_len(label), *(cell_len(r[col]) for r in rows)])
+        table.add_column(label, width=width)
