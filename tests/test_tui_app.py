@@ -41,7 +41,12 @@ async def test_keys_switch_screens_and_palette_knows_the_screen(workspace):
         await pilot.press("1")
         await wait_for(pilot, lambda: app.current_mode == "library")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert titles[0] == "Save persona" and "Go to Review" in titles
+        assert titles[0] == "Edit persona" and "Go to Review" in titles
+        await pilot.press("ctrl+e")  # editing: Save comes first instead
+        await wait_for(pilot, lambda: app.screen.form is not None)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles[0] == "Save persona" and "Edit persona" not in titles
+        app.set_focus(None)
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
         await pilot.press(*"duplicate")
@@ -88,7 +93,9 @@ async def test_escape_leaves_a_text_field_so_number_keys_switch_screens(workspac
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("1")
-        await wait_for(pilot, lambda: app.current_mode == "library")
+        await wait_for(pilot, lambda: app.current_mode == "library" and app.screen.current)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: app.screen.form is not None)
         field = next(w for w in app.screen.query(TextArea) if w.focusable)
         field.focus()
         await pilot.pause()

@@ -5,13 +5,53 @@ from __future__ import annotations
 from synth.library import load_persona, load_topic_source
 from tui.app import ChatsynthApp
 from tui.testing import wait_for
-from tui.widgets.persona_form import PersonaForm, text_to_stops, stops_to_text
+from tui.stops_text import stops_to_text, text_to_stops
+from tui.widgets.persona_form import PersonaForm
 
 SIZE = (120, 40)
 
 
 def app_for(ws, **kw) -> ChatsynthApp:
     return ChatsynthApp(ws, blink=False, first_run=False, **kw)
+
+
+async def open_form(pilot) -> PersonaForm:
+    """Enter on the persona list, as a user would: the card gives way to the form."""
+    scr = pilot.app.screen
+    await wait_for(pilot, lambda: scr.current is not None)
+    scr.query_one("#persona-list").focus()
+    await pilot.press("enter")
+    form = await wait_for(pilot, lambda: scr.form)
+    await wait_for(pilot, lambda: form.original is not None)
+    return form
+
+
+async def test_library_opens_on_a_card_and_edits_on_request(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.current is not None)
+        card = str(scr.query_one("#persona-card-text").render())
+        assert "EVE / USER" in card and "compassionate" in card and "{topic}" in card
+        assert not scr.query(PersonaForm)  # the form is built only when needed
+        assert not scr.query_one("#persona-save").display
+        await pilot.press("ctrl+s")  # nothing is being edited: nothing happens
+        await pilot.pause()
+        assert not any("Not saved" in str(n.message) for n in app._notifications)
+        # Enter on the card (or e) opens the form with the name focused
+        scr.query_one("#persona-card").focus()
+        await pilot.press("enter")
+        form = await wait_for(pilot, lambda: scr.form)
+        await wait_for(pilot, lambda: app.focused is scr.query_one("#pf-name"))
+        assert form.original.id == "eve" and scr.query_one("#pf-name").value == "Eve"
+        assert not scr.query_one("#persona-card").display
+        assert scr.query_one("#persona-save").display and not scr.query_one("#persona-edit").display
+        # picking another persona now loads it into the form
+        scr.query_one("#persona-list").focus()
+        await pilot.press("down")
+        await wait_for(pilot, lambda: form.original.id != "eve")
+        assert scr.query_one("#pf-name").value == form.original.name
+        assert app.unexpected_errors == []
 
 
 def test_stop_escapes_round_trip():
@@ -22,8 +62,7 @@ def test_stop_escapes_round_trip():
 async def test_edit_validate_and_save_persona(workspace):
     app = app_for(workspace)
     async with app.run_test(size=SIZE) as pilot:
-        form = app.screen.query_one(PersonaForm)
-        await wait_for(pilot, lambda: form.original is not None)
+        form = await open_form(pilot)
         assert form.original.id == "eve"
         status = app.screen.query_one("#persona-status")
         # a label with a colon: the library's own message, at once
@@ -52,8 +91,7 @@ async def test_edit_validate_and_save_persona(workspace):
 async def test_bad_number_uses_library_message(workspace):
     app = app_for(workspace)
     async with app.run_test(size=SIZE) as pilot:
-        form = app.screen.query_one(PersonaForm)
-        await wait_for(pilot, lambda: form.original is not None)
+        form = await open_form(pilot)
         app.screen.query_one("#pf-temperature").value = "hot"
         await wait_for(pilot, lambda: form.error is not None)
         assert "temperature" in form.error and "expected a number" in form.error
@@ -64,13 +102,16 @@ async def test_bad_number_uses_library_message(workspace):
 async def test_new_duplicate_rename_delete_persona(workspace):
     app = app_for(workspace)
     async with app.run_test(size=SIZE) as pilot:
-        form = app.screen.query_one(PersonaForm)
-        await wait_for(pilot, lambda: form.original is not None)
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.current is not None)
         app.screen.query_one("#persona-list").focus()
         await pilot.press("n")
         await pilot.pause()
         await pilot.press(*"coach", "enter")
+        # a new persona opens in the form, name focused
+        form = await wait_for(pilot, lambda: scr.form)
         await wait_for(pilot, lambda: form.original is not None and form.original.id == "coach")
+        await wait_for(pilot, lambda: app.focused is scr.query_one("#pf-name"))
         assert (workspace.personas_dir / "coach.yaml").exists()
         assert form.error is None
         # duplicate
@@ -179,8 +220,7 @@ async def test_folder_source_shows_documents(workspace):
 async def test_try_it_opens_synthesize_with_the_new_persona(workspace):
     app = app_for(workspace)
     async with app.run_test(size=SIZE) as pilot:
-        form = app.screen.query_one(PersonaForm)
-        await wait_for(pilot, lambda: form.original is not None)
+        await wait_for(pilot, lambda: app.screen.current is not None)
         await pilot.press("2")  # Synthesize exists before the persona does
         await wait_for(pilot, lambda: app.current_mode == "synthesize")
         await pilot.press("1")
@@ -196,3 +236,24 @@ async def test_try_it_opens_synthesize_with_the_new_persona(workspace):
         await wait_for(pilot, lambda: app.current_mode == "synthesize")
         sel = app.screen.query_one("#rf-persona")
         await wait_for(pilot, lambda: sel.value == "coach")
+
+
+async def test_switching_away_from_unsaved_edits_asks_first(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        form = await open_form(pilot)
+        scr.query_one("#pf-name").value = "Evelyn"
+        await wait_for(pilot, lambda: form.dirty)
+        scr.query_one("#persona-list").focus()
+        await pilot.press("down")
+        await pilot.pause()
+        await pilot.press("escape")  # keep editing: the form still holds the edit
+        await pilot.pause()
+        assert form.original.id == "eve" and scr.query_one("#pf-name").value == "Evelyn"
+        await pilot.press("down")
+        await pilot.pause()
+        await pilot.press("y")  # discard: the next persona is shown, eve.yaml untouched
+        await wait_for(pilot, lambda: form.original.id != "eve")
+        assert load_persona(workspace.personas_dir / "eve.yaml").name == "Eve"
+        assert app.unexpected_errors == []

@@ -51,6 +51,8 @@ def test_library_invalid_persona(workspace, snap_compare):
     async def edit(pilot):
         scr = pilot.app.screen
         await wait_for(pilot, lambda: scr.current is not None)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: scr.form is not None and scr.form.original is not None)
         scr.query_one("#pf-user_label").value = "EVE"
         await wait_for(pilot, lambda: scr.query_one("#persona-form").error)
         await steady(pilot)

@@ -98,26 +98,27 @@ class ChatsynthApp(Guarded, App[int]):
 
     def __init__(self, ws: Workspace, *, start: str | None = None, services: Services | None = None,
                  blink: bool = True, first_run: bool | None = None) -> None:
+        services = services or Services(ws)
+        first_run = services.is_first_run() if first_run is None else first_run
+        mode = start or "library"
+        if first_run and mode == "library":
+            mode = "synthesize"  # a newcomer sees a conversation being written at once
+        # Start in that mode's screen: no default screen is built, shown and replaced first.
+        self.DEFAULT_MODE = mode
         super().__init__()
         self.ws = ws
-        self.services = services or Services(ws)
-        self.start_mode = start or "library"
+        self.services = services
+        self.start_mode = mode
         self.blink = blink  # snapshot tests turn cursor blink off
         self.unexpected_errors: list[BaseException] = []
         self.current_run_id: str | None = None
         self.current_conversation_id: str | None = None
         self.preselect: dict[str, str | None] = {}
         self.live = None  # the LiveRun of the latest start (tui.live)
-        self.first_run = self.services.is_first_run() if first_run is None else first_run
+        self.first_run = first_run
         self.theme = "textual-dark"
 
     # -- lifecycle ------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        mode = self.start_mode
-        if self.first_run and self.start_mode == "library":
-            mode = "synthesize"  # a newcomer sees a conversation being written at once
-        self.switch_mode(mode)
-
     def on_unmount(self) -> None:
         self.services.shutdown()
 

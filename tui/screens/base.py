@@ -7,9 +7,10 @@ from typing import Callable, Iterable
 
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, TextArea
+from textual.widgets import DataTable, Input, TextArea
 
 from tui.guard import Guarded
+from tui.widgets.footer import AppFooter
 from tui.widgets.nav import NavBar
 
 Command = tuple[str, str, Callable[[], object]]
@@ -33,8 +34,8 @@ class BaseScreen(Guarded, Screen):
     def nav(self) -> NavBar:
         return NavBar(self.MODE)
 
-    def footer(self) -> Footer:
-        return Footer()
+    def footer(self) -> AppFooter:
+        return AppFooter()
 
     def on_mount(self) -> None:
         no_blink(self)

@@ -1,10 +1,14 @@
 """Library: personas and topic sources side by side.
 
-Left: the personas and the topic sources.  Middle: the selected persona as a form, validated
-as you type.  Right: the selected topic source's topics (or a folder's documents).
+Left: the personas and the topic sources.  Middle: the selected persona, as a card to read
+until the user starts editing, then as a form validated as you type (built on first use: it
+is the heaviest part of the screen).  Right: the selected topic source's topics (or a folder's
+documents).
 """
 
 from __future__ import annotations
+
+import inspect
 
 from rich.text import Text
 from textual import work
@@ -18,7 +22,7 @@ from synth.errors import ChatsynthError
 from synth.models import Persona, TopicSource
 from tui.screens.base import BaseScreen
 from tui.screens.dialogs import ConfirmDialog, TextPrompt
-from tui.widgets.persona_form import PersonaForm
+from tui.widgets.persona_card import PersonaCard
 from tui.widgets.topic_editor import TopicEditor
 
 
@@ -42,14 +46,15 @@ class LibraryScreen(BaseScreen):
     MODE = "library"
     TITLE = "Library"
     HELP = """\
-Personas and topic sources side by side. Pick a persona on the left to edit it in the middle:
-every field is checked as you type, with the same messages as `chatsynth check`; Ctrl+S saves
-to its YAML file (your comments are kept). In the persona list: n new, d duplicate, r rename,
-Delete removes (after asking). Topic lists on the right: a add, e edit, Delete removes,
+Personas and topic sources side by side. Pick a persona on the left to read it in the middle;
+Enter (or e, or the Edit button) edits it in a form where every field is checked as you type,
+with the same messages as `chatsynth check`; Ctrl+S saves to its YAML file (your comments are
+kept). In the persona list: n new, d duplicate, r rename, Delete removes (after asking). Topic lists on the right: a add, e edit, Delete removes,
 Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows its documents."""
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save persona"),
+        Binding("ctrl+e", "edit_persona", "Edit persona"),
         Binding("ctrl+r", "reload", "Reload", show=False),
         Binding("ctrl+g", "try_persona", "Try it"),
     ]
@@ -59,6 +64,7 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
         self.personas: list[Persona] = []
         self.sources: list[TopicSource] = []
         self.current: Persona | None = None
+        self.form = None  # the PersonaForm, once the user has started editing
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -80,8 +86,9 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
             with Vertical(id="persona-pane"):
                 with Horizontal(classes="pane-head"):
                     yield Static("Persona", classes="pane-title", id="persona-title")
+                    yield Button("Edit", id="persona-edit", compact=True)
                     yield Button("Save", id="persona-save", variant="primary", compact=True)
-                yield PersonaForm(id="persona-form")
+                yield PersonaCard(id="persona-card")
             yield TopicEditor(id="topic-editor")
         yield self.footer()
 
@@ -145,7 +152,41 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
         self.current = persona
         self.query_one("#persona-title", Static).update(
             f"Persona: {persona.name} ({persona.id}.yaml)" if persona else "Persona")
-        self.query_one(PersonaForm).load(persona)
+        if self.form is not None:
+            self.form.load(persona)
+        else:
+            self.query_one(PersonaCard).show(persona)
+
+    async def open_editor(self, focus: bool = True) -> None:
+        """Swap the card for the form (built the first time) and focus the name field."""
+        if self.form is None:
+            from tui.widgets.persona_form import PersonaForm
+
+            form = PersonaForm(id="persona-form")
+            await self.query_one("#persona-pane").mount(form)
+            self.query_one(PersonaCard).display = False
+            self.form = form
+            form.load(self.current)
+            self.query_one("#persona-edit").display = False
+            self.query_one("#persona-save").display = True
+            self.refresh_bindings()  # the footer now offers Save instead of Edit
+        if focus:
+            self.query_one("#pf-name").focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit_persona":
+            return self.form is None
+        if action == "save":
+            return self.form is not None
+        return True
+
+    async def action_edit_persona(self) -> None:
+        if self.current is not None:
+            await self.open_editor()
+
+    async def on_persona_card_edit_requested(self, event: PersonaCard.EditRequested) -> None:
+        event.stop()
+        await self.action_edit_persona()
 
     # -- selection -------------------------------------------------------------------------
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -153,8 +194,7 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
             persona = next((p for p in self.personas if p.id == event.option.id), None)
             if persona is None or (self.current and persona.id == self.current.id):
                 return
-            form = self.query_one(PersonaForm)
-            if form.dirty:
+            if self.form is not None and self.form.dirty:
                 self._confirm_switch(persona)
             else:
                 self.show_persona(persona)
@@ -164,9 +204,9 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
             if source is not None and (editor.source is None or editor.source.id != source.id):
                 editor.load(source)
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_list.id == "persona-list":
-            self.query_one("#pf-name").focus()
+            await self.action_edit_persona()
         elif event.option_list.id == "source-list":
             self.query_one("#topic-table").focus()
 
@@ -189,23 +229,26 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
             if s.id == event.source.id:
                 slist.replace_option_prompt_at_index(i, _source_prompt(s))
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         bid = event.button.id or ""
         actions = {
             "persona-new": self.action_new_persona, "persona-duplicate": self.action_duplicate_persona,
             "persona-rename": self.action_rename_persona, "persona-delete": self.action_delete_persona,
-            "persona-save": self.action_save, "source-new": self.action_new_source,
+            "persona-save": self.action_save, "persona-edit": self.action_edit_persona,
+            "source-new": self.action_new_source,
             "source-delete": self.action_delete_source,
         }
         if bid in actions:
             event.stop()
-            actions[bid]()
+            result = actions[bid]()
+            if inspect.isawaitable(result):
+                await result
 
     # -- actions ---------------------------------------------------------------------------
     def action_save(self) -> None:
-        form = self.query_one(PersonaForm)
-        if self.current is None:
-            return
+        form = self.form
+        if self.current is None or form is None:
+            return  # nothing is being edited
         if form.error or form.valid is None:
             self.app.notify(f"Not saved: {form.error}", severity="error", markup=False)
             return
@@ -231,11 +274,13 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
         self.app.action_goto("synthesize")  # type: ignore[attr-defined]
 
     def _ask(self, question: str, value: str, then) -> None:
-        def done(answer: str | None) -> None:
+        async def done(answer: str | None) -> None:
             if answer is None or not answer.strip():
                 return
             try:
-                then(answer.strip())
+                result = then(answer.strip())
+                if inspect.isawaitable(result):
+                    await result
             except ChatsynthError as err:
                 self.error(err)
             except OSError as err:
@@ -244,12 +289,12 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
         self.app.push_screen(TextPrompt(question, value=value), done)
 
     def action_new_persona(self) -> None:
-        def make(name: str) -> None:
+        async def make(name: str) -> None:
             p = self.services.new_persona(name)
             self.app.notify(f"Created {p.id}.yaml", markup=False)
             self.current = None
             self.reload(persona_id=p.id)
-            self.query_one("#pf-name").focus()
+            await self.open_editor()
 
         self._ask("New persona: file name (letters, digits, - or _)", "", make)
 
@@ -330,7 +375,9 @@ Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows i
 
     def palette_commands(self):
         return [
-            ("Save persona", "Write the persona form to its YAML file", self.action_save),
+            ("Save persona", "Write the persona form to its YAML file", self.action_save)
+            if self.form is not None else
+            ("Edit persona", "Edit the selected persona in a form", self.action_edit_persona),
             ("New persona", "Create a persona from a template", self.action_new_persona),
             ("Duplicate persona", "Copy the selected persona to a new file", self.action_duplicate_persona),
             ("Rename persona", "Rename the selected persona's file", self.action_rename_persona),

@@ -18,7 +18,7 @@ from synth.errors import ChatsynthError
 from synth.filters import check
 from synth.transcript import retrim
 from tui.screens.run_screen import RunScreen
-from tui.widgets.persona_form import stops_to_text, text_to_stops
+from tui.stops_text import stops_to_text, text_to_stops
 from tui.widgets.run_picker import RunPicker
 
 

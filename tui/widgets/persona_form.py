@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
@@ -14,35 +14,10 @@ from synth.errors import LibraryError
 from synth.library import persona_from_mapping, persona_to_mapping
 from synth.models import Persona
 from tui.guard import Guarded
+from tui.stops_text import stops_to_text, text_to_stops
 
 TEXT_FIELDS = ("name", "description", "persona_label", "user_label", "temperature", "max_tokens")
 AREA_FIELDS = ("stop", "system_prompt", "synthesis_prompt")
-
-
-def escape_stop(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
-
-
-def unescape_stop(s: str) -> str:
-    out, i = [], 0
-    while i < len(s):
-        c = s[i]
-        if c == "\\" and i + 1 < len(s):
-            nxt = s[i + 1]
-            out.append({"n": "\n", "t": "\t", "\\": "\\"}.get(nxt, "\\" + nxt))
-            i += 2
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def stops_to_text(stops: list[str]) -> str:
-    return "\n".join(escape_stop(s) for s in stops)
-
-
-def text_to_stops(text: str) -> list[str]:
-    return [unescape_stop(line) for line in text.split("\n") if line.strip() != ""]
 
 
 def _number(raw: str) -> Any:
@@ -74,7 +49,6 @@ class PersonaForm(Guarded, VerticalScroll):
         self.original: Persona | None = None
         self.valid: Persona | None = None
         self.error: str | None = None
-        self._loading = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="persona-status", classes="status-line")
@@ -83,21 +57,21 @@ class PersonaForm(Guarded, VerticalScroll):
         yield Label("Description", classes="field-label")
         yield Input(id="pf-description", compact=True)
         with Horizontal(classes="field-row"):
-            with VerticalScroll(classes="field-cell"):
+            with Vertical(classes="field-cell"):
                 yield Label("Persona label", classes="field-label")
                 yield Input(id="pf-persona_label", placeholder="EVE", compact=True)
-            with VerticalScroll(classes="field-cell"):
+            with Vertical(classes="field-cell"):
                 yield Label("User label", classes="field-label")
                 yield Input(id="pf-user_label", placeholder="USER", compact=True)
         with Horizontal(classes="field-row"):
-            with VerticalScroll(classes="field-cell style-cell"):
+            with Vertical(classes="field-cell style-cell"):
                 yield Label("Style", classes="field-label")
                 yield Select([("completion", "completion"), ("chat", "chat")],
                              allow_blank=False, value="completion", id="pf-style", compact=True)
-            with VerticalScroll(classes="field-cell"):
+            with Vertical(classes="field-cell"):
                 yield Label("Temperature", classes="field-label")
                 yield Input(id="pf-temperature", compact=True)
-            with VerticalScroll(classes="field-cell"):
+            with Vertical(classes="field-cell"):
                 yield Label("Max tokens", classes="field-label")
                 yield Input(id="pf-max_tokens", compact=True)
         yield Label("Stop sequences (one a line, \\n = newline)", classes="field-label")
@@ -109,22 +83,22 @@ class PersonaForm(Guarded, VerticalScroll):
 
     # -- loading & reading ----------------------------------------------------------------
     def load(self, persona: Persona | None) -> None:
-        self._loading = True
         self.original = persona
         self.disabled = persona is None
         p = persona
-        self.query_one("#pf-name", Input).value = p.name if p else ""
-        self.query_one("#pf-description", Input).value = p.description if p else ""
-        self.query_one("#pf-persona_label", Input).value = p.persona_label if p else ""
-        self.query_one("#pf-user_label", Input).value = p.user_label if p else ""
-        self.query_one("#pf-temperature", Input).value = f"{p.temperature:g}" if p else ""
-        self.query_one("#pf-max_tokens", Input).value = str(p.max_tokens) if p else ""
-        self.query_one("#pf-style", Select).value = p.style if p else "completion"
-        self.query_one("#pf-stop", TextArea).load_text(stops_to_text(p.stop) if p else "")
-        self.query_one("#pf-system_prompt", TextArea).load_text(p.system_prompt if p else "")
-        self.query_one("#pf-synthesis_prompt", TextArea).load_text(p.synthesis_prompt if p else "")
+        # Filling the fields is not an edit: no change events, one validation at the end.
+        with self.prevent(Input.Changed, TextArea.Changed, Select.Changed):
+            self.query_one("#pf-name", Input).value = p.name if p else ""
+            self.query_one("#pf-description", Input).value = p.description if p else ""
+            self.query_one("#pf-persona_label", Input).value = p.persona_label if p else ""
+            self.query_one("#pf-user_label", Input).value = p.user_label if p else ""
+            self.query_one("#pf-temperature", Input).value = f"{p.temperature:g}" if p else ""
+            self.query_one("#pf-max_tokens", Input).value = str(p.max_tokens) if p else ""
+            self.query_one("#pf-style", Select).value = p.style if p else "completion"
+            self.query_one("#pf-stop", TextArea).load_text(stops_to_text(p.stop) if p else "")
+            self.query_one("#pf-system_prompt", TextArea).load_text(p.system_prompt if p else "")
+            self.query_one("#pf-synthesis_prompt", TextArea).load_text(p.synthesis_prompt if p else "")
         self.scroll_home(animate=False)
-        self._loading = False
         self.revalidate()
 
     def mapping(self) -> dict[str, Any]:
@@ -182,13 +156,10 @@ class PersonaForm(Guarded, VerticalScroll):
 
     # -- as you type ----------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
-        if not self._loading:
-            self.revalidate()
+        self.revalidate()
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        if not self._loading:
-            self.revalidate()
+        self.revalidate()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if not self._loading:
-            self.revalidate()
+        self.revalidate()

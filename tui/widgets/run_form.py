@@ -16,7 +16,7 @@ from textual.widgets import Input, Label, Select, Static, TextArea
 from synth.errors import ChatsynthError
 from tui.guard import Guarded
 from tui.runner import RunRequest
-from tui.widgets.persona_form import stops_to_text, text_to_stops
+from tui.stops_text import stops_to_text, text_to_stops
 
 
 def _cell(label: str, widget) -> Vertical:
