@@ -10,8 +10,8 @@ process (its fast "ok" streams), so the server does not share this process's GIL
 press is sent the way a terminal sends it (the driver's message queue), and its effect is the
 table cursor on the next conversation *and* the chat view showing that conversation; the
 latency is the time between the two.  Launch to first screen: from a fresh interpreter to the
-Library screen drawn with the first persona loaded (imports included), and in-process from
-App() to the same point.
+Library screen drawn with the first persona loaded (imports included; bytecode cached, as on
+any launch after the first), and in-process from App() to the same point.
 """
 
 from __future__ import annotations
@@ -73,18 +73,34 @@ def pct(values: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def first_screen_subprocess(ws_root: Path, repeats: int) -> tuple[list[float], list[float]]:
-    """(wall seconds, CPU seconds) from interpreter start to the first screen, per launch."""
-    out, cpu = [], []
-    for _ in range(repeats):
-        res = subprocess.run([sys.executable, "-c", FIRST_SCREEN_SCRIPT, str(ws_root)], cwd=REPO,
+def launch_env() -> dict[str, str]:
+    """The environment a user's shell gives: Python may cache bytecode.  (Some sandboxes set
+    PYTHONDONTWRITEBYTECODE, which recompiles chatsynth's own modules on every launch.)"""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def timed_launches(script: str, args: list[str], repeats: int) -> list[tuple[float, ...]]:
+    """Run ``script`` in a fresh interpreter ``repeats`` times after one untimed warm-up launch
+    (which writes the bytecode cache, as a user's first launch does); each launch prints
+    ``FIRST_SCREEN <figures...>``.  Returns the figures of the timed launches."""
+    out = []
+    for i in range(repeats + 1):
+        res = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, env=launch_env(),
                              capture_output=True, text=True, timeout=120)
         line = next((ln for ln in res.stdout.splitlines() if ln.startswith("FIRST_SCREEN")), None)
         if line is None:
             raise SystemExit(f"first-screen probe failed: {res.stderr[-800:]}")
-        out.append(float(line.split()[1]))
-        cpu.append(float(line.split()[2]))
-    return out, cpu
+        if i:
+            out.append(tuple(float(x) for x in line.split()[1:]))
+    return out
+
+
+def first_screen_subprocess(ws_root: Path, repeats: int) -> tuple[list[float], list[float]]:
+    """(wall seconds, CPU seconds) from interpreter start to the first screen, per launch."""
+    runs = timed_launches(FIRST_SCREEN_SCRIPT, [str(ws_root)], repeats)
+    return [r[0] for r in runs], [r[1] for r in runs]
 
 
 async def measure(ws, streams: int, presses: int, gap: float) -> dict:
