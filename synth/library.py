@@ -14,8 +14,8 @@ from typing import Any
 from synth.errors import LibraryError
 from synth.models import FilterRules, PatternRule, Persona, Topic, TopicSource
 from synth.yamlio import (
-    atomic_write_text, dump_yaml, item_line, key_lines, load_yaml_mapping, parse_yaml, read_text,
-    unknown_key_message,
+    atomic_write_text, dump_yaml, item_line, key_lines, load_yaml_mapping, parse_yaml,
+    parse_yaml_document, read_text, unknown_key_message,
 )
 
 PLACEHOLDERS = {"topic", "context", "name", "description", "persona_label", "user_label"}
@@ -317,7 +317,7 @@ def save_persona(persona: Persona, path: Path | None = None) -> Path:
     old: Persona | None = None
     if path.exists():
         try:
-            doc = parse_yaml(read_text(path), path)
+            doc = parse_yaml_document(read_text(path), path)
             old = persona_from_mapping(doc, path, path.stem) if isinstance(doc, dict) else None
         except LibraryError:
             doc, old = None, None  # an unreadable file is replaced whole (the user asked to save)
@@ -486,7 +486,7 @@ def save_topic_source(source: TopicSource, path: Path | None = None) -> Path:
         doc = None
         if path.exists():
             try:
-                doc = parse_yaml(read_text(path), path)
+                doc = parse_yaml_document(read_text(path), path)
             except LibraryError:
                 doc = None
         if isinstance(doc, dict):

@@ -10,7 +10,7 @@ from typing import Any
 
 from synth.errors import ChatsynthError, WorkspaceError
 from synth.workspace import DEFAULT_CONFIG, parse_config
-from synth.yamlio import atomic_write_text, dump_yaml, parse_yaml, read_text
+from synth.yamlio import atomic_write_text, dump_yaml, parse_yaml_document, read_text
 
 EDITABLE = ("name", "base_url", "default_model", "style", "key_name", "max_stop")
 
@@ -18,7 +18,7 @@ EDITABLE = ("name", "base_url", "default_model", "style", "key_name", "max_stop"
 def _doc(ws) -> Any:
     path = ws.config_path
     text = read_text(path) if path.exists() else DEFAULT_CONFIG
-    doc = parse_yaml(text, path)
+    doc = parse_yaml_document(text, path)
     if not isinstance(doc, dict):
         raise WorkspaceError("the config is not a mapping", path=path, line=1)
     return doc
