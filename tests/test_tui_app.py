@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faultserver import FaultServer
 from tui.app import ChatsynthApp
-from tui.testing import use_endpoint, wait_for
+from tui.testing import notified, use_endpoint, wait_for
 
 SIZE = (120, 40)
 
@@ -20,7 +20,7 @@ async def test_first_start_writes_conversations_at_once(workspace):
             await wait_for(pilot, lambda: type(app.screen).__name__ == "SynthesizeScreen")
             scr = app.screen
             await wait_for(pilot, lambda: scr.live is not None and scr.live.convs, timeout=15)
-            assert any("Welcome" in str(n.message) for n in app._notifications)
+            await notified(pilot, "Welcome")
             await wait_for(pilot, lambda: scr.live.state == "finished", timeout=30)
             assert scr.live.finished.done == 3
             assert app.unexpected_errors == []
@@ -72,7 +72,7 @@ async def test_help_theme_and_errors_as_notifications(workspace):
         app.call_later(lambda: 1 / 0)
         await wait_for(pilot, lambda: app.unexpected_errors)
         assert app.is_running
-        assert any("ZeroDivisionError" in str(n.message) for n in app._notifications)
+        await notified(pilot, "ZeroDivisionError")
         assert (workspace.runs_dir / "tui-errors.log").exists()
         await pilot.press("2")  # and it still answers keys
         await wait_for(pilot, lambda: app.current_mode == "synthesize")

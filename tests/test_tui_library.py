@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from synth.library import load_persona, load_topic_source
 from tui.app import ChatsynthApp
-from tui.testing import wait_for
+from tui.testing import notified, wait_for
 from tui.stops_text import stops_to_text, text_to_stops
 from tui.widgets.persona_form import PersonaForm
 
@@ -135,7 +135,7 @@ async def test_new_duplicate_rename_delete_persona(workspace):
         await pilot.press("ctrl+u", *"eve", "enter")
         await pilot.pause()
         assert (workspace.personas_dir / "mentor.yaml").exists()
-        assert any("already exists" in str(n.message) for n in app._notifications)
+        await notified(pilot, "already exists")
         # delete asks first; cancel keeps the file
         app.screen.query_one("#persona-list").focus()
         await pilot.press("delete")
@@ -180,7 +180,7 @@ async def test_topics_add_edit_reorder_delete_import_filter(workspace, tmp_path)
         await pilot.press(*"My dog ignores me", "enter")
         await pilot.pause()
         assert len(load_topic_source(path).topics) == n0 + 1
-        assert any("duplicate topic" in str(n.message) for n in app._notifications)
+        await notified(pilot, "duplicate topic")
         # delete it
         table.focus()
         table.move_cursor(row=0)

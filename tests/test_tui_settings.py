@@ -11,7 +11,7 @@ from synth import secrets
 from synth.workspace import Workspace
 from tui.app import ChatsynthApp
 from tests.conftest import require_secret_service
-from tui.testing import wait_for
+from tui.testing import notified, wait_for
 
 SIZE = (120, 40)
 
@@ -51,7 +51,7 @@ async def test_add_endpoint_make_default_and_test(workspace):
             await pilot.press("ctrl+s")
             await pilot.pause()
             assert workspace.config_path.read_text() == before
-            assert any("base_url" in str(n.message) for n in app._notifications)
+            await notified(pilot, "base_url")
             assert app.unexpected_errors == []
 
 
@@ -127,7 +127,7 @@ async def test_no_keyring_says_use_the_environment(workspace, monkeypatch):
             scr.query_one("#key-value").focus()
             await pilot.press("enter")
             await pilot.pause()
-            assert any("environment variable" in str(n.message) for n in app._notifications)
+            await notified(pilot, "environment variable")
             assert scr.query_one("#key-value").value == ""
             assert app.unexpected_errors == []
     finally:

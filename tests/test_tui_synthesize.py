@@ -6,7 +6,7 @@ import pytest
 
 from faultserver import FaultServer
 from tui.app import ChatsynthApp
-from tui.testing import use_endpoint, wait_for
+from tui.testing import notified, use_endpoint, wait_for
 from tui.widgets.chat_view import ChatView
 
 SIZE = (120, 40)
@@ -87,7 +87,7 @@ async def test_fatal_error_is_a_notification(loop_ws, server):
         await wait_for(pilot, lambda: scr.live is not None and scr.live.state == "finished", timeout=20)
         assert scr.live.finished.outcome == "stopped"
         assert "401" in str(scr.query_one("#run-status").render())
-        assert any("stopped" in str(n.message) for n in app._notifications)
+        await notified(pilot, "stopped")
         assert app.unexpected_errors == []
 
 
@@ -99,7 +99,7 @@ async def test_bad_form_value_is_refused(loop_ws):
         await pilot.press("f5")
         await pilot.pause()
         assert scr.live is None
-        assert any("per topic" in str(n.message) for n in app._notifications)
+        await notified(pilot, "per topic")
 
 
 async def test_discard_then_retry_one_conversation(loop_ws, server):

@@ -20,6 +20,13 @@ async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 10.0
         await pilot.pause(step)
 
 
+async def notified(pilot, text: str, timeout: float = 10.0) -> None:
+    """Wait until a notification containing ``text`` has been shown.  (``App.notify`` posts a
+    message; the notification is recorded when the app handles it, not at the call.)"""
+    app = pilot.app
+    await wait_for(pilot, lambda: any(text in str(n.message) for n in app._notifications), timeout)
+
+
 def tables_measured(screen) -> bool:
     """True once every DataTable on ``screen`` has measured its rows and columns.
 
