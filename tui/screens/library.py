@@ -49,8 +49,9 @@ class LibraryScreen(BaseScreen):
 Personas and topic sources side by side. Pick a persona on the left to read it in the middle;
 Enter (or e, or the Edit button) edits it in a form where every field is checked as you type,
 with the same messages as `chatsynth check`; Ctrl+S saves to its YAML file (your comments are
-kept). In the persona list: n new, d duplicate, r rename, Delete removes (after asking). Topic lists on the right: a add, e edit, Delete removes,
-Shift+↑/↓ reorder, i imports a text file, / filters. A folder source shows its documents."""
+kept). In the persona list: n new, d duplicate, r rename, Delete removes (after asking).
+Topic lists on the right: a add, e edit, Delete removes, Shift+↑/↓ reorder, i imports a text
+file, / filters. A folder source shows its documents."""
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save persona"),
