@@ -44,6 +44,15 @@ async def test_library_opens_on_a_card_and_edits_on_request(workspace):
         form = await wait_for(pilot, lambda: scr.form)
         await wait_for(pilot, lambda: app.focused is scr.query_one("#pf-name"))
         assert form.original.id == "eve" and scr.query_one("#pf-name").value == "Eve"
+        # typing adds to the value (focus does not select it all) and the verdict stays in view
+        await pilot.press("x")
+        await wait_for(pilot, lambda: form.dirty)
+        assert scr.query_one("#pf-name").value == "Evex"
+        status = scr.query_one("#persona-status")
+        assert "unsaved" in str(status.render())
+        assert status.region.height and form.region.contains_region(status.region)
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: not form.dirty)
         assert not scr.query_one("#persona-card").display
         assert scr.query_one("#persona-save").display and not scr.query_one("#persona-edit").display
         # picking another persona now loads it into the form

@@ -20,6 +20,11 @@ TEXT_FIELDS = ("name", "description", "persona_label", "user_label", "temperatur
 AREA_FIELDS = ("stop", "system_prompt", "synthesis_prompt")
 
 
+def _field(name: str, placeholder: str = "") -> Input:
+    """One line of the form; focus puts the cursor at the end (typing never replaces the value)."""
+    return Input(id=f"pf-{name}", placeholder=placeholder, compact=True, select_on_focus=False)
+
+
 def _number(raw: str) -> Any:
     raw = raw.strip()
     if raw == "":
@@ -53,16 +58,16 @@ class PersonaForm(Guarded, VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="persona-status", classes="status-line")
         yield Label("Name", classes="field-label")
-        yield Input(id="pf-name", placeholder="Eve", compact=True)
+        yield _field("name", "Eve")
         yield Label("Description", classes="field-label")
-        yield Input(id="pf-description", compact=True)
+        yield _field("description")
         with Horizontal(classes="field-row"):
             with Vertical(classes="field-cell"):
                 yield Label("Persona label", classes="field-label")
-                yield Input(id="pf-persona_label", placeholder="EVE", compact=True)
+                yield _field("persona_label", "EVE")
             with Vertical(classes="field-cell"):
                 yield Label("User label", classes="field-label")
-                yield Input(id="pf-user_label", placeholder="USER", compact=True)
+                yield _field("user_label", "USER")
         with Horizontal(classes="field-row"):
             with Vertical(classes="field-cell style-cell"):
                 yield Label("Style", classes="field-label")
@@ -70,10 +75,10 @@ class PersonaForm(Guarded, VerticalScroll):
                              allow_blank=False, value="completion", id="pf-style", compact=True)
             with Vertical(classes="field-cell"):
                 yield Label("Temperature", classes="field-label")
-                yield Input(id="pf-temperature", compact=True)
+                yield _field("temperature")
             with Vertical(classes="field-cell"):
                 yield Label("Max tokens", classes="field-label")
-                yield Input(id="pf-max_tokens", compact=True)
+                yield _field("max_tokens")
         yield Label("Stop sequences (one a line, \\n = newline)", classes="field-label")
         yield TextArea(id="pf-stop", classes="stops-area", soft_wrap=False, compact=True)
         yield Label("System prompt (exported as the system message)", classes="field-label")
