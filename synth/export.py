@@ -255,9 +255,23 @@ def export_run(store: Any, run_ref: str, out_dir: Path | None, opts: ExportOptio
     rs = Review(store, run_id, spec.persona).load()
     if out_dir is None:
         base = exports_dir or (Path(store.runs_dir).parent / "exports")
-        out_dir = base / f"{run_id}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out_dir = _new_folder(base, f"{run_id}-{time.strftime('%Y%m%d-%H%M%S')}")
     info = {"run_id": run_id, "persona": spec.persona.id, "topics": spec.topics.id,
             "endpoint": spec.endpoint, "model": spec.model, "per_topic": spec.per_topic,
             "store_problems": rs.problems}
     return export_reviewed(rs, spec.persona, Path(out_dir), opts, run_info=info,
                            finetune_prices=finetune_prices, progress=progress)
+
+
+def _new_folder(base: Path, name: str) -> Path:
+    """Create and return ``base/name``, or ``name-2``, ``name-3``, ... when that is taken (two
+    exports in the same second): an automatic export never writes into an earlier one."""
+    base.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = base / (name if n == 1 else f"{name}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise ExportError(f"no free folder name for {name} in {base}")

@@ -175,3 +175,13 @@ def test_unknown_finetune_model_is_stated(run, tmp_path):
     assert any("llama-3.1-8b" in n and "o200k_base" in n for n in res.notes)
     assert any("16,385" in n for n in res.notes)
     assert "llama-3.1-8b" in (tmp_path / "u" / "report.md").read_text()
+
+
+def test_exports_in_the_same_second_get_their_own_folders(run, tmp_path):
+    store, run_id, spec = run
+    opts = ExportOptions(formats=("chat",), validation_fraction=0)
+    outs = [export_run(store, run_id, None, opts, exports_dir=tmp_path / "exports").out_dir
+            for _ in range(3)]
+    assert len(set(outs)) == 3 and all(o.parent == tmp_path / "exports" for o in outs)
+    for out in outs:  # each folder holds its own complete export
+        assert (out / "chat.train.jsonl").stat().st_size > 0
