@@ -37,6 +37,9 @@ from synth.errors import StoreError
 from synth.models import Conversation, RunSpec, Turn
 from synth.yamlio import atomic_write_text
 
+# (conversations file, size, mtime) -> (complete, partial, problems), for list_runs
+_COUNTS: dict[tuple[str, int, int], tuple[int, int, tuple[str, ...]]] = {}
+
 FORMAT = 1
 HEADER_KEY = "chatsynth"
 HEADER_KIND = "conversations"
@@ -414,15 +417,34 @@ class Store:
                            model=r.get("model", ""), created_at=r.get("created_at", 0.0),
                            per_topic=r.get("per_topic", 1), total=r.get("total", 0))
             try:
-                res = self.load(info.run_id)
+                info.done, info.partial, problems = self._counts(info.run_id)
             except StoreError as err:
                 info.errors.append(str(err))
             else:
-                info.done = sum(1 for c in res.conversations if c.status == "complete")
-                info.partial = len(res.conversations) - info.done
-                info.problems += res.problems
+                info.problems += problems
             out.append(info)
         return out
+
+    def _counts(self, run_id: str) -> tuple[int, int, list[str]]:
+        """(complete, partial, problems) of a run, read again only when its file has changed
+        (size and modification time): listing runs is what every screen of the app does."""
+        path = self.conversations_path(run_id)
+        try:
+            st = path.stat()
+            key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        if key is not None and key in _COUNTS:
+            done, partial, problems = _COUNTS[key]
+            return done, partial, list(problems)
+        res = self.load(run_id)
+        done = sum(1 for c in res.conversations if c.status == "complete")
+        counts = (done, len(res.conversations) - done, tuple(res.problems))
+        if key is not None and not res.problems:  # a torn tail may be set aside next time
+            if len(_COUNTS) >= 256:
+                _COUNTS.pop(next(iter(_COUNTS)))
+            _COUNTS[key] = counts
+        return counts[0], counts[1], list(counts[2])
 
     # conversations
     def writer(self, run_id: str) -> ConversationWriter:

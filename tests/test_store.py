@@ -215,3 +215,21 @@ def test_append_without_sync_and_sync_due(tmp_path):
         w.sync()
         w.fsync_interval = 3600
         assert not w.sync_due()
+
+
+def test_list_runs_reads_a_run_again_only_when_it_changed(workspace, monkeypatch):
+    store = Store(workspace.runs_dir)
+    rid = store.open_run(spec_for(workspace))
+    with store.writer(rid) as w:
+        for i in range(3):
+            w.append(make_conversation(rid, i))
+    loads = []
+    real_load = Store.load
+    monkeypatch.setattr(Store, "load", lambda self, r: loads.append(r) or real_load(self, r))
+    assert [(r.done, r.partial) for r in store.list_runs()] == [(3, 0)]
+    assert [(r.done, r.partial) for r in Store(workspace.runs_dir).list_runs()] == [(3, 0)]
+    assert loads == [rid]  # the second listing (another Store, same file) counted from memory
+    with store.writer(rid) as w:
+        w.append(make_conversation(rid, 3))
+    assert [r.done for r in store.list_runs()] == [4]
+    assert loads == [rid, rid]
