@@ -33,6 +33,7 @@ async def test_library_opens_on_a_card_and_edits_on_request(workspace):
         await wait_for(pilot, lambda: scr.current is not None)
         card = str(scr.query_one("#persona-card-text").render())
         assert "EVE / USER" in card and "compassionate" in card and "{topic}" in card
+        assert "turns: 4 to 24" in card and "eve-move: Every Eve reply asks" in card
         assert not scr.query(PersonaForm)  # the form is built only when needed
         assert not scr.query_one("#persona-save").display
         await pilot.press("ctrl+s")  # nothing is being edited: nothing happens

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from synth.models import Persona
+from synth.models import FilterRules, Persona
 from tui.guard import Guarded
 from tui.stops_text import escape_stop
 
@@ -36,7 +36,29 @@ def persona_text(p: Persona) -> Text:
                         ("Synthesis prompt", p.synthesis_prompt)):
         t.append(f"\n{label}\n", style="bold")
         t.append(body.rstrip("\n") + "\n")
+    t.append("\nFilter rules (edited in the persona's YAML file, under rules:)\n", style="bold")
+    t.append(rules_text(p.rules))
     return t
+
+
+def rules_text(r: FilterRules) -> str:
+    """The persona's aberration rules, one a line."""
+    on_off = lambda flag: "on" if flag else "off"  # noqa: E731
+    lines = [
+        f"turns: {r.min_turns} to {r.max_turns}",
+        f"alternation {on_off(r.alternation)} · empty turns {on_off(r.empty_turns)} · leaked labels "
+        f"{on_off(r.leaked_labels)} · repeated lines {on_off(r.repeated_lines)} · refusals "
+        f"{on_off(r.refusals)}",
+        f"near-duplicates: {r.near_duplicates:g} similarity" if r.near_duplicates else "near-duplicates: off",
+    ]
+    for pat in r.patterns:
+        parts = []
+        if pat.require_any:
+            parts.append(f"each {pat.applies_to} turn matches one of {len(pat.require_any)}")
+        if pat.forbid:
+            parts.append(f"none matches {len(pat.forbid)} forbidden")
+        lines.append(f"{pat.name}: {pat.reason or '; '.join(parts)}")
+    return "\n".join(lines) + "\n"
 
 
 class PersonaCard(Guarded, VerticalScroll):
