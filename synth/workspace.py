@@ -237,7 +237,7 @@ def init_workspace(root: Path, *, examples: bool = True) -> tuple[Workspace, lis
 
     Returns the workspace and the files it created.
     """
-    root = Path(root).expanduser()
+    root = Path(root).expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise WorkspaceError("exists and is not a folder", path=root)
     created: list[Path] = []

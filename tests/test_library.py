@@ -236,3 +236,10 @@ def test_save_multiline_prompt_without_final_newline(tmp_path):
     eve.synthesis_prompt = "Talk about {topic}.\nNo newline at the end: {user_label}:"
     save_persona(eve)
     assert load_persona(p).synthesis_prompt == eve.synthesis_prompt
+
+
+def test_init_with_a_relative_folder(tmp_path, cli):
+    r = cli("init", "rel-ws", cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert f"workspace: {tmp_path / 'rel-ws'}" in r.stdout and "created chatsynth.yaml" in r.stdout
+    assert (tmp_path / "rel-ws" / "personas" / "eve.yaml").exists()
