@@ -1,5 +1,7 @@
-"""Settings for the TUI: endpoints in chatsynth.yaml (comments kept), connection tests, API keys
-through synth.secrets (keyring; never written to a file or a log).  No textual here."""
+"""Workspace settings, for the app's Settings screen and `chatsynth endpoint`: endpoints in
+chatsynth.yaml (edited in place, comments kept, written only if the result is a valid config),
+connection tests, and where each API key comes from (masked; keys themselves live in the
+keyring or the environment, never in a file or a log)."""
 
 from __future__ import annotations
 
@@ -108,7 +110,7 @@ def test_connection(ws, name: str) -> str:
         raise ChatsynthError(f"{cfg.base_url}: {err.message}", field=name) from None
     except Exception as exc:  # noqa: BLE001 - connection problems, shown as one line
         raise ChatsynthError(f"can't reach {cfg.base_url} ({type(exc).__name__})", field=name) from None
-    have = f"{len(models)} models" + (f", e.g. {', '.join(models[:3])}" if models else "")
+    have = f"{len(models)} model{'' if len(models) == 1 else 's'}" + (f", e.g. {', '.join(models[:3])}" if models else "")
     note = ""
     if cfg.default_model and models and cfg.default_model not in models:
         note = f"; note: default model {cfg.default_model!r} is not in its list"

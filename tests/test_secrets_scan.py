@@ -136,10 +136,10 @@ async def test_keys_never_land_in_files_logs_or_screens(tmp_path, monkeypatch):
     try:
         with FaultProc(turns=6, words_per_turn=8) as fp:
             # endpoints as data, through the app's own config writer
-            from tui import settings_io
+            from synth import settings as ws_settings
 
             for name, key_name in (("canary-kr", KR_NAME), ("canary-env", ENV_NAME)):
-                settings_io.save_endpoint(ws, None, {
+                ws_settings.save_endpoint(ws, None, {
                     "name": name, "base_url": fp.url, "key_name": key_name,
                     "default_model": "fault-model", "style": "completion"})
             ws.reload()
@@ -183,7 +183,7 @@ async def test_keys_never_land_in_files_logs_or_screens(tmp_path, monkeypatch):
             _cli(["key", "list"], env, logs, "key-list")
 
             # the TUI: a run from the Synthesize screen with the default endpoint's key
-            settings_io.set_default_endpoint(ws, "canary-kr" if kr_ok else "canary-env")
+            ws_settings.set_default_endpoint(ws, "canary-kr" if kr_ok else "canary-env")
             ws.reload()
             fp.reset()
             tui_key = canary_kr if kr_ok else canary_env

@@ -45,7 +45,7 @@ def test_cli_help_does_not_load_the_tui():
 def test_run_worker_side_imports_no_textual():
     """The run worker process (and what it shares with the app) stays free of textual, so it
     starts fast and can never draw on the terminal."""
-    code = ("import sys\nimport tui.run_worker, tui.runner, tui.services, tui.live, tui.settings_io\n"
+    code = ("import sys\nimport tui.run_worker, tui.runner, tui.services, tui.live, synth.settings\n"
             "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
             "assert not bad, bad[:5]\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,

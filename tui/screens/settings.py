@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from synth.errors import ChatsynthError
-from tui import settings_io
+from synth import settings as ws_settings
 from tui.screens.base import BaseScreen
 
 
@@ -96,7 +96,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
         t.add_column("URL", key="url", width=16)
         super().on_mount()
         self.reload()
-        self.query_one("#keyring-note", Static).update(settings_io.keyring_note())
+        self.query_one("#keyring-note", Static).update(ws_settings.keyring_note())
 
     def on_screen_resume(self) -> None:
         self.query_one(EndpointTable).focus()
@@ -158,7 +158,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
     def show_key_status(self) -> None:
         name = self.key_name()
         try:
-            text = settings_io.key_status(name or None)
+            text = ws_settings.key_status(name or None)
         except ChatsynthError as err:
             text = str(err)
         self.query_one("#key-status", Static).update(Text(text))
@@ -180,7 +180,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
             ep = self.ws.config.endpoint(self.editing) if self.editing else None
             if ep is not None and ep.is_embedded:
                 vals = {"name": vals["name"]}
-            settings_io.save_endpoint(self.ws, self.editing, vals)
+            ws_settings.save_endpoint(self.ws, self.editing, vals)
         except ChatsynthError as err:
             self.error(err, "Not saved")
             return
@@ -192,7 +192,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
         if not self.editing:
             return
         try:
-            settings_io.set_default_endpoint(self.ws, self.editing)
+            ws_settings.set_default_endpoint(self.ws, self.editing)
         except ChatsynthError as err:
             self.error(err)
             return
@@ -208,7 +208,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
     @work(thread=True, exclusive=True, group="ep-test", exit_on_error=False)
     def _test(self, name: str) -> None:
         try:
-            text, kind = "✓ " + settings_io.test_connection(self.ws, name), "good"
+            text, kind = "✓ " + ws_settings.test_connection(self.ws, name), "good"
         except ChatsynthError as err:
             text, kind = f"✗ {err}", "bad"
         except Exception as exc:  # noqa: BLE001
