@@ -17,12 +17,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-examples", action="store_true", help="leave personas/ and topics/ empty")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("personas", help="list the workspace's personas")
-    p.add_argument("name", nargs="?", help="show one persona in full")
+    p = sub.add_parser("personas", help="list the workspace's personas; create, copy, rename or "
+                                        "delete one")
+    p.add_argument("name", nargs="?", help="show one persona in full (or the one to change)")
+    act = p.add_mutually_exclusive_group()
+    act.add_argument("--new", action="store_true", help="create NAME from a template")
+    act.add_argument("--copy-to", metavar="NEW", help="copy NAME's file (comments and all) to NEW")
+    act.add_argument("--rename-to", metavar="NEW", help="rename NAME's file to NEW")
+    act.add_argument("--delete", action="store_true", help="delete NAME's file (with --yes)")
+    p.add_argument("--yes", action="store_true", help="confirm --delete")
     p.set_defaults(func=cmd_personas)
 
-    p = sub.add_parser("topics", help="list topic sources with their counts")
-    p.add_argument("name", nargs="?", help="list the topics of one source")
+    p = sub.add_parser("topics", help="list topic sources with their counts; create a list, add "
+                                      "or import topics, delete a list")
+    p.add_argument("name", nargs="?", help="list the topics of one source (or the one to change)")
+    act = p.add_mutually_exclusive_group()
+    act.add_argument("--new", action="store_true", help="create the YAML list NAME")
+    act.add_argument("--add", metavar="TOPIC", action="append", help="add a topic (repeatable)")
+    act.add_argument("--import", dest="import_file", metavar="FILE", type=Path,
+                     help="add the topics of a text file (one a line; # comments skipped; "
+                          "ones already there skipped)")
+    act.add_argument("--delete", action="store_true", help="delete the list's file (with --yes)")
+    p.add_argument("--yes", action="store_true", help="confirm --delete")
     p.set_defaults(func=cmd_topics)
 
     p = sub.add_parser("check", help="validate every persona, topic source and the config")
@@ -46,8 +62,42 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _needs_name(args: argparse.Namespace, what: str) -> None:
+    changing = any(getattr(args, k, None) for k in ("new", "copy_to", "rename_to", "delete", "add",
+                                                     "import_file"))
+    if changing and not args.name:
+        raise LibraryError(f"name the {what} to change, e.g. `chatsynth {args.command} NAME ...`",
+                           field="name")
+    if getattr(args, "delete", False) and not args.yes:
+        raise LibraryError("--delete removes the file; add --yes to confirm", field="delete")
+
+
+def _persona_change(ws, args: argparse.Namespace) -> bool:
+    from synth import library_files
+
+    if args.new:
+        p = library_files.new_persona(ws.personas_dir, args.name)
+        print(f"created {p.path}; edit it, then `chatsynth check`")
+    elif args.copy_to:
+        p = library_files.duplicate_persona(find_persona(ws, args.name), args.copy_to)
+        print(f"copied {args.name} to {p.path}")
+    elif args.rename_to:
+        p = library_files.rename_persona(find_persona(ws, args.name), args.rename_to)
+        print(f"renamed {args.name} to {p.path}")
+    elif args.delete:
+        p = find_persona(ws, args.name)
+        library_files.delete_persona(p)
+        print(f"deleted {p.path}")
+    else:
+        return False
+    return True
+
+
 def cmd_personas(args: argparse.Namespace) -> int:
     ws = _ws(args)
+    _needs_name(args, "persona")
+    if _persona_change(ws, args):
+        return 0
     if args.name:
         p = find_persona(ws, args.name)
         print(f"{p.name} ({p.id}) - {p.path}")
@@ -74,8 +124,46 @@ def cmd_personas(args: argparse.Namespace) -> int:
     return 2 if errors else 0
 
 
+def _topics_change(ws, args: argparse.Namespace) -> bool:
+    from synth import library_files
+
+    if args.new:
+        src = library_files.new_topic_source(ws.topics_dir, args.name)
+        print(f"created {src.path} with one topic; add more with --add or --import")
+        return True
+    if not (args.add or args.import_file or args.delete):
+        return False
+    src = find_topics(ws, args.name)
+    if args.delete:
+        library_files.delete_topic_source(src)
+        print(f"deleted {src.path}")
+        return True
+    if src.kind == "folder":
+        raise LibraryError("a folder of documents gets a new file per context, not topics",
+                           path=src.path)
+    new = args.add or library_files.read_topic_lines(args.import_file)
+    have = {t.text.casefold() for t in src.topics}
+    fresh = []
+    for text in (" ".join(t.split()) for t in new):
+        if text and text.casefold() not in have:
+            have.add(text.casefold())
+            fresh.append(text)
+    skipped = len(new) - len(fresh)
+    if args.add and skipped:
+        raise LibraryError("already in the list (nothing was added)", path=src.path,
+                           field="topics")
+    saved = library_files.save_topics(src, [t.text for t in src.topics] + fresh)
+    print(f"added {len(fresh)} topic{'' if len(fresh) == 1 else 's'} to {src.path} "
+          f"(now {len(saved.topics)})"
+          + (f"; {skipped} already there" if skipped else ""))
+    return True
+
+
 def cmd_topics(args: argparse.Namespace) -> int:
     ws = _ws(args)
+    _needs_name(args, "topic source")
+    if _topics_change(ws, args):
+        return 0
     if args.name:
         src = find_topics(ws, args.name)
         for i, t in enumerate(src.topics, 1):

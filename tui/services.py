@@ -1,50 +1,21 @@
 """What the screens ask of synth, composed from synth's own APIs (no textual here).
 
-Library file operations that synth.library does not offer yet (new, duplicate, rename, delete a
-persona or topic source) live here as small functions on top of load/save_persona and
-load/save_topic_source.  Run control lives in ``tui.runner``.
+Library file operations come from ``synth.library_files``; run control lives in
+``tui.runner``.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from synth import library_files
 from synth.errors import LibraryError
-from synth.library import (
-    load_persona, load_personas, load_topic_source, load_topic_sources, save_persona,
-    save_topic_source,
-)
-from synth.models import Persona, Topic, TopicSource
+from synth.library import load_personas, load_topic_source, load_topic_sources, save_persona
+from synth.models import Persona, TopicSource
 from synth.store import Store
 from synth.workspace import Workspace
-
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-NEW_PERSONA = Persona(
-    id="new",
-    name="New persona",
-    description="Who they are, in one sentence.",
-    persona_label="BOT",
-    user_label="USER",
-    system_prompt="You are a helpful assistant.",
-    synthesis_prompt=(
-        "The following is a transcript of a conversation with {name}. {description}\n"
-        "Each turn starts with {user_label}: or {persona_label}:. The conversation ends with "
-        "the line END OF CONVERSATION.\n\nTopic: {topic}\n\n{user_label}:\n"
-    ),
-    stop=["END OF CONVERSATION", "\nTopic:"],
-)
-
-
-def check_id(new_id: str, what: str = "name") -> str:
-    new_id = new_id.strip()
-    if not _ID_RE.match(new_id):
-        raise LibraryError("use letters, digits, '.', '_' or '-' (at most 64, no spaces)",
-                           field=what)
-    return new_id
 
 
 class Services:
@@ -95,41 +66,17 @@ class Services:
     def persona_path(self, persona_id: str) -> Path:
         return self.ws.personas_dir / f"{persona_id}.yaml"
 
-    def _free_persona_path(self, persona_id: str) -> Path:
-        persona_id = check_id(persona_id)
-        for suffix in (".yaml", ".yml"):
-            p = self.ws.personas_dir / f"{persona_id}{suffix}"
-            if p.exists():
-                raise LibraryError(f"a persona named {persona_id!r} already exists", path=p)
-        return self.persona_path(persona_id)
-
     def new_persona(self, persona_id: str) -> Persona:
-        path = self._free_persona_path(persona_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        persona = Persona(**{**NEW_PERSONA.__dict__, "id": path.stem, "stop": list(NEW_PERSONA.stop)})
-        save_persona(persona, path)
-        return load_persona(path)
+        return library_files.new_persona(self.ws.personas_dir, persona_id)
 
     def duplicate_persona(self, persona: Persona, new_id: str) -> Persona:
-        src = self._require_path(persona)
-        dest = self._free_persona_path(new_id)
-        shutil.copyfile(src, dest)
-        return load_persona(dest)
+        return library_files.duplicate_persona(persona, new_id)
 
     def rename_persona(self, persona: Persona, new_id: str) -> Persona:
-        src = self._require_path(persona)
-        dest = self._free_persona_path(new_id)
-        src.rename(dest)
-        return load_persona(dest)
+        return library_files.rename_persona(persona, new_id)
 
     def delete_persona(self, persona: Persona) -> None:
-        self._require_path(persona).unlink()
-
-    @staticmethod
-    def _require_path(persona: Persona) -> Path:
-        if persona.path is None or not Path(persona.path).exists():
-            raise LibraryError("this persona has no file (was it deleted?)", field="path")
-        return Path(persona.path)
+        library_files.delete_persona(persona)
 
     def save_persona(self, persona: Persona) -> Path:
         return save_persona(persona, persona.path)
@@ -142,56 +89,15 @@ class Services:
         return load_topic_source(Path(source.path))  # type: ignore[arg-type]
 
     def new_topic_source(self, source_id: str, first_topic: str = "A first topic") -> TopicSource:
-        source_id = check_id(source_id)
-        for p in self.ws.topics_dir.glob(f"{source_id}*"):
-            if p.stem == source_id:
-                raise LibraryError(f"a topic source named {source_id!r} already exists", path=p)
-        path = self.ws.topics_dir / f"{source_id}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        src = TopicSource(id=source_id, kind="yaml", topics=[Topic(text=first_topic)], path=path)
-        save_topic_source(src, path)
-        return load_topic_source(path)
+        return library_files.new_topic_source(self.ws.topics_dir, source_id, first_topic)
 
     def delete_topic_source(self, source: TopicSource) -> None:
-        path = Path(source.path or "")
-        if source.kind == "folder":
-            raise LibraryError("a folder of documents is deleted in your file manager, not here",
-                               path=path)
-        if not path.is_file():
-            raise LibraryError("this topic source has no file (was it deleted?)", path=path)
-        path.unlink()
+        library_files.delete_topic_source(source)
 
     def save_topics(self, source: TopicSource, texts: list[str]) -> TopicSource:
-        """Replace a list's topics (validated: no duplicates, none empty) and save it."""
-        texts = [" ".join(t.split()) for t in texts]
-        for i, t in enumerate(texts):
-            if not t:
-                raise LibraryError("empty topic", path=source.path, field=f"topics[{i}]")
-        new = TopicSource(id=source.id, kind=source.kind, path=source.path, persona=source.persona,
-                          topics=[Topic(text=t) for t in texts])
-        save_topic_source(new, source.path)
-        return load_topic_source(Path(source.path))  # type: ignore[arg-type]
+        return library_files.save_topics(source, texts)
 
-    @staticmethod
-    def read_topic_lines(path: Path) -> list[str]:
-        """Topics from a text file: one a line, blank lines and # comments skipped."""
-        path = Path(path).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise LibraryError("no such file", path=path) from None
-        except IsADirectoryError:
-            raise LibraryError("is a folder, not a text file", path=path) from None
-        except UnicodeDecodeError:
-            raise LibraryError("not UTF-8 text", path=path) from None
-        except OSError as exc:
-            raise LibraryError(exc.strerror or str(exc), path=path) from None
-        out = []
-        for line in text.splitlines():
-            s = " ".join(line.split())
-            if s and not s.startswith("#"):
-                out.append(s)
-        return out
+    read_topic_lines = staticmethod(library_files.read_topic_lines)
 
     # -- endpoints and runs -------------------------------------------------------------------
     def endpoint_names(self) -> list[tuple[str, str]]:
