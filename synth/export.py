@@ -228,6 +228,10 @@ def export_reviewed(rs: ReviewSet, persona: Persona, out_dir: Path, opts: Export
                 lines = [lines[i] for i in keep]
                 rep = validate_lines(lines, path=f"{key}.jsonl", model=opts.model, fmt=fmt,  # type: ignore[arg-type]
                                      validation_file=(part == "validation"), counter=counter)
+            if not lines:  # every example refused: no empty file for a trainer to reject
+                result.notes.append(f"{key}: every example was refused, so no {key}.jsonl "
+                                    "was written")
+                continue
             path = out_dir / f"{key}.jsonl"
             say(f"writing {path}")
             write_lines_atomic(path, lines)

@@ -185,3 +185,16 @@ def test_exports_in_the_same_second_get_their_own_folders(run, tmp_path):
     assert len(set(outs)) == 3 and all(o.parent == tmp_path / "exports" for o in outs)
     for out in outs:  # each folder holds its own complete export
         assert (out / "chat.train.jsonl").stat().st_size > 0
+
+
+def test_a_part_whose_every_example_is_refused_is_not_written(tmp_path):
+    def secret(i, k):
+        return turns(f"My key is sk-proj-ABCDEFGHIJKLMNOPQRSTUV{i:04d} - is that safe?",
+                     "Please never share it. Could you rotate it today?",
+                     "Yes, I will rotate it.", "Good. Shall we set a reminder to check tomorrow?")
+    store, run_id, _ = make_run(tmp_path / "runs", n_topics=6, per_topic=1, extra=secret)
+    res = export_run(store, run_id, tmp_path / "o", ExportOptions(validation_fraction=0))
+    assert res.refused and len(res.refused) == len(res.train_ids) and "chat.train" not in res.files
+    assert not (tmp_path / "o" / "chat.train.jsonl").exists()
+    assert any("every example was refused" in n for n in res.notes)
+    assert "every example was refused" in (tmp_path / "o" / "report.md").read_text()
