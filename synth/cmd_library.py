@@ -150,7 +150,7 @@ def _topics_change(ws, args: argparse.Namespace) -> bool:
             fresh.append(text)
     skipped = len(new) - len(fresh)
     if args.add and skipped:
-        raise LibraryError("already in the list (nothing was added)", path=src.path,
+        raise LibraryError("empty, or already in the list (nothing was added)", path=src.path,
                            field="topics")
     saved = library_files.save_topics(src, [t.text for t in src.topics] + fresh)
     print(f"added {len(fresh)} topic{'' if len(fresh) == 1 else 's'} to {src.path} "
