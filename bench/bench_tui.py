@@ -52,6 +52,30 @@ asyncio.run(main())
 """
 
 
+BARE_TEXTUAL_SCRIPT = r"""
+import time
+t0 = time.perf_counter()
+import asyncio
+from textual.app import App
+from textual.widgets import DataTable, Footer, Header, Static
+
+class Bare(App):
+    def compose(self):
+        yield Header()
+        yield Static("bare textual app")
+        yield DataTable()
+        yield Footer()
+
+async def main():
+    app = Bare()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        print(f"FIRST_SCREEN {time.perf_counter() - t0:.4f}")
+
+asyncio.run(main())
+"""
+
+
 def start_server(chunk_delay: float, turns: int, words: int) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "tests" / "faultserver.py"), "--port", "0",
@@ -81,26 +105,30 @@ def launch_env() -> dict[str, str]:
     return env
 
 
-def timed_launches(script: str, args: list[str], repeats: int) -> list[tuple[float, ...]]:
-    """Run ``script`` in a fresh interpreter ``repeats`` times after one untimed warm-up launch
-    (which writes the bytecode cache, as a user's first launch does); each launch prints
-    ``FIRST_SCREEN <figures...>``.  Returns the figures of the timed launches."""
-    out = []
+def timed_launches(scripts: list[tuple[str, list[str]]], repeats: int) -> list[list[tuple[float, ...]]]:
+    """Launch each script in a fresh interpreter, in turn, ``repeats`` times, after one untimed
+    warm-up round (which writes the bytecode cache, as a user's first launch does).  Taking
+    turns puts every side of a comparison under the same machine conditions.  Each launch
+    prints ``FIRST_SCREEN <figures...>``; returns the figures per script."""
+    out: list[list[tuple[float, ...]]] = [[] for _ in scripts]
     for i in range(repeats + 1):
-        res = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, env=launch_env(),
-                             capture_output=True, text=True, timeout=120)
-        line = next((ln for ln in res.stdout.splitlines() if ln.startswith("FIRST_SCREEN")), None)
-        if line is None:
-            raise SystemExit(f"first-screen probe failed: {res.stderr[-800:]}")
-        if i:
-            out.append(tuple(float(x) for x in line.split()[1:]))
+        for k, (script, args) in enumerate(scripts):
+            res = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, env=launch_env(),
+                                 capture_output=True, text=True, timeout=120)
+            line = next((ln for ln in res.stdout.splitlines() if ln.startswith("FIRST_SCREEN")), None)
+            if line is None:
+                raise SystemExit(f"first-screen probe failed: {res.stderr[-800:]}")
+            if i:
+                out[k].append(tuple(float(x) for x in line.split()[1:]))
     return out
 
 
-def first_screen_subprocess(ws_root: Path, repeats: int) -> tuple[list[float], list[float]]:
-    """(wall seconds, CPU seconds) from interpreter start to the first screen, per launch."""
-    runs = timed_launches(FIRST_SCREEN_SCRIPT, [str(ws_root)], repeats)
-    return [r[0] for r in runs], [r[1] for r in runs]
+def first_screen_subprocess(ws_root: Path, repeats: int) -> tuple[list[float], list[float], list[float]]:
+    """(wall s, CPU s) per chatsynth launch from interpreter start to the first screen, and wall s
+    per launch of a bare Textual app, the two taking turns."""
+    ours, bare = timed_launches([(FIRST_SCREEN_SCRIPT, [str(ws_root)]), (BARE_TEXTUAL_SCRIPT, [])],
+                                repeats)
+    return [r[0] for r in ours], [r[1] for r in ours], [r[0] for r in bare]
 
 
 async def measure(ws, streams: int, presses: int, gap: float) -> dict:
@@ -199,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="chatsynth-bench-tui-") as tmp:
             ws, _ = init_workspace(Path(tmp) / "ws")
             use_endpoint(ws, url)
-            launches, launch_cpu = first_screen_subprocess(ws.root, 1 if a.quick else 5)
+            launches, launch_cpu, bare = first_screen_subprocess(ws.root, 1 if a.quick else 9)
             res = asyncio.run(measure(ws, a.streams, presses, gap=0.02))
     finally:
         proc.kill()
@@ -207,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     res["first_screen_from_launch_ms_median"] = statistics.median(launches) * 1000
     res["first_screen_from_launch_ms_max"] = max(launches) * 1000
     res["first_screen_from_launch_cpu_ms_median"] = statistics.median(launch_cpu) * 1000
+    res["bare_textual_first_screen_ms_median"] = statistics.median(bare) * 1000
+    res["first_screen_launches"] = len(launches)
     res["load_average_1min"] = os.getloadavg()[0]
     res["cpus"] = os.cpu_count()
     res["mode"] = "quick" if a.quick else "full"
@@ -222,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  launch to first screen: {res['first_screen_from_launch_ms_median']:.0f} ms median "
               f"from a fresh interpreter (max {res['first_screen_from_launch_ms_max']:.0f} ms), "
               f"{res['first_screen_in_process_ms']:.0f} ms in process, "
-              f"{res['first_screen_from_launch_cpu_ms_median']:.0f} ms of CPU (target: < 1000 ms)")
+              f"{res['first_screen_from_launch_cpu_ms_median']:.0f} ms of CPU (target: < 1000 ms); "
+              f"a bare Textual app, launched in turn: {res['bare_textual_first_screen_ms_median']:.0f} ms")
         print(f"  machine load (1 min) at the end: {res['load_average_1min']:.1f}")
         print(f"  while pressing: {res['engine_events_per_s']:.0f} engine events/s, "
               f"{res['streamed_chars_per_s']:.0f} streamed characters/s")
