@@ -142,12 +142,7 @@ def _topics_change(ws, args: argparse.Namespace) -> bool:
         raise LibraryError("a folder of documents gets a new file per context, not topics",
                            path=src.path)
     new = args.add or library_files.read_topic_lines(args.import_file)
-    have = {t.text.casefold() for t in src.topics}
-    fresh = []
-    for text in (" ".join(t.split()) for t in new):
-        if text and text.casefold() not in have:
-            have.add(text.casefold())
-            fresh.append(text)
+    fresh = library_files.new_topics([t.text for t in src.topics], new)
     skipped = len(new) - len(fresh)
     if args.add and skipped:
         raise LibraryError("empty, or already in the list (nothing was added)", path=src.path,

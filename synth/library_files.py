@@ -120,6 +120,18 @@ def save_topics(source: TopicSource, texts: list[str]) -> TopicSource:
     return load_topic_source(Path(source.path))  # type: ignore[arg-type]
 
 
+def new_topics(existing: list[str], candidates: list[str]) -> list[str]:
+    """The candidates worth adding to a list holding ``existing``: whitespace tidied, in order,
+    without empty ones or any already there or repeated (case does not count)."""
+    seen = {" ".join(t.split()).casefold() for t in existing}
+    fresh = []
+    for text in (" ".join(t.split()) for t in candidates):
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            fresh.append(text)
+    return fresh
+
+
 def read_topic_lines(path: Path) -> list[str]:
     """Topics from a text file: one a line, blank lines and # comments skipped."""
     path = Path(path).expanduser()

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from synth.errors import ChatsynthError
+from synth.processes import terminate
 
 MODEL_ALIAS = "gemma-3-270m"
 LABEL = "small offline demo model: Gemma 3 270M base, runs on this machine"
@@ -221,12 +222,7 @@ class LocalServer:
                 proc.stdin and proc.stdin.close()  # the watchdog exits on EOF
             except OSError:
                 pass
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            terminate(proc)
         if self.log_path:
             self.log_path.unlink(missing_ok=True)
 

@@ -108,7 +108,6 @@ class ChatsynthApp(Guarded, App[int]):
         super().__init__()
         self.ws = ws
         self.services = services
-        self.start_mode = mode
         self.blink = blink  # snapshot tests turn cursor blink off
         self.unexpected_errors: list[BaseException] = []
         self.current_run_id: str | None = None

@@ -19,6 +19,7 @@ from typing import Any
 
 from synth.errors import ChatsynthError
 from synth.events import RunFinished
+from synth.processes import terminate
 from tui.live import RunError
 
 
@@ -159,12 +160,7 @@ class RunController:
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            terminate(proc)
         if self._conn is not None:
             self._conn.close()
         self._proc = self._conn = None

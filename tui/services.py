@@ -12,7 +12,7 @@ from pathlib import Path
 
 from synth import library_files
 from synth.errors import LibraryError
-from synth.library import load_personas, load_topic_source, load_topic_sources, save_persona
+from synth.library import load_personas, load_topic_sources, save_persona
 from synth.models import Persona, TopicSource
 from synth.store import Store
 from synth.workspace import Workspace
@@ -63,9 +63,6 @@ class Services:
     def personas(self) -> tuple[list[Persona], list[LibraryError]]:
         return load_personas(self.ws)
 
-    def persona_path(self, persona_id: str) -> Path:
-        return self.ws.personas_dir / f"{persona_id}.yaml"
-
     def new_persona(self, persona_id: str) -> Persona:
         return library_files.new_persona(self.ws.personas_dir, persona_id)
 
@@ -84,9 +81,6 @@ class Services:
     # -- topic sources ----------------------------------------------------------------------
     def topic_sources(self) -> tuple[list[TopicSource], list[LibraryError]]:
         return load_topic_sources(self.ws)
-
-    def reload_topic_source(self, source: TopicSource) -> TopicSource:
-        return load_topic_source(Path(source.path))  # type: ignore[arg-type]
 
     def new_topic_source(self, source_id: str, first_topic: str = "A first topic") -> TopicSource:
         return library_files.new_topic_source(self.ws.topics_dir, source_id, first_topic)

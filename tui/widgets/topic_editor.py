@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Static
 
 from synth.errors import ChatsynthError
+from synth.library_files import new_topics
 from synth.models import TopicSource
 from tui.guard import Guarded
 
@@ -202,12 +203,7 @@ class TopicEditor(Guarded, Vertical):
             except ChatsynthError as err:
                 self.app.report_error(err, "Import failed")  # type: ignore[attr-defined]
                 return
-            seen = {" ".join(t.split()).casefold() for t in self.texts}
-            new = []
-            for t in lines:
-                if t.casefold() not in seen:
-                    seen.add(t.casefold())
-                    new.append(t)
+            new = new_topics(self.texts, lines)
             if self._save(self.texts + new, len(self.texts)):
                 skipped = len(lines) - len(new)
                 self.app.notify(f"Imported {len(new)} topics" + (f" ({skipped} already there)" if skipped else ""))
