@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-system", action="store_true", help="leave the persona's system prompt out")
     p.add_argument("--model", default="gpt-4o-mini",
                    help="the model you will fine-tune: token limit, token counts, training cost (default gpt-4o-mini)")
+    p.add_argument("--allow-invalid", action="store_true",
+                   help="also write a file that has errors (say, too few examples); exit 1 all the same")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_export)
 
@@ -104,7 +106,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         validation_fraction=args.validation_fraction, seed=args.seed,
         policy="accepted" if args.only_accepted else "default", include_partial=args.include_partial,
         separator=_unescape(args.separator), stop_token=_unescape(args.stop_token),
-        system_prompt=not args.no_system, model=args.model)
+        system_prompt=not args.no_system, model=args.model, allow_invalid=args.allow_invalid)
     opts.check()
     res = export_run(store, args.run, args.out, opts, exports_dir=ws.exports_dir,
                      finetune_prices=ws.config.finetune_prices,
@@ -119,13 +121,22 @@ def cmd_export(args: argparse.Namespace) -> int:
             rep = res.reports[key]
             print(f"{path}: {res.examples[key]:,} examples, {sum(rep.example_tokens):,} tokens, "
                   f"{len(rep.errors)} errors, {len(rep.warnings)} warnings")
+            for f in rep.errors[:10]:
+                print(f"  {f.format(path.name)}")
         for r in res.refused[:20]:
             where = f", turn {r.turn_index + 1}" if r.turn_index is not None else ""
             print(f"refused {r.conversation_id} ({r.format}.{r.split}{where}): {'; '.join(r.reasons)}")
         if len(res.refused) > 20:
             print(f"... {len(res.refused) - 20} more refused examples: see the report")
+        for key, rep in res.withheld.items():
+            print(f"not written: {key}.jsonl ({rep.examples:,} examples), "
+                  f"{len(rep.errors)} error(s):")
+            for f in rep.errors[:10]:
+                print(f"  {f.format(key + '.jsonl')}")
+        if res.withheld:
+            print("--allow-invalid writes files with errors anyway")
         print(f"report: {res.report_paths[0]}")
-    return 1 if res.refused else 0
+    return 0 if res.ok else 1
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

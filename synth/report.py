@@ -101,6 +101,8 @@ def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info:
         "completion_format": {"separator": result.separator, "stop_token": result.stop_token},
         "files": files,
         "refused": [asdict(r) for r in result.refused],
+        "not_written": {key: [f.format(f"{key}.jsonl") for f in rep.errors]
+                        for key, rep in result.withheld.items()},
         "finetune": ft,
         "notes": result.notes,
         "export_seconds": round(result.seconds, 3),
@@ -159,6 +161,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     if any(k.startswith("completion.") for k in r["files"]):
         out += ["", f"Completion format: prompts end with {json.dumps(cf['separator'])}; completions end with "
                 f"{json.dumps(cf['stop_token'])}. Call the fine-tuned model with stop={json.dumps([cf['stop_token']])}."]
+    if r.get("not_written"):
+        out += ["", "## Files not written (they have errors; `--allow-invalid` writes them)", ""]
+        out += [f"- {line}" for lines in r["not_written"].values() for line in lines[:20]]
     if r["refused"]:
         out += ["", "## Refused examples (not written)", ""]
         out += [f"- {x['conversation_id']} ({x['format']}.{x['split']}"

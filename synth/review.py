@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from synth.filters import DuplicatePair, Verdict, check_run
 from synth.models import Conversation, Persona, Turn
+from synth.transcript import retrim
 
 Decision = Literal["accepted", "rejected"] | None
 Policy = Literal["default", "accepted"]
@@ -129,8 +130,6 @@ def effective_turns(conv: Conversation, edited: list[Turn] | None, retrim_stops:
     if edited is not None:
         return edited
     if retrim_stops is not None:
-        from synth.transcript import retrim
-
         return retrim(conv, retrim_stops, persona).turns
     return conv.turns
 
@@ -160,10 +159,14 @@ class Review:
         stops = meta.get("retrim_stops")
         persona = self.persona
         eff: dict[str, list[Turn]] = {}
+        judged: list[Conversation] = []  # as re-trimmed: where the text is cut now
         for c in convs:
             rec = reviews.get(c.id)
-            eff[c.id] = effective_turns(c, rec.edited_turns if rec else None, stops, persona)
-        verdicts, pairs = check_run(convs, persona, turns=eff)
+            source = retrim(c, stops, persona) if stops is not None else c
+            judged.append(source)
+            edited = rec.edited_turns if rec else None
+            eff[c.id] = edited if edited is not None else source.turns
+        verdicts, pairs = check_run(judged, persona, turns=eff)
         items = []
         for c in convs:
             rec = reviews.get(c.id)

@@ -88,3 +88,22 @@ def test_estimate_makes_no_request(workspace, cli):
     assert any("llama3.2" in n for n in d["run"]["notes"])
     r = cli("estimate", "--persona", "nobody")
     assert r.returncode == 2 and "no persona 'nobody'" in r.stderr
+
+
+def test_export_withholds_a_file_with_errors_and_exits_1(workspace, cli, tmp_path):
+    """6 conversations: the train file would hold 5 examples, fewer than the 10 a trainer needs."""
+    make_run(workspace.runs_dir, n_topics=6, per_topic=1)
+    out = tmp_path / "exp"
+    r = cli("export", "latest", "--out", str(out))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert not (out / "chat.train.jsonl").exists()
+    assert "not written: chat.train.jsonl (5 examples), 1 error(s):" in r.stdout
+    assert "chat.train.jsonl: error: only 5 example(s): fine-tuning needs at least 10 [too_few_examples]" in r.stdout
+    assert (out / "chat.validation.jsonl").exists()  # a valid part is still written
+    assert "Files not written" in (out / "report.md").read_text()
+    # told to: written, and still exit 1, as `validate` fails it
+    out2 = tmp_path / "exp2"
+    r = cli("export", "latest", "--out", str(out2), "--allow-invalid")
+    assert r.returncode == 1 and (out2 / "chat.train.jsonl").exists()
+    assert "1 errors" in r.stdout and "[too_few_examples]" in r.stdout
+    assert cli("validate", str(out2 / "chat.train.jsonl")).returncode == 1

@@ -94,7 +94,8 @@ def test_accepted_policy_edits_and_rejections(run, tmp_path):
     new = turns("Edited opening line about a walk?", "Edited reply: walk ten minutes. When can you?",
                 "After lunch.", "Good, after lunch it is. Shall we check in Friday?")
     review.edit(ok[0].id, new)
-    res = export_run(store, run_id, tmp_path / "acc", ExportOptions(policy="accepted", validation_fraction=0))
+    res = export_run(store, run_id, tmp_path / "acc", ExportOptions(policy="accepted", validation_fraction=0,
+                                                                  allow_invalid=True))  # 2 examples
     assert sorted(res.train_ids) == sorted([flagged.id, ok[0].id])
     lines = [json.loads(x) for x in res.files["chat.train"].read_text().splitlines()]
     texts = [m["content"] for ex in lines for m in ex["messages"]]
