@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from synth.errors import ChatsynthError
 from synth.filters import DuplicatePair, Verdict, check_run
 from synth.models import Conversation, Persona, Turn
 from synth.transcript import retrim
@@ -32,10 +33,19 @@ class Reviewed:
     edited: bool
     verdict: Verdict
     note: str = ""
+    _tokens: int | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
         return self.conv.id
+
+    @property
+    def tokens(self) -> int:
+        """Tokens of the conversation as it stands now (after trims and edits): the one count
+        that Review, the CLI and the report show (``conversation_tokens``)."""
+        if self._tokens is None:
+            self._tokens = conversation_tokens([self.turns])[0]
+        return self._tokens
 
     @property
     def state(self) -> str:
@@ -67,6 +77,12 @@ class ReviewSet:
             if it.id == cid or it.id.startswith(cid):
                 return it
         raise KeyError(cid)
+
+    def count_tokens(self) -> None:
+        """Count every conversation's tokens in one batch (a thread can do it ahead of drawing)."""
+        todo = [it for it in self.items if it._tokens is None]
+        for it, n in zip(todo, conversation_tokens([it.turns for it in todo])):
+            it._tokens = n
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -123,6 +139,18 @@ class ReviewSet:
         if excluded:
             statement += "; left out: " + ", ".join(f"{n} {why}" for why, n in excluded.items())
         return Selection(chosen, excluded, statement)
+
+
+def conversation_tokens(many: list[list[Turn]]) -> list[int]:
+    """Tokens of each conversation's turns (their text, o200k_base as tiktoken counts it; a
+    quarter of the characters where no encoding can be loaded)."""
+    texts = ["\n".join(t.text for t in turns) for turns in many]
+    try:
+        from synth.tokens import counter_for
+
+        return counter_for(None).count_many(texts)
+    except ChatsynthError:  # no tokenizer offline: an estimate, the same everywhere
+        return [(len(x) + 3) // 4 for x in texts]
 
 
 def effective_turns(conv: Conversation, edited: list[Turn] | None, retrim_stops: list[str] | None,

@@ -186,7 +186,7 @@ def retrim(conv: Conversation, stops: Sequence[str], persona: Persona | None = N
     return replace(conv, turns=turns, trim=t, params=params)
 
 
-_ENDS_SENTENCE = re.compile(r"[.!?\u2026:;)\]}>\"'\u201d\u2019*_`~]\s*$")
+_ENDS_SENTENCE = re.compile(r"[.!?\u2026)\]}>\"'\u201d\u2019*_`~]\s*$")  # not ':' (more was to come)
 
 
 def truncation(conv: Conversation, turns: Sequence[Turn] | None = None) -> str | None:
