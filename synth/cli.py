@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "synth.cmd_library",
     "synth.cmd_run",
     "synth.cmd_export",
+    "synth.cmd_review",
     "synth.cmd_keys",
     "synth.cmd_endpoint",
 ]

@@ -1,4 +1,5 @@
-"""`chatsynth export | validate | estimate | review | filter`: the dataset side of the CLI."""
+"""`chatsynth export | validate | estimate`: the dataset side of the CLI (review, filter and
+trim live in ``synth.cmd_review``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from synth.errors import ChatsynthError
 
@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-system", action="store_true", help="leave the persona's system prompt out")
     p.add_argument("--model", default="gpt-4o-mini",
                    help="the model you will fine-tune: token limit, token counts, training cost (default gpt-4o-mini)")
+    p.add_argument("--allow-invalid", action="store_true",
+                   help="also write a file that has errors (say, too few examples); exit 1 all the same")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_export)
 
@@ -65,23 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_estimate)
 
-    p = sub.add_parser("review", help="accept or reject conversations of a run, or list them")
-    p.add_argument("run", help="run id, prefix or 'latest'")
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--accept", metavar="ID", nargs="+", help="accept these conversations (id or prefix)")
-    g.add_argument("--reject", metavar="ID", nargs="+", help="reject these conversations")
-    g.add_argument("--undecide", metavar="ID", nargs="+", help="forget the decision on these")
-    g.add_argument("--accept-ok", action="store_true", help="accept every undecided one that passes every filter")
-    g.add_argument("--list", action="store_true", help="list conversations with their state")
-    g.add_argument("--next", action="store_true", help="show the next flagged undecided conversation")
-    p.set_defaults(func=cmd_review)
-
-    p = sub.add_parser("filter", help="show the filters' verdict on each conversation of a run")
-    p.add_argument("run", help="run id, prefix or 'latest'")
-    p.add_argument("--all", action="store_true", help="list ok conversations too")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_filter)
-
 
 def _unescape(s: str | None) -> str | None:
     return s.encode("utf-8").decode("unicode_escape") if s is not None and "\\" in s else s
@@ -104,7 +89,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         validation_fraction=args.validation_fraction, seed=args.seed,
         policy="accepted" if args.only_accepted else "default", include_partial=args.include_partial,
         separator=_unescape(args.separator), stop_token=_unescape(args.stop_token),
-        system_prompt=not args.no_system, model=args.model)
+        system_prompt=not args.no_system, model=args.model, allow_invalid=args.allow_invalid)
     opts.check()
     res = export_run(store, args.run, args.out, opts, exports_dir=ws.exports_dir,
                      finetune_prices=ws.config.finetune_prices,
@@ -119,13 +104,22 @@ def cmd_export(args: argparse.Namespace) -> int:
             rep = res.reports[key]
             print(f"{path}: {res.examples[key]:,} examples, {sum(rep.example_tokens):,} tokens, "
                   f"{len(rep.errors)} errors, {len(rep.warnings)} warnings")
+            for f in rep.errors[:10]:
+                print(f"  {f.format(path.name)}")
         for r in res.refused[:20]:
             where = f", turn {r.turn_index + 1}" if r.turn_index is not None else ""
             print(f"refused {r.conversation_id} ({r.format}.{r.split}{where}): {'; '.join(r.reasons)}")
         if len(res.refused) > 20:
             print(f"... {len(res.refused) - 20} more refused examples: see the report")
+        for key, rep in res.withheld.items():
+            print(f"not written: {key}.jsonl ({rep.examples:,} examples), "
+                  f"{len(rep.errors)} error(s):")
+            for f in rep.errors[:10]:
+                print(f"  {f.format(key + '.jsonl')}")
+        if res.withheld:
+            print("--allow-invalid writes files with errors anyway")
         print(f"report: {res.report_paths[0]}")
-    return 1 if res.refused else 0
+    return 0 if res.ok else 1
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -208,75 +202,4 @@ def cmd_estimate(args: argparse.Namespace) -> int:
           f"{'the run average' if est.completion_tokens_avg else 'max_tokens'} + system prompt):")
     for line in ft.lines():
         print("  " + line)
-    return 0
-
-
-def _load_review(args: argparse.Namespace):
-    from synth.review import Review
-
-    _, store = _store(args)
-    run_id = store.resolve_run(args.run)
-    review = Review(store, run_id)
-    return review, review.load()
-
-
-def _pick(rs: Any, ref: str) -> Any:
-    hits = [it for it in rs.items if it.id.startswith(ref)]
-    if len(hits) != 1:
-        what = "no conversation" if not hits else f"{len(hits)} conversations"
-        raise ChatsynthError(f"{what} with id {ref!r} in run {rs.run_id}", field="conversation")
-    return hits[0]
-
-
-def _row(it: Any) -> str:
-    flag = " (edited)" if it.edited else ""
-    why = "" if it.verdict.ok else " - " + it.verdict.summary()
-    return f"{it.id}  {it.state:<8} {len(it.turns):>2} turns  {it.conv.topic[:50]!r}{flag}{why}"
-
-
-def cmd_review(args: argparse.Namespace) -> int:
-    review, rs = _load_review(args)
-    if args.list:
-        for it in rs.items:
-            print(_row(it))
-        print(", ".join(f"{k} {v}" for k, v in sorted(rs.counts().items())) or "no conversations")
-        return 0
-    if args.next:
-        it = rs.next_flagged()
-        if it is None:
-            print("no flagged conversation is waiting for a decision")
-            return 0
-        print(_row(it))
-        for i, t in enumerate(it.turns, 1):
-            print(f"  {i:>2} {t.role}: {t.text}")
-        return 0
-    if args.accept_ok:
-        print(f"accepted {review.accept_all_ok(rs)} conversations that pass every filter")
-        return 0
-    ids = args.accept or args.reject or args.undecide
-    action = review.accept if args.accept else review.reject if args.reject else review.undecide
-    verb = "accepted" if args.accept else "rejected" if args.reject else "undecided"
-    for ref in ids:
-        it = _pick(rs, ref)
-        action(it.id)
-        print(f"{verb} {it.id}")
-    return 0
-
-
-def cmd_filter(args: argparse.Namespace) -> int:
-    _, rs = _load_review(args)
-    if args.json:
-        print(json.dumps({"run_id": rs.run_id,
-                          "verdicts": {it.id: it.verdict.to_dict() for it in rs.items},
-                          "near_duplicates": [p.to_dict() for p in rs.pairs]}, indent=1))
-        return 0
-    for it in rs.items:
-        if args.all or not it.verdict.ok:
-            print(_row(it))
-    n_ok = sum(1 for it in rs.items if it.verdict.ok)
-    print(f"{n_ok} of {len(rs.items)} conversations pass every filter")
-    for rule, n in rs.reason_counts().items():
-        print(f"  {rule}: {n}")
-    for p in rs.problems:
-        print(f"note: {p}")
     return 0

@@ -48,6 +48,7 @@ class ExportOptions:
     stop_token: str | None = None  # completion format; default "\n\n<USER_LABEL>:"
     system_prompt: bool = True  # put the persona's system prompt in chat / ShareGPT examples
     model: str = "gpt-4o-mini"  # the model to fine-tune: token limit, counting, training cost
+    allow_invalid: bool = False  # write a part even when its file has errors (else it is withheld)
 
     def check(self) -> None:
         bad = [f for f in self.formats if f not in FORMATS]
@@ -84,10 +85,26 @@ class ExportResult:
     validation_topics: list[str]
     notes: list[str] = field(default_factory=list)
     reports: dict[str, Any] = field(default_factory=dict)  # "chat.train" -> ValidationReport
+    withheld: dict[str, Any] = field(default_factory=dict)  # parts not written: their reports
     report_paths: list[Path] = field(default_factory=list)
     separator: str = ""
     stop_token: str = ""
     seconds: float = 0.0
+
+    @property
+    def written_errors(self) -> int:
+        """Errors in the files that were written (only with ``allow_invalid``)."""
+        return sum(len(r.errors) for r in self.reports.values())
+
+    @property
+    def ok(self) -> bool:
+        """Every example written, every part written, no file with an error."""
+        return not (self.refused or self.withheld or self.written_errors)
+
+    def error_lines(self) -> list[str]:
+        """Every error of every part, written or withheld, as ``file:line: error: ...``."""
+        return [f.format(f"{key}.jsonl") for key, rep in [*self.withheld.items(), *self.reports.items()]
+                for f in rep.errors]
 
 
 # -- formats -------------------------------------------------------------------------------------
@@ -231,6 +248,9 @@ def export_reviewed(rs: ReviewSet, persona: Persona, out_dir: Path, opts: Export
             if not lines:  # every example refused: no empty file for a trainer to reject
                 result.notes.append(f"{key}: every example was refused, so no {key}.jsonl "
                                     "was written")
+                continue
+            if rep.errors and not opts.allow_invalid:  # a file a trainer would reject: not written
+                result.withheld[key] = rep  # the report lists its errors
                 continue
             path = out_dir / f"{key}.jsonl"
             say(f"writing {path}")

@@ -16,14 +16,16 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from synth.errors import LibraryError
 from synth.models import Conversation, FilterRules, Persona, Turn
+from synth.transcript import truncation
 
 # The rules, by name, and what each one means (shown in the TUI and the report).
 RULES: dict[str, str] = {
     "partial": "the conversation was cut off before it ended (the run was cancelled)",
+    "truncated": "the last turn was cut off (max_tokens, or a stop sequence inside a turn)",
     "turn_count": "too few or too many turns",
     "order": "turns must start with the user, end with the persona and alternate",
     "empty_turn": "a turn with no text",
@@ -77,6 +79,11 @@ def _who(turn: Turn, persona: Persona) -> str:
 def _quote(text: str, n: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _ending(text: str, n: int = 50) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else "…" + text[-(n - 1):]
 
 
 # -- per-conversation rules --------------------------------------------------------------------
@@ -259,6 +266,11 @@ def check(conv: Conversation, rules: FilterRules | None = None, persona: Persona
     reasons: list[Reason] = []
     if conv.status == "partial":
         reasons.append(Reason("partial", "cut off before it ended (the run was cancelled)"))
+    if rules.truncated:
+        why = truncation(conv, None if turns is conv.turns else turns)
+        if why:
+            reasons.append(Reason("truncated", f"turn {len(turns)} ({_who(turns[-1], persona)}) {why}: "
+                                  f"it ends \"{_ending(turns[-1].text)}\"", len(turns) - 1))
     reasons += _turn_count(turns, rules, persona)
     if rules.alternation:
         reasons += _order(turns, rules, persona)

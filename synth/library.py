@@ -123,7 +123,8 @@ def parse_rules(raw: Any, *, path: Path | None, line: int | None) -> FilterRules
             raise LibraryError(unknown_key_message(str(key), RULE_KEYS), path=path,
                                line=lines.get(str(key), line), field=f"rules.{key}")
     rules = FilterRules()
-    for key in ("alternation", "empty_turns", "leaked_labels", "repeated_lines", "refusals"):
+    for key in ("alternation", "empty_turns", "leaked_labels", "repeated_lines", "refusals",
+                "truncated"):
         if key in raw:
             if not isinstance(raw[key], bool):
                 raise _type_error("true or false", raw[key], path=path, line=lines.get(key),
@@ -273,7 +274,7 @@ def persona_to_mapping(persona: Persona) -> dict[str, Any]:
     default = FilterRules()
     rd: dict[str, Any] = {}
     for key in ("min_turns", "max_turns", "alternation", "empty_turns", "leaked_labels",
-                "repeated_lines", "refusals", "near_duplicates"):
+                "repeated_lines", "refusals", "truncated", "near_duplicates"):
         if getattr(rules, key) != getattr(default, key):
             rd[key] = getattr(rules, key)
     if rules.patterns:

@@ -50,6 +50,7 @@ class FilterRules:
     leaked_labels: bool = True
     repeated_lines: bool = True
     refusals: bool = True
+    truncated: bool = True  # stopped at max_tokens, or cut by a stop sequence inside a turn
     near_duplicates: float = 0.8  # Jaccard threshold across a run; 0 turns the rule off
     patterns: list[PatternRule] = field(default_factory=list)
 
@@ -84,6 +85,8 @@ class Persona:
     def content_hash(self) -> str:
         d = self.to_dict()
         d.pop("path", None)
+        if d["rules"].get("truncated") is True:  # a later default: keep earlier runs' ids
+            del d["rules"]["truncated"]
         return stable_id(d)
 
     def to_dict(self) -> dict[str, Any]:

@@ -32,14 +32,24 @@ def distinct_n(texts: Sequence[str], n: int = 2) -> float:
     return len(seen) / total if total else 0.0
 
 
-def first_line_share(first_lines: Sequence[str]) -> tuple[float, list[tuple[str, int]]]:
-    """The share of conversations opening with the most common first line, and the top three."""
-    norm = [" ".join(_WORDS.findall(x.lower())) for x in first_lines]
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text``, lower-cased words only ("Hi, I'm stuck." -> "hi i m stuck")."""
+    for line in text.splitlines():
+        norm = " ".join(_WORDS.findall(line.lower()))
+        if norm:
+            return norm
+    return ""
+
+
+def first_line_share(openings: Sequence[str]) -> tuple[float, list[tuple[str, int]]]:
+    """The share of conversations whose first line is also another one's first line (the most
+    common such line), and up to three lines that open more than one conversation.  0.0 when
+    every conversation opens differently.  ``openings``: each conversation's first turn."""
+    norm = [first_line(x) for x in openings]
     if not norm:
         return 0.0, []
-    c = Counter(norm)
-    top = c.most_common(3)
-    return top[0][1] / len(norm), top
+    top = [(line, n) for line, n in Counter(x for x in norm if x).most_common(3) if n > 1]
+    return (top[0][1] / len(norm) if top else 0.0), top
 
 
 def _dist(values: Sequence[float]) -> dict[str, float] | None:
@@ -54,6 +64,7 @@ def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info:
 
     chosen = result.selection.chosen
     items = rs.items
+    rs.count_tokens()
     n = len(items)
     dup_flagged = sum(1 for it in items if "near_duplicate" in it.verdict.rules)
     share, top = first_line_share([it.turns[0].text for it in chosen if it.turns])
@@ -89,6 +100,7 @@ def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info:
         "split": {"by": opts.split_by, "validation_fraction": opts.validation_fraction,
                   "seed": opts.seed, "validation_topics": result.validation_topics},
         "turns_per_conversation": _dist([len(it.turns) for it in chosen]),
+        "tokens_per_conversation": _dist([it.tokens for it in chosen]),
         "generation_usage": {"prompt_tokens": usage_p, "completion_tokens": usage_c,
                              "counted_here": counted,
                              "cost_usd": round(sum(costs), 6) if costs else None,
@@ -101,6 +113,8 @@ def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info:
         "completion_format": {"separator": result.separator, "stop_token": result.stop_token},
         "files": files,
         "refused": [asdict(r) for r in result.refused],
+        "not_written": {key: [f.format(f"{key}.jsonl") for f in rep.errors]
+                        for key, rep in result.withheld.items()},
         "finetune": ft,
         "notes": result.notes,
         "export_seconds": round(result.seconds, 3),
@@ -132,10 +146,15 @@ def render_markdown(r: dict[str, Any]) -> str:
     t = r["turns_per_conversation"]
     if t:
         out.append(f"- turns per conversation: min {t['min']:.0f}, median {t['median']:g}, max {t['max']:.0f}")
+    t = r.get("tokens_per_conversation")
+    if t:
+        out.append(f"- tokens per conversation (its turns after trims and edits, as Review shows them): "
+                   f"min {t['min']:,.0f}, median {t['median']:,g}, max {t['max']:,.0f}")
     nd = r["near_duplicates"]
     out += [f"- near-duplicates: {nd['pairs']} pairs, {nd['flagged']} conversations flagged ({_pct(nd['rate'])})",
-            f"- same first line: {_pct(r['same_first_line']['share'])} of exported conversations open with "
-            + (f"\"{r['same_first_line']['most_common'][0]['line'][:80]}\"" if r["same_first_line"]["most_common"] else "-"),
+            (f"- same first line: {_pct(r['same_first_line']['share'])} of exported conversations open with "
+             f"\"{r['same_first_line']['most_common'][0]['line'][:80]}\"" if r["same_first_line"]["most_common"]
+             else "- same first line: none (no two exported conversations open with the same line)"),
             f"- distinct-2 of persona turns: {r['distinct_2_persona']:.3f} (1.0: no word pair repeats)",
             ""]
     g = r["generation_usage"]
@@ -159,6 +178,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     if any(k.startswith("completion.") for k in r["files"]):
         out += ["", f"Completion format: prompts end with {json.dumps(cf['separator'])}; completions end with "
                 f"{json.dumps(cf['stop_token'])}. Call the fine-tuned model with stop={json.dumps([cf['stop_token']])}."]
+    if r.get("not_written"):
+        out += ["", "## Files not written (they have errors; `--allow-invalid` writes them)", ""]
+        out += [f"- {line}" for lines in r["not_written"].values() for line in lines[:20]]
     if r["refused"]:
         out += ["", "## Refused examples (not written)", ""]
         out += [f"- {x['conversation_id']} ({x['format']}.{x['split']}"

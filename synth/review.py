@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from synth.errors import ChatsynthError
 from synth.filters import DuplicatePair, Verdict, check_run
 from synth.models import Conversation, Persona, Turn
+from synth.transcript import retrim
 
 Decision = Literal["accepted", "rejected"] | None
 Policy = Literal["default", "accepted"]
@@ -31,10 +33,19 @@ class Reviewed:
     edited: bool
     verdict: Verdict
     note: str = ""
+    _tokens: int | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
         return self.conv.id
+
+    @property
+    def tokens(self) -> int:
+        """Tokens of the conversation as it stands now (after trims and edits): the one count
+        that Review, the CLI and the report show (``conversation_tokens``)."""
+        if self._tokens is None:
+            self._tokens = conversation_tokens([self.turns])[0]
+        return self._tokens
 
     @property
     def state(self) -> str:
@@ -66,6 +77,12 @@ class ReviewSet:
             if it.id == cid or it.id.startswith(cid):
                 return it
         raise KeyError(cid)
+
+    def count_tokens(self) -> None:
+        """Count every conversation's tokens in one batch (a thread can do it ahead of drawing)."""
+        todo = [it for it in self.items if it._tokens is None]
+        for it, n in zip(todo, conversation_tokens([it.turns for it in todo])):
+            it._tokens = n
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -124,13 +141,23 @@ class ReviewSet:
         return Selection(chosen, excluded, statement)
 
 
+def conversation_tokens(many: list[list[Turn]]) -> list[int]:
+    """Tokens of each conversation's turns (their text, o200k_base as tiktoken counts it; a
+    quarter of the characters where no encoding can be loaded)."""
+    texts = ["\n".join(t.text for t in turns) for turns in many]
+    try:
+        from synth.tokens import counter_for
+
+        return counter_for(None).count_many(texts)
+    except ChatsynthError:  # no tokenizer offline: an estimate, the same everywhere
+        return [(len(x) + 3) // 4 for x in texts]
+
+
 def effective_turns(conv: Conversation, edited: list[Turn] | None, retrim_stops: list[str] | None,
                     persona: Persona | None) -> list[Turn]:
     if edited is not None:
         return edited
     if retrim_stops is not None:
-        from synth.transcript import retrim
-
         return retrim(conv, retrim_stops, persona).turns
     return conv.turns
 
@@ -160,10 +187,14 @@ class Review:
         stops = meta.get("retrim_stops")
         persona = self.persona
         eff: dict[str, list[Turn]] = {}
+        judged: list[Conversation] = []  # as re-trimmed: where the text is cut now
         for c in convs:
             rec = reviews.get(c.id)
-            eff[c.id] = effective_turns(c, rec.edited_turns if rec else None, stops, persona)
-        verdicts, pairs = check_run(convs, persona, turns=eff)
+            source = retrim(c, stops, persona) if stops is not None else c
+            judged.append(source)
+            edited = rec.edited_turns if rec else None
+            eff[c.id] = edited if edited is not None else source.turns
+        verdicts, pairs = check_run(judged, persona, turns=eff)
         items = []
         for c in convs:
             rec = reviews.get(c.id)

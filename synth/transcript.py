@@ -186,6 +186,39 @@ def retrim(conv: Conversation, stops: Sequence[str], persona: Persona | None = N
     return replace(conv, turns=turns, trim=t, params=params)
 
 
+_ENDS_SENTENCE = re.compile(r"[.!?\u2026)\]}>\"'\u201d\u2019*_`~]\s*$")  # not ':' (more was to come)
+
+
+def truncation(conv: Conversation, turns: Sequence[Turn] | None = None) -> str | None:
+    """Why the last turn of ``conv`` was cut off before its end, or None when it was not.
+
+    Two ways: the server stopped at max_tokens (``finish_reason == "length"``) and no stop
+    sequence cut the text earlier; or a stop sequence fired inside a turn (not at a line start)
+    and the kept turn does not end a sentence.  Text the parser dropped after the conversation
+    ended does not count.  ``turns``: the turns judged, when they differ from ``conv.turns`` (a
+    review edit): an edit that rewrote or removed the cut turn is no longer cut.
+    """
+    if conv.status == "partial" or not conv.turns:
+        return None
+    last = conv.turns[-1].text.strip()
+    if turns is not None and (not turns or turns[-1].text.strip() != last):
+        return None
+    at = conv.trim.at if conv.trim.stop is not None and conv.trim.at is not None else len(conv.raw_text)
+    kept = conv.raw_text[:at]
+    if not last or not kept.rstrip().endswith(last):
+        return None  # the cut fell after the conversation ended, in text the parser dropped
+    if conv.trim.stop is None:
+        if conv.finish_reason != "length":
+            return None
+        limit = conv.params.get("max_tokens")
+        return "was cut off by the server at max_tokens" + (f" ({limit})" if limit else "")
+    stop = conv.trim.stop
+    if (not kept.strip() or kept.rstrip(" \t").endswith("\n") or stop[:1] in ("\n", "\r")
+            or _ENDS_SENTENCE.search(last)):
+        return None
+    return f"was cut inside the turn by the stop sequence {stop!r}"
+
+
 def _speakers_from_params(conv: Conversation) -> Speakers:
     p = conv.params
     return Speakers(user=list(p.get("user_labels") or ["USER"]),

@@ -88,3 +88,103 @@ def test_estimate_makes_no_request(workspace, cli):
     assert any("llama3.2" in n for n in d["run"]["notes"])
     r = cli("estimate", "--persona", "nobody")
     assert r.returncode == 2 and "no persona 'nobody'" in r.stderr
+
+
+def test_export_withholds_a_file_with_errors_and_exits_1(workspace, cli, tmp_path):
+    """6 conversations: the train file would hold 5 examples, fewer than the 10 a trainer needs."""
+    make_run(workspace.runs_dir, n_topics=6, per_topic=1)
+    out = tmp_path / "exp"
+    r = cli("export", "latest", "--out", str(out))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert not (out / "chat.train.jsonl").exists()
+    assert "not written: chat.train.jsonl (5 examples), 1 error(s):" in r.stdout
+    assert "chat.train.jsonl: error: only 5 example(s): fine-tuning needs at least 10 [too_few_examples]" in r.stdout
+    assert (out / "chat.validation.jsonl").exists()  # a valid part is still written
+    assert "Files not written" in (out / "report.md").read_text()
+    # told to: written, and still exit 1, as `validate` fails it
+    out2 = tmp_path / "exp2"
+    r = cli("export", "latest", "--out", str(out2), "--allow-invalid")
+    assert r.returncode == 1 and (out2 / "chat.train.jsonl").exists()
+    assert "1 errors" in r.stdout and "[too_few_examples]" in r.stdout
+    assert cli("validate", str(out2 / "chat.train.jsonl")).returncode == 1
+
+
+def _cut_at_max_tokens(i, k):
+    if i == 1:
+        return {"turns": turns("Can you explain PAT to me?", "Sure. What do you know about it already?",
+                               "Nothing much, honestly.", "PAT #20: It allows us"),
+                "finish_reason": "length", "params": {"max_tokens": 700}}
+    return None
+
+
+def test_truncated_conversation_is_flagged_everywhere(workspace, cli, tmp_path):
+    _, run_id, _ = make_run(workspace.runs_dir, n_topics=12, per_topic=1, extra=_cut_at_max_tokens)
+    r = cli("filter", run_id)
+    assert "11 of 12 conversations pass every filter" in r.stdout and "truncated: 1" in r.stdout
+    assert ('turn 4 (Eve) was cut off by the server at max_tokens (700): it ends "PAT #20: It allows us"'
+            in r.stdout)
+    cut = r.stdout.splitlines()[0].split()[0]
+    r = cli("review", run_id, "--accept-ok")
+    assert "accepted 11 conversations" in r.stdout  # A leaves the cut one alone
+    r = cli("review", run_id, "--list")
+    assert any(ln.startswith(cut) and "flagged" in ln for ln in r.stdout.splitlines())
+    out = tmp_path / "exp"
+    cli("export", run_id, "--out", str(out), "--validation-fraction", "0")
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["conversations"]["flagged_by_rule"] == {"truncated": 1}
+    assert "| truncated | 1 |" in (out / "report.md").read_text()
+    # the persona turns the rule off
+    spec = workspace.runs_dir / run_id / "spec.json"
+    data = json.loads(spec.read_text())
+    data["persona_snapshot"]["rules"]["truncated"] = False
+    spec.write_text(json.dumps(data))
+    assert "12 of 12 conversations pass every filter" in cli("filter", run_id).stdout
+
+
+def test_trim_shows_then_applies_new_stops(workspace, cli):
+    _, run_id, _ = make_run(workspace.runs_dir, n_topics=4, per_topic=1)
+    before = cli("review", run_id, "--list").stdout
+    r = cli("trim", run_id, "--stop", "Stalling on")
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    assert sum(1 for ln in rows if " changes  cut at 'Stalling on' (character " in ln) == 4
+    assert "6 -> 2 turns; ⚑ turn_count, empty_turn" in rows[0]
+    assert rows[-2] == "4 of 4 conversations change when cut at 'Stalling on'"
+    assert rows[-1] == "nothing applied (add --apply)"
+    assert cli("review", run_id, "--list").stdout == before  # only shown
+    r = cli("trim", run_id, "--stop", "Stalling on", "--apply")
+    assert r.returncode == 0 and "applied to run" in r.stdout.splitlines()[-1]
+    after = cli("review", run_id, "--list").stdout
+    assert " 2 turns " in after and after.splitlines()[-1] == "flagged 4"  # no request made
+    r = cli("trim", run_id, "--as-written", "--apply")
+    assert cli("review", run_id, "--list").stdout == before
+    r = cli("trim", run_id)
+    assert r.returncode == 2 and "--stop: give at least one --stop TEXT" in r.stderr
+
+
+def test_review_edit_and_remove_a_turn(workspace, cli):
+    store, run_id, _ = make_run(workspace.runs_dir, n_topics=4, per_topic=1)
+    first = cli("review", run_id, "--list").stdout.splitlines()[0]
+    cid = first.split()[0]
+    tokens_before = int(first.split("turns")[1].split("tokens")[0].replace(",", ""))
+    r = cli("review", run_id, "--edit", cid[:6], "--turn", "2", "--text", "Short. Try it?")
+    assert r.returncode == 0, r.stderr
+    assert f"edited {cid}: turn 2 (assistant) rewritten" in r.stdout
+    from synth.review import Review
+    it = Review(store, run_id).load().by_id(cid)
+    assert it.edited and it.turns[1].text == "Short. Try it?" and "Short. Try it?" not in it.conv.raw_text
+    row = cli("review", run_id, "--list").stdout.splitlines()[0]
+    assert int(row.split("turns")[1].split("tokens")[0].replace(",", "")) < tokens_before
+    r = cli("review", run_id, "--edit", cid, "--remove-turn", "6")
+    assert r.returncode == 0 and "turn 6 (assistant) removed" in r.stdout and "flagged" in r.stdout
+    assert len(Review(store, run_id).load().by_id(cid).turns) == 5
+    for args, msg in [(["--edit", "nope", "--turn", "1", "--text", "x"], "--edit: no conversation with id 'nope'"),
+                      (["--edit", cid, "--turn", "9", "--text", "x"], f"--turn: no turn 9: conversation {cid} has 5 turns (1 to 5)"),
+                      (["--edit", cid, "--remove-turn", "0"], "--remove-turn: no turn 0"),
+                      (["--edit", cid, "--turn", "1", "--text", " "], "--text: the new text is empty"),
+                      (["--edit", cid], "--edit: give either --turn N --text TEXT or --remove-turn N"),
+                      (["--list", "--turn", "1"], "--turn: needs --edit ID")]:
+        r = cli("review", run_id, *args)
+        assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+    assert len(Review(store, run_id).load().by_id(cid).turns) == 5  # nothing changed by those

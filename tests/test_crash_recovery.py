@@ -202,7 +202,8 @@ def test_sigkill_at_20_random_moments_then_the_run_completes(tmp_path, seed):
     assert finished_counts == sorted(finished_counts) and finished_counts[-1] < TARGET
 
     out = ws.exports_dir / "final"
-    r = subprocess.run(chatsynth_cmd() + ["export", run_id, "--format", "chat", "--out", str(out)],
+    r = subprocess.run(chatsynth_cmd() + ["export", run_id, "--format", "chat", "--out", str(out),
+                                          "--allow-invalid"],  # a small split is written all the same
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode in (0, 1), r.stderr[-2000:]  # 1: some examples refused by the filters
     files = sorted(out.glob("*.jsonl"))

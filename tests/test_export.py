@@ -94,7 +94,8 @@ def test_accepted_policy_edits_and_rejections(run, tmp_path):
     new = turns("Edited opening line about a walk?", "Edited reply: walk ten minutes. When can you?",
                 "After lunch.", "Good, after lunch it is. Shall we check in Friday?")
     review.edit(ok[0].id, new)
-    res = export_run(store, run_id, tmp_path / "acc", ExportOptions(policy="accepted", validation_fraction=0))
+    res = export_run(store, run_id, tmp_path / "acc", ExportOptions(policy="accepted", validation_fraction=0,
+                                                                  allow_invalid=True))  # 2 examples
     assert sorted(res.train_ids) == sorted([flagged.id, ok[0].id])
     lines = [json.loads(x) for x in res.files["chat.train"].read_text().splitlines()]
     texts = [m["content"] for ex in lines for m in ex["messages"]]
@@ -151,6 +152,22 @@ def test_report_measures():
     assert distinct_n([], 2) == 0.0
     share, top = first_line_share(["Hi, I feel stuck.", "hi i feel stuck", "Money worries."])
     assert share == 2 / 3 and top[0] == ("hi i feel stuck", 2)
+    # three conversations that all open differently: nothing shared (was 33.3%)
+    assert first_line_share(["I keep putting off my thesis.", "Money worries.", "My sister and I argue."]) \
+        == (0.0, [])
+    # the first line, not the whole first turn
+    assert first_line_share(["I feel stuck.\nAt work, mostly.", "I feel stuck.\nWith money.", "Hello"])[0] == 2 / 3
+
+
+def test_report_first_line_and_tokens_per_conversation(run, tmp_path):
+    store, run_id, _ = run
+    export_run(store, run_id, tmp_path / "r", ExportOptions(validation_fraction=0))
+    rep = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert rep["same_first_line"] == {"share": 0.0, "most_common": []}
+    assert rep["tokens_per_conversation"]["min"] > 0
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "same first line: none (no two exported conversations open with the same line)" in md
+    assert "- tokens per conversation (its turns after trims and edits, as Review shows them): min " in md
 
 
 def test_report_counts_reasons_and_near_duplicates(tmp_path):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 
 import pytest
 
-from data.factory import FilterRules, PatternRule, conv, good_conv, persona, turns
+from data.factory import GOOD, FilterRules, PatternRule, conv, good_conv, persona, turns
 from synth.errors import LibraryError
 from synth.filters import (RULES, Verdict, check, check_run, jaccard, near_duplicate_texts,
                            near_duplicates, pattern_problems, shingles)
@@ -225,3 +226,75 @@ def test_small_model_transcript_end_to_end():
     assert [r.turn_index for r in v.reasons if r.rule == "repeated_line"] == [1, 3]
     assert by_rule["leaked_label"].turn_index == 5 and '"USER:"' in by_rule["leaked_label"].message
     assert trim.stop == "Topic:"
+
+
+# -- truncated: stopped at max_tokens, or cut by a stop sequence inside a turn -----------------
+
+def _engine_conv(raw: str, stops: list[str], finish: str, max_tokens: int = 700):
+    """A conversation the way the engine builds it from a finished stream."""
+    from synth.transcript import Speakers, transcript_of
+
+    ts, trim, _ = transcript_of(raw, stops, Speakers.for_persona(EVE), "user")
+    c = conv(ts)
+    return dataclasses.replace(c, raw_text=raw, trim=trim, finish_reason=finish,
+                               params={"max_tokens": max_tokens, "first_role": "user"})
+
+
+_PAT = ("".join(f"{'USER' if i % 2 == 0 else 'EVE'}: {GOOD[i]}\n" for i in range(5))
+        + "EVE: PAT #20: It allows us")
+
+
+def test_truncated_at_max_tokens_is_flagged_with_the_cut_text():
+    c = _engine_conv(" " + _PAT.split(": ", 1)[1], [], "length")
+    v = check(c, EVE.rules, EVE)
+    assert rules_of(v) == ["truncated"], v.summary()
+    r = v.reasons[0]
+    assert r.turn_index == 5
+    assert r.message == ('turn 6 (Eve) was cut off by the server at max_tokens (700): '
+                         'it ends "PAT #20: It allows us"')
+    # the same text, finished by the model itself: nothing to flag
+    assert check(_engine_conv(" " + _PAT.split(": ", 1)[1], [], "stop"), EVE.rules, EVE).ok
+
+
+def test_truncated_can_be_turned_off_and_an_edit_that_finishes_the_turn_clears_it():
+    c = _engine_conv(" " + _PAT.split(": ", 1)[1], [], "length")
+    assert check(c, FilterRules(truncated=False), EVE).ok
+    fixed = [*c.turns[:5], dataclasses.replace(c.turns[5], text="It allows us to rest. Shall we?")]
+    assert check(c, EVE.rules, EVE, turns=fixed).ok
+    assert check(c, EVE.rules, EVE, turns=c.turns[:4]).ok  # the cut turn removed
+
+
+def test_length_cut_in_text_after_the_conversation_ended_is_not_flagged():
+    raw = " " + _PAT.split(": ", 1)[1].replace("PAT #20: It allows us", "Shall we?") + "\n---\nTopic: another one"
+    c = _engine_conv(raw, [], "length")
+    assert check(c, EVE.rules, EVE).ok, check(c, EVE.rules, EVE).summary()
+
+
+def test_stop_sequence_inside_a_turn_is_flagged_and_at_a_line_start_is_not():
+    raw = " " + _PAT.split(": ", 1)[1].replace("PAT #20: It allows us", "It allows us to rest well. Shall we?")
+    mid = _engine_conv(raw, ["allows"], "stop")
+    v = check(mid, EVE.rules, EVE)
+    assert rules_of(v) == ["truncated"]
+    assert v.reasons[0].message == ("turn 6 (Eve) was cut inside the turn by the stop sequence "
+                                    "'allows': it ends \"It\"")
+    assert check(_engine_conv(raw + "\nEND OF CONVERSATION\nUSER: more", ["END OF CONVERSATION"],
+                              "stop"), EVE.rules, EVE).ok
+    # a stop after a finished sentence on the same line is not a cut turn either
+    assert check(_engine_conv(raw + " END", ["END"], "stop"), EVE.rules, EVE).ok
+
+
+def test_partial_is_not_also_truncated():
+    c = dataclasses.replace(_engine_conv(" " + _PAT.split(": ", 1)[1], [], "length"), status="partial")
+    assert rules_of(check(c, EVE.rules, EVE)) == ["partial"]
+
+
+def test_truncated_rule_from_persona_yaml(tmp_path):
+    from synth.library import load_persona
+
+    p = tmp_path / "eve.yaml"
+    p.write_text("name: Eve\npersona_label: EVE\nuser_label: USER\nsystem_prompt: x\n"
+                 "synthesis_prompt: 'Topic: {topic}'\nrules:\n  truncated: false\n")
+    assert load_persona(p).rules.truncated is False
+    p.write_text(p.read_text().replace("truncated: false", "truncated: maybe"))
+    with pytest.raises(LibraryError, match="rules.truncated"):
+        load_persona(p)

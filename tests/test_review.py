@@ -70,3 +70,35 @@ def test_retrim_applies_to_unedited_conversations(tmp_path):
     assert all(it.conv.turns[4].text.startswith("Yes, I can") for it in rs.items)  # log unchanged
     rv.set_retrim(None)
     assert all(len(it.turns) == 6 for it in rv.load().items)
+
+
+def test_tokens_follow_trims_and_edits(tmp_path):
+    """One count per conversation: the tokens of its turns as they stand now."""
+    from synth.review import conversation_tokens
+
+    store, run_id, spec = make_run(tmp_path / "runs", n_topics=3, per_topic=1)
+    rv = Review(store, run_id, spec.persona)
+    it = rv.load().items[0]
+    assert it.tokens == conversation_tokens([it.turns])[0] > 50
+    assert it.tokens != it.conv.usage.completion_tokens  # not the generation's usage
+    rv.set_retrim(["\nUSER: Yes, I can"])
+    rs = rv.load()
+    rs.count_tokens()
+    cut = rs.by_id(it.id)
+    assert cut.tokens == conversation_tokens([cut.turns])[0] < it.tokens
+    rv.edit(it.id, turns("Hi.", "Hello. What brings you here?", "Work.", "Shall we start with one step?"))
+    edited = rv.load().by_id(it.id)
+    assert edited.tokens == conversation_tokens([edited.turns])[0] < cut.tokens
+
+
+def test_truncated_judged_where_the_retrim_cuts_now(tmp_path):
+    """A re-trim that cuts a turn in the middle flags it; one that cuts between turns does not."""
+    store, run_id, spec = make_run(tmp_path / "runs", n_topics=2, per_topic=1)
+    rv = Review(store, run_id, spec.persona)
+    rv.set_retrim(["minutes"])  # inside the persona's 4th turn: "... for 5 minutes. Could you..."
+    rs = rv.load()
+    assert all(it.verdict.rules == ["truncated"] for it in rs.items), [it.verdict.rules for it in rs.items]
+    assert "was cut inside the turn by the stop sequence 'minutes'" in rs.items[0].verdict.summary()
+    assert rv.accept_all_ok(rs) == 0
+    rv.set_retrim(["\nUSER: Yes, I can"])
+    assert all(it.verdict.ok for it in rv.load().items)

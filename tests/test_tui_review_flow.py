@@ -90,6 +90,7 @@ async def test_review_accept_reject_filter_next_and_edit(run_ws):
         table.move_cursor(row=2)
         await pilot.pause()
         target = scr.selected
+        tokens_before = table.get_cell(target, "tokens")
         await pilot.press("e")
         await pilot.pause()
         area = app.screen.query_one("#edit-text")
@@ -98,6 +99,10 @@ async def test_review_accept_reject_filter_next_and_edit(run_ws):
         await wait_for(pilot, lambda: Review(store, run_id).load().by_id(target).edited)
         it = Review(store, run_id).load().by_id(target)
         assert "I changed this turn." in [t.text for t in it.turns]
+        # the Tokens column counts the edited conversation (it was the generation's usage)
+        from synth.review import conversation_tokens
+        await wait_for(pilot, lambda: table.get_cell(target, "tokens") != tokens_before)
+        assert table.get_cell(target, "tokens") == f"{conversation_tokens([it.turns])[0]:,}"
         assert "I changed this turn." not in it.conv.raw_text
         assert app.unexpected_errors == []
     # decisions persist: a new app shows them
@@ -131,6 +136,10 @@ async def test_review_next_flagged(run_ws):
 
 
 async def test_export_check_then_write(run_ws):
+    """6 conversations: the train file would hold 5 examples, under the 10 a trainer needs, so
+    Write asks first, naming the error; No writes nothing, Write anyway writes."""
+    from tui.screens.dialogs import ConfirmDialog
+
     app = app_at(run_ws, "export")
     async with app.run_test(size=SIZE) as pilot:
         scr = app.screen
@@ -140,8 +149,20 @@ async def test_export_check_then_write(run_ws):
         await wait_for(pilot, lambda: "Checked" in str(status.render()), timeout=30)
         assert not any(run_ws.exports_dir.iterdir())  # a check writes nothing
         assert "Dataset report" in scr.query_one("#export-report")._markdown
+        assert "not written unless you confirm: chat.train.jsonl" in str(status.render())
         await pilot.press("ctrl+w")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=30)
+        question = str(app.screen.query_one(".dialog-question").render())
+        assert "chat.train.jsonl would fail validation" in question
+        assert "only 5 example(s): fine-tuning needs at least 10 [too_few_examples]" in question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "Nothing written" in str(status.render()))
+        assert not any(run_ws.exports_dir.iterdir())
+        await pilot.press("ctrl+w")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=30)
+        await pilot.press("y")
         await wait_for(pilot, lambda: "Written" in str(status.render()), timeout=30)
+        assert "Written WITH ERRORS, as you confirmed (✗ 1 errors" in str(status.render())
         out = [p for p in run_ws.exports_dir.iterdir() if p.is_dir()]
         assert len(out) == 1
         train = out[0] / "chat.train.jsonl"
@@ -152,15 +173,37 @@ async def test_export_check_then_write(run_ws):
         assert app.unexpected_errors == []
 
 
+async def test_export_checkboxes_show_their_state(run_ws):
+    from tui.widgets.mark_checkbox import MarkCheckbox
+
+    app = app_at(run_ws, "export")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.run_id is not None)
+        chat, sharegpt = scr.query_one("#ex-fmt-chat", MarkCheckbox), scr.query_one("#ex-fmt-sharegpt", MarkCheckbox)
+        assert str(chat.render()).startswith("[✓]") and str(sharegpt.render()).startswith("[ ]")
+        sharegpt.focus()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: sharegpt.value)
+        assert str(sharegpt.render()).startswith("[✓]")
+        assert scr.options().formats == ["chat", "sharegpt"]
+
+
 async def test_exported_file_passes_validate(run_ws, cli):
     app = app_at(run_ws, "export")
     async with app.run_test(size=SIZE) as pilot:
         scr = app.screen
         await wait_for(pilot, lambda: scr.run_id is not None)
+        scr.query_one("#ex-split").value = "conversation"  # 6 conversations: 5 train, 1 validation
         await pilot.press("ctrl+w")
+        await wait_for(pilot, lambda: len(app.screen_stack) > 1 or "Written" in str(
+            scr.query_one("#export-status").render()), timeout=30)
+        await pilot.press("y")  # the train file has too few examples: written as confirmed
         await wait_for(pilot, lambda: "Written" in str(scr.query_one("#export-status").render()),
                        timeout=30)
     out = next(p for p in run_ws.exports_dir.iterdir() if p.is_dir())
     res = cli("validate", str(out / "chat.validation.jsonl"))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "0 error(s)" in res.stdout
+    res = cli("validate", str(out / "chat.train.jsonl"))
+    assert res.returncode == 1 and "[too_few_examples]" in res.stdout  # what the dialog named

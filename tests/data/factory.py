@@ -83,7 +83,7 @@ def varied_turns(i: int, k: int = 0) -> list:
 
 def make_run(runs_dir, n_topics: int = 15, per_topic: int = 2, *, extra=None, model="gpt-4o-mini"):
     """Store a run of n_topics x per_topic good conversations; ``extra(i, k)`` may return other
-    turns (or a (turns, status) pair) for some items.  Returns (store, run_id, spec)."""
+    turns (or a (turns, status) pair, or a dict of Conversation fields with "turns") for some items.  Returns (store, run_id, spec)."""
     from synth.models import RunSpec, Topic, TopicSource
     from synth.store import Store
 
@@ -98,9 +98,15 @@ def make_run(runs_dir, n_topics: int = 15, per_topic: int = 2, *, extra=None, mo
             for i, t in enumerate(src.topics):
                 ts, status = varied_turns(i, k), "complete"
                 got = extra(i, k) if extra else None
+                fields = {}
+                if isinstance(got, dict):  # turns and other Conversation fields
+                    fields = dict(got)
+                    got = fields.pop("turns")
                 if got is not None:
                     ts, status = got if isinstance(got, tuple) else (got, "complete")
                 c = conv(ts, topic=t.text, k=k, run_id=run_id, status=status, model=model)
+                for name, value in fields.items():
+                    setattr(c, name, value)
                 c.id = conversation_id(run_id, t.id, k)
                 c.topic_id = t.id
                 c.cost = 0.0001

@@ -12,10 +12,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input, Label, Markdown, Select, SelectionList, Static, Switch
+from textual.markup import escape
+from textual.widgets import Button, Input, Label, Markdown, Select, Static
 
 from synth.errors import ChatsynthError
 from tui.screens.base import BaseScreen
+from tui.screens.dialogs import ConfirmDialog
+from tui.widgets.mark_checkbox import MarkCheckbox
 from tui.widgets.run_picker import RunPicker
 
 
@@ -28,7 +31,8 @@ LLaMA-Factory, prompt/completion in the seed style), the split (by topic: valida
 never appear in train; or by conversation), the validation share and the seed, and the model
 you will fine-tune (its token limit and training price). F5 checks: every file is built and
 validated and the dataset report is shown, nothing is written yet. Ctrl+W writes the files
-into exports/ and shows where they are."""
+into exports/ and shows where they are; a file with errors (say, fewer than 10 examples) is
+written only after a dialog that names its errors."""
 
     BINDINGS = [
         Binding("f5", "check", "Check"),
@@ -48,10 +52,10 @@ into exports/ and shows where they are."""
         with Horizontal(id="export"):
             with VerticalScroll(id="export-side"):
                 yield Label("Formats", classes="field-label")
-                yield SelectionList(("chat JSONL (messages)", "chat", True),
-                                    ("ShareGPT JSONL", "sharegpt"),
-                                    ("prompt/completion JSONL", "completion"),
-                                    id="ex-formats", compact=True)
+                with Vertical(id="ex-formats"):
+                    yield MarkCheckbox("chat JSONL (messages)", True, id="ex-fmt-chat")
+                    yield MarkCheckbox("ShareGPT JSONL", id="ex-fmt-sharegpt")
+                    yield MarkCheckbox("prompt/completion JSONL", id="ex-fmt-completion")
                 yield Label("Split by", classes="field-label")
                 yield Select([("topic (held-out topics)", "topic"), ("conversation", "conversation")],
                              value="topic", allow_blank=False, id="ex-split", compact=True)
@@ -66,9 +70,7 @@ into exports/ and shows where they are."""
                 yield Select([("accepted + passing, not rejected", "default"),
                               ("accepted only", "accepted")],
                              value="default", allow_blank=False, id="ex-policy", compact=True)
-                with Horizontal(classes="field-row switch-row"):
-                    yield Switch(False, id="ex-partial")
-                    yield Label("include partial conversations", classes="switch-label")
+                yield MarkCheckbox("include partial conversations", id="ex-partial")
                 yield Label("Model to fine-tune", classes="field-label")
                 yield Input("gpt-4o-mini", id="ex-model", compact=True)
                 with Horizontal(classes="button-row"):
@@ -93,9 +95,9 @@ into exports/ and shows where they are."""
 
     # -- options -----------------------------------------------------------------------------
     def options(self):
-        from synth.export import ExportOptions
+        from synth.export import FORMATS, ExportOptions
 
-        formats = list(self.query_one("#ex-formats", SelectionList).selected)
+        formats = [f for f in FORMATS if self.query_one(f"#ex-fmt-{f}", MarkCheckbox).value]
         if not formats:
             raise ChatsynthError("pick at least one format", field="formats")
         try:
@@ -107,7 +109,7 @@ into exports/ and shows where they are."""
             formats=formats, split_by=self.query_one("#ex-split", Select).value,  # type: ignore[arg-type]
             validation_fraction=fraction, seed=seed,
             policy=self.query_one("#ex-policy", Select).value,  # type: ignore[arg-type]
-            include_partial=self.query_one("#ex-partial", Switch).value,
+            include_partial=self.query_one("#ex-partial", MarkCheckbox).value,
             model=self.query_one("#ex-model", Input).value.strip() or "gpt-4o-mini")
         opts.check()
         return opts
@@ -139,6 +141,11 @@ into exports/ and shows where they are."""
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def _export(self, run_id: str, opts, write: bool) -> None:
         try:
+            if write and not opts.allow_invalid:  # a file with errors is written only when confirmed
+                checked = self.services.export(run_id, opts, write=False)
+                if checked[0].withheld:
+                    self.app.call_from_thread(self._confirm_invalid, run_id, opts, checked)
+                    return
             out = self.services.export(run_id, opts, write=write)
         except ChatsynthError as err:
             self.app.call_from_thread(self._failed, err)
@@ -152,24 +159,52 @@ into exports/ and shows where they are."""
         self.set_status(f"✗ {err}", "bad")
         self.error(err, "Export")
 
+    def _confirm_invalid(self, run_id: str, opts, checked) -> None:
+        """Name the errors and ask before writing files a trainer would reject."""
+        import dataclasses
+
+        result, markdown = checked
+        self.query_one("#export-report", Markdown).update(markdown)
+        errors = result.error_lines()
+        shown = "\n".join(errors[:6]) + (f"\n… {len(errors) - 6} more" if len(errors) > 6 else "")
+        parts = ", ".join(f"{key}.jsonl" for key in result.withheld)
+        self.set_status(f"✗ Not written yet: {parts} has {len(errors)} error(s):\n{shown}", "warn")
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                self.set_status(f"Nothing written: {parts} has {len(errors)} error(s):\n{shown}", "warn")
+                return
+            self.set_status("writing files…", "muted")
+            self._export(run_id, dataclasses.replace(opts, allow_invalid=True), True)
+
+        self.app.push_screen(ConfirmDialog(escape(  # a finding ends with "[code]": not markup
+            f"{parts} would fail validation (a trainer rejects it):\n{shown}\n\nWrite anyway?"),
+            yes="Write anyway"), answer)
+
     def _done(self, out, write: bool) -> None:
         result, markdown = out
-        errors = sum(len(r.errors) for r in result.reports.values())
-        warnings = sum(len(r.warnings) for r in result.reports.values())
+        errors = len(result.error_lines())
+        warnings = sum(len(r.warnings) for r in [*result.reports.values(), *result.withheld.values()])
         files = ", ".join(f"{k}: {n}" for k, n in result.examples.items())
         verdict = "✓ valid" if not errors else f"✗ {errors} errors"
         refused = f" · {len(result.refused)} examples refused (listed in the report)" if result.refused else ""
-        findings = [f.format(f"{key}.jsonl") for key, rep in result.reports.items()
+        held = (f" · not written unless you confirm: {', '.join(k + '.jsonl' for k in result.withheld)}"
+                if result.withheld else "")
+        findings = [f.format(f"{key}.jsonl") for key, rep in [*result.withheld.items(), *result.reports.items()]
                     for f in [*rep.errors, *rep.warnings]]
         detail = ("\n" + "\n".join(findings[:6]) + (f"\n… {len(findings) - 6} more in the report"
                                                      if len(findings) > 6 else "")) if findings else ""
         if write:
             paths = "\n".join(str(p) for p in [*result.files.values(), *result.report_paths])
-            self.set_status(f"Written ({verdict}, {warnings} warnings{refused}):\n{paths}{detail}", "good")
-            self.app.notify(f"Exported to {result.out_dir}", markup=False, timeout=8)
+            head = "Written" if not errors else "Written WITH ERRORS, as you confirmed"
+            self.set_status(f"{head} ({verdict}, {warnings} warnings{refused}):\n{paths}{detail}",
+                            "good" if not errors else "warn")
+            self.app.notify(f"Exported to {result.out_dir}", markup=False, timeout=8,
+                            severity="information" if not errors else "warning")
         else:
             self.set_status(f"Checked, nothing written yet: {verdict}, {warnings} warnings · "
-                            f"examples {files}{refused}. Ctrl+W writes.{detail}", "good" if not errors else "warn")
+                            f"examples {files or 'none'}{refused}{held}. Ctrl+W writes.{detail}",
+                            "good" if not errors else "warn")
         self.query_one("#export-report", Markdown).update(markdown)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -109,7 +109,7 @@ every filter. Filter the table by verdict or by reason at the top. Decisions are
     def _cells(self, it) -> tuple:
         reasons = ", ".join(it.verdict.rules) if it.verdict.rules else "—"
         state = STATE_ICONS.get(it.state, it.state) + (" ✎" if it.edited else "")
-        return (state, reasons, str(len(it.turns)), str(it.conv.usage.completion_tokens), it.conv.topic)
+        return (state, reasons, str(len(it.turns)), f"{it.tokens:,}", it.conv.topic)
 
     def fill_table(self, want: str | None = None) -> None:
         if self.rs is None:

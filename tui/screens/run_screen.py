@@ -51,6 +51,7 @@ class RunScreen(BaseScreen):
         try:
             review = Review(self.services.store, run_id)
             rs = review.load()
+            rs.count_tokens()  # here, not while the table is drawn
         except ChatsynthError as err:
             self.app.call_from_thread(self.error, err)
             return
