@@ -180,8 +180,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     spec = RunSpec.for_persona(persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
                                endpoint=ep.name, model=model, style=style, max_tokens=args.max_tokens)
     store = Store(ws.runs_dir)
-    stored = store.load(spec.run_id).conversations if store.conversations_path(spec.run_id).exists() else []
+    run_id = store.bind(spec)
+    stored = store.load(run_id).conversations if store.conversations_path(run_id).exists() else []
     est = estimate_run(spec, overrides=cfg.prices, local=ep.is_embedded, stored=stored)
+    changed = store.changed_since(spec)
+    if changed:
+        est.notes.insert(0, changed)
     # the fine-tune this run would feed: one example per conversation, 80% in train
     counter = counter_for(args.finetune_model)
     sys_tokens = counter.count(persona.system_prompt.strip())

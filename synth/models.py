@@ -89,6 +89,13 @@ class Persona:
             del d["rules"]["truncated"]
         return stable_id(d)
 
+    # the fields that shape what the model writes (the prompt and its labels); the system
+    # prompt (export only) and the filter rules (judging only) are not among them
+    PATTERN_FIELDS = ("name", "description", "persona_label", "user_label", "synthesis_prompt")
+
+    def pattern(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.PATTERN_FIELDS}
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["path"] = str(self.path) if self.path else None
@@ -133,8 +140,10 @@ class TopicSource:
 class RunSpec:
     """Everything that decides what a run writes.  The same spec again resumes the same run.
 
-    Fields that only govern *how* a run proceeds (concurrency, rate limits, budget, limit) are
-    not part of the run's identity.
+    A run is "this persona's pattern x this topic source x these settings"; its work items are
+    computed from the topic source as it is now, so adding topics or raising ``per_topic``
+    extends the same run.  Fields that only govern *how* a run proceeds (per_topic,
+    concurrency, rate limits, budget, limit) are not part of the run's identity.
     """
 
     persona: Persona
@@ -153,18 +162,21 @@ class RunSpec:
     tpm: int | None = None
     budget: float | None = None  # money, in USD
     limit: int | None = None  # write at most this many conversations in this invocation
+    # the stored run this spec continues, when the store found one whose id was made another
+    # way (a run written before work-item ids); set by Store.bind, never part of the identity
+    run_ref: str | None = None
 
     @property
     def run_id(self) -> str:
-        return stable_id(self.identity())
+        return self.run_ref or stable_id(self.identity())
 
     def identity(self) -> dict[str, Any]:
+        """What decides a conversation's text, apart from its topic and k."""
         return {
+            "scheme": 2,
             "persona": self.persona.id,
-            "persona_hash": self.persona.content_hash(),
+            "persona_pattern": stable_id(self.persona.pattern()),
             "topics": self.topics.id,
-            "topics_hash": self.topics.content_hash(),
-            "per_topic": self.per_topic,
             "endpoint": self.endpoint,
             "model": self.model,
             "style": self.style,
@@ -191,6 +203,7 @@ class RunSpec:
         return {
             "run_id": self.run_id,
             **self.identity(),
+            "per_topic": self.per_topic,
             "persona_snapshot": self.persona.to_dict(),
             "topic_source": {
                 "id": self.topics.id,

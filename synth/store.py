@@ -337,20 +337,68 @@ class Store:
             os.close(lock)
 
     # runs
+    def _identities(self) -> list[tuple[str, dict[str, Any]]]:
+        """(run id, identity) of every readable run, oldest first.  A run written before
+        work-item ids has its identity computed again from its spec.json."""
+        out = []
+        for run_id in self.run_ids():
+            try:
+                data = self._read_spec_json(run_id)
+                out.append((run_id, RunSpec.from_dict(data).identity()))
+            except (StoreError, KeyError, TypeError, ValueError):
+                continue  # an unreadable run is reported where it is listed, not matched
+        return out
+
+    def bind(self, spec: RunSpec) -> str:
+        """The run ``spec`` continues: its own id, or an older run with the same identity whose
+        id was made another way (one written before work-item ids; the newest if several).
+        Sets ``spec.run_ref`` and returns the run id."""
+        spec.run_ref = None
+        own = spec.run_id
+        if not self.spec_path(own).exists():
+            key = spec.identity()
+            same = [rid for rid, ident in self._identities() if ident == key]
+            if same:
+                spec.run_ref = same[-1]
+        return spec.run_id
+
+    def changed_since(self, spec: RunSpec) -> str | None:
+        """When ``spec`` starts a new run although a run of the same persona and topic source
+        exists: "persona changed since run X: a new run" (naming what changed)."""
+        if self.spec_path(self.bind(spec)).exists():
+            return None
+        key = spec.identity()
+        near = [(rid, ident) for rid, ident in self._identities()
+                if ident["persona"] == key["persona"] and ident["topics"] == key["topics"]]
+        if not near:
+            return None
+        rid, ident = near[-1]
+        what = [k for k in key if k != "scheme" and ident.get(k) != key[k]]
+        label = {"persona_pattern": "persona changed", "max_tokens": "max tokens changed",
+                 "stop": "stop sequences changed"}
+        said = [label.get(k, f"{k} changed") for k in what]
+        return f"{', '.join(said)} since run {rid}: a new run"
+
     def open_run(self, spec: RunSpec) -> str:
-        """Record a run (idempotent: the same spec again is the same run).  Returns its id."""
-        run_id = spec.run_id
+        """Record a run (idempotent: the same spec again is the same run).  Returns its id.
+        The spec's topic list and per_topic are kept as they are at this start: a run's items
+        are computed from the topic source as it is now."""
+        run_id = self.bind(spec)
         d = self.run_dir(run_id)
         d.mkdir(parents=True, exist_ok=True)
         record = spec.to_dict()
         sp = self.spec_path(run_id)
+        total = len(spec.topics.topics) * spec.per_topic
         if sp.exists():
             old = self._read_spec_json(run_id)
             if old.get("run_id") != run_id:
                 raise StoreError("spec.json belongs to another run; it was left as it is", path=sp)
-            # the how-to-run fields may change between starts; keep the latest
-            if any(old.get(k) != record.get(k) for k in ("concurrency", "rpm", "tpm", "budget", "limit")):
-                old.update({k: record[k] for k in ("concurrency", "rpm", "tpm", "budget", "limit")})
+            # what may change between starts (how to run, the list, the persona's export-only
+            # fields); a run written before work-item ids keeps its own identity fields
+            keys = ("concurrency", "rpm", "tpm", "budget", "limit", "per_topic", "topic_source",
+                    "persona_snapshot")
+            if any(old.get(k) != record.get(k) for k in keys):
+                old.update({k: record[k] for k in keys})
                 atomic_write_text(sp, json.dumps(old, ensure_ascii=False, indent=1))
         else:
             atomic_write_text(sp, json.dumps(record, ensure_ascii=False, indent=1))
@@ -364,9 +412,12 @@ class Store:
                     "endpoint": spec.endpoint,
                     "model": spec.model,
                     "per_topic": spec.per_topic,
-                    "total": len(spec.topics.topics) * spec.per_topic,
+                    "total": total,
                     "created_at": time.time(),
                 })
+            else:
+                runs.update({"per_topic": spec.per_topic, "total": total},
+                            Query().run_id == run_id)
         return run_id
 
     def _read_spec_json(self, run_id: str) -> dict[str, Any]:

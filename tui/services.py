@@ -182,11 +182,16 @@ class Services:
         ep_cfg = cfg.endpoint(req.endpoint)
         model = req.model or self.default_model(req.endpoint)
         spec = self.spec_for(req, endpoint=ep_cfg.name, model=model, style=ep_cfg.style)
+        run_id = self.store.bind(spec)
         stored = []
-        if spec.run_id in set(self.store.run_ids()):
-            stored = self.store.load(spec.run_id).conversations
-        return estimate_run(spec, overrides=cfg.prices or None, local=ep_cfg.is_embedded,
-                            stored=stored)
+        if run_id in set(self.store.run_ids()):
+            stored = self.store.load(run_id).conversations
+        est = estimate_run(spec, overrides=cfg.prices or None, local=ep_cfg.is_embedded,
+                           stored=stored)
+        changed = self.store.changed_since(spec)
+        if changed:
+            est.notes.insert(0, changed)
+        return est
 
     # -- export -----------------------------------------------------------------------------------
     def export(self, run_id: str, opts, *, write: bool):
