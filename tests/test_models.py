@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from synth.library import find_persona, find_topics
-from synth.models import Conversation, RunSpec, Turn, Usage, WorkItem
+from synth.models import Conversation, RunSpec, TopicSource, Turn, Usage, WorkItem
 
 
 def test_run_id_stable_across_processes(workspace):
@@ -24,8 +24,16 @@ def test_run_id_depends_on_what_not_how(workspace):
     assert RunSpec.for_persona(eve, topics, model="m", concurrency=32, budget=1.0).run_id == a.run_id
     assert RunSpec.for_persona(eve, topics, model="m", temperature=0.1).run_id != a.run_id
     assert RunSpec.for_persona(eve, topics, model="other").run_id != a.run_id
+    # the run is this persona's pattern x this topic source: a longer list, more per topic, a
+    # new system prompt (export only) or new filter rules extend or keep the same run
+    assert RunSpec.for_persona(eve, topics, model="m", per_topic=3).run_id == a.run_id
+    fewer = TopicSource(id=topics.id, kind=topics.kind, topics=topics.topics[:2])
+    assert RunSpec.for_persona(eve, fewer, model="m").run_id == a.run_id
     before = a.run_id
     eve.system_prompt += " changed"
+    eve.rules.min_turns += 1
+    assert RunSpec.for_persona(eve, topics, model="m").run_id == before
+    eve.synthesis_prompt += " changed"
     assert RunSpec.for_persona(eve, topics, model="m").run_id != before
 
 
