@@ -16,7 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from synth.errors import LibraryError
 from synth.models import Conversation, FilterRules, Persona, Turn

@@ -34,3 +34,20 @@ def test_wheel_ships_examples_and_init_works_from_it(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import synth.workspace as w; print(w.examples_dir())"],
                        cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.stdout.strip().endswith("synth/_examples"), "the installed copy reads its own examples"
+
+
+def test_pyflakes_is_clean_and_make_test_runs_it_first():
+    import tomllib
+
+    r = subprocess.run([sys.executable, "-m", "pyflakes", "synth", "tui", "tests", "bench"],
+                       cwd=REPO, capture_output=True, text=True)
+    assert (r.returncode, r.stdout + r.stderr) == (0, "")
+    dev = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    assert any(d.split(">")[0].split("=")[0].strip() == "pyflakes" for d in dev)
+    # what `make test` (the README's test command, run by .ci/run) would do, in order
+    r = subprocess.run(["make", "-n", "test"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    flakes = next(i for i, ln in enumerate(lines) if "-m pyflakes synth tui tests bench" in ln)
+    pytest = next(i for i, ln in enumerate(lines) if "-m pytest" in ln)
+    assert flakes < pytest
