@@ -1,5 +1,5 @@
 # chatsynth: `make demo` installs everything (the embedded model too) and opens the app;
-# `make test` installs the test tools and runs the whole suite.  Both are idempotent and use
+# `make test` installs the test tools, runs pyflakes, then the whole suite.  Both are idempotent and use
 # a project-local virtual environment in .venv/.
 
 PYTHON ?= python3
@@ -27,6 +27,7 @@ demo: $(STAMP)
 	$(BIN)/chatsynth
 
 test: $(STAMP)
+	$(BIN)/python -m pyflakes synth tui tests bench
 	tests/with-secret-service $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -25,18 +25,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     act.add_argument("--copy-to", metavar="NEW", help="copy NAME's file (comments and all) to NEW")
     act.add_argument("--rename-to", metavar="NEW", help="rename NAME's file to NEW")
     act.add_argument("--delete", action="store_true", help="delete NAME's file (with --yes)")
+    act.add_argument("--set", dest="set_fields", metavar="KEY=VALUE", action="append",
+                     help="set a field in NAME's file, e.g. temperature=0.7 or "
+                          "'stop=[\"END\", \"USER:\"]' (repeatable; checked like the file; "
+                          "comments kept)")
     p.add_argument("--yes", action="store_true", help="confirm --delete")
     p.set_defaults(func=cmd_personas)
 
-    p = sub.add_parser("topics", help="list topic sources with their counts; create a list, add "
-                                      "or import topics, delete a list")
+    p = sub.add_parser("topics", help="list topic sources with their counts; create a list, add, "
+                                      "import, remove or rename topics, delete a list")
     p.add_argument("name", nargs="?", help="list the topics of one source (or the one to change)")
     act = p.add_mutually_exclusive_group()
-    act.add_argument("--new", action="store_true", help="create the YAML list NAME")
+    act.add_argument("--new", action="store_true", help="create the YAML list NAME (empty)")
     act.add_argument("--add", metavar="TOPIC", action="append", help="add a topic (repeatable)")
     act.add_argument("--import", dest="import_file", metavar="FILE", type=Path,
                      help="add the topics of a text file (one a line; # comments skipped; "
                           "ones already there skipped)")
+    act.add_argument("--remove", metavar="TOPIC", help="remove a topic (comments kept)")
+    act.add_argument("--rename", nargs=2, metavar=("OLD", "NEW"),
+                     help="reword a topic in place (comments kept)")
     act.add_argument("--delete", action="store_true", help="delete the list's file (with --yes)")
     p.add_argument("--yes", action="store_true", help="confirm --delete")
     p.set_defaults(func=cmd_topics)
@@ -64,7 +71,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def _needs_name(args: argparse.Namespace, what: str) -> None:
     changing = any(getattr(args, k, None) for k in ("new", "copy_to", "rename_to", "delete", "add",
-                                                     "import_file"))
+                                                     "import_file", "set_fields", "remove",
+                                                     "rename"))
     if changing and not args.name:
         raise LibraryError(f"name the {what} to change, e.g. `chatsynth {args.command} NAME ...`",
                            field="name")
@@ -88,6 +96,12 @@ def _persona_change(ws, args: argparse.Namespace) -> bool:
         p = find_persona(ws, args.name)
         library_files.delete_persona(p)
         print(f"deleted {p.path}")
+    elif args.set_fields:
+        from synth.library_edit import parse_assignment, set_persona_fields
+
+        p = set_persona_fields(find_persona(ws, args.name), args.set_fields)
+        keys = ", ".join(dict.fromkeys(parse_assignment(a)[0] for a in args.set_fields))
+        print(f"set {keys} in {p.path}")
     else:
         return False
     return True
@@ -129,14 +143,24 @@ def _topics_change(ws, args: argparse.Namespace) -> bool:
 
     if args.new:
         src = library_files.new_topic_source(ws.topics_dir, args.name)
-        print(f"created {src.path} with one topic; add more with --add or --import")
+        print(f"created {src.path} with no topics yet; add them with --add or --import")
         return True
-    if not (args.add or args.import_file or args.delete):
+    if not (args.add or args.import_file or args.delete or args.remove or args.rename):
         return False
     src = find_topics(ws, args.name)
     if args.delete:
         library_files.delete_topic_source(src)
         print(f"deleted {src.path}")
+        return True
+    if args.remove or args.rename:
+        from synth import library_edit
+
+        if args.remove:
+            saved = library_edit.remove_topic(src, args.remove)
+            print(f"removed {args.remove!r} from {src.path} (now {len(saved.topics)})")
+        else:
+            library_edit.rename_topic(src, *args.rename)
+            print(f"renamed {args.rename[0]!r} to {' '.join(args.rename[1].split())!r} in {src.path}")
         return True
     if src.kind == "folder":
         raise LibraryError("a folder of documents gets a new file per context, not topics",
@@ -161,6 +185,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
         return 0
     if args.name:
         src = find_topics(ws, args.name)
+        if not src.topics:
+            print(f"no topics yet in {src.path}; add them with `chatsynth topics {src.id} --add "
+                  "TOPIC` or --import FILE")
         for i, t in enumerate(src.topics, 1):
             extra = f"  ({len(t.context)} characters)" if t.context else ""
             print(f"{i:4}  {t.text}{extra}")
@@ -171,7 +198,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
     for s in sources:
         what = "documents" if s.kind == "folder" else "topics"
         for_ = f"  for {s.persona}" if s.persona else ""
-        print(f"  {s.id:<{width}}  {len(s.topics):5} {what:<9} ({s.kind}){for_}")
+        count = f"{len(s.topics):5} {what:<9}" if s.topics else f"{'no topics yet':<15}"
+        print(f"  {s.id:<{width}}  {count} ({s.kind}){for_}")
     if not sources and not errors:
         print("  (none; `chatsynth init` adds the examples)")
     for err in errors:

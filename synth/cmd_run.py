@@ -87,8 +87,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     defaults = cfg.defaults or {}
     persona = find_persona(ws, args.persona or str(defaults.get("persona", "eve")))
     topics = find_topics(ws, args.topics or str(defaults.get("topics", persona.id)))
-    if not topics.topics:
-        raise ChatsynthError("has no topics", path=topics.path, field="topics")
+    from synth.library_files import require_topics
+
+    require_topics(topics)  # an empty list is valid, but there is nothing to run
     stops = [unescape(s) for s in args.stop] if args.stop else None
     session = EndpointSession(cfg, name=args.endpoint, base_url=args.base_url, model=args.model,
                               style=args.style, key_name=args.key_name, persona_style=persona.style)

@@ -26,6 +26,7 @@ from typing import Any, Callable, Literal, Sequence
 from synth.errors import ChatsynthError
 from synth.models import Persona, Turn
 from synth.review import Policy, Reviewed, ReviewSet, Selection
+from synth.private_files import DIR_MODE, FILE_MODE, private_dir
 from synth.yamlio import atomic_write_text
 
 FORMATS = ("chat", "sharegpt", "completion")
@@ -172,7 +173,7 @@ def split(items: Sequence[Reviewed], by: SplitBy, fraction: float, seed: int
 
 def write_lines_atomic(path: Path, lines: Sequence[str]) -> None:
     """Write JSONL so that a crash leaves the old file or the new one, never half of one."""
-    atomic_write_text(path, "\n".join(lines) + "\n" if lines else "", mode=0o644)
+    atomic_write_text(path, "\n".join(lines) + "\n" if lines else "", mode=FILE_MODE)
 
 
 def _build(fmt: str, items: Sequence[Reviewed], persona: Persona, opts: ExportOptions, sep: str,
@@ -219,6 +220,7 @@ def export_reviewed(rs: ReviewSet, persona: Persona, out_dir: Path, opts: Export
     stop = opts.stop_token if opts.stop_token is not None else f"\n\n{persona.user_label}:"
     counter = counter_for(opts.model)
     out_dir = Path(out_dir)
+    out_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)  # a folder it makes is owner-only
     result = ExportResult(out_dir=out_dir, files={}, examples={}, refused=[], selection=sel,
                           train_ids=[it.id for it in train], validation_ids=[it.id for it in val],
                           validation_topics=val_topics, notes=notes, separator=sep, stop_token=stop)
@@ -290,11 +292,11 @@ def export_run(store: Any, run_ref: str, out_dir: Path | None, opts: ExportOptio
 def _new_folder(base: Path, name: str) -> Path:
     """Create and return ``base/name``, or ``name-2``, ``name-3``, ... when that is taken (two
     exports in the same second): an automatic export never writes into an earlier one."""
-    base.mkdir(parents=True, exist_ok=True)
+    private_dir(base)
     for n in range(1, 10_000):
         path = base / (name if n == 1 else f"{name}-{n}")
         try:
-            path.mkdir()
+            path.mkdir(mode=DIR_MODE)
             return path
         except FileExistsError:
             continue

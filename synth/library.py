@@ -363,8 +363,6 @@ def _dedupe_check(topics: list[Topic], path: Path) -> None:
             raise LibraryError(f"duplicate topic {t.text!r}" + (f" (first on line {first})" if first else ""),
                                path=path, line=t.source_line, field="topics")
         seen[key] = t.source_line
-    if not topics:
-        raise LibraryError("no topics in this source", path=path, line=1, field="topics")
 
 
 def load_topic_source(path: Path) -> TopicSource:

@@ -84,18 +84,25 @@ def _persona_file(persona: Persona) -> Path:
     return Path(persona.path)
 
 
-def new_topic_source(topics_dir: Path, source_id: str,
-                     first_topic: str = "A first topic") -> TopicSource:
-    """A YAML topic list holding one topic."""
+def new_topic_source(topics_dir: Path, source_id: str) -> TopicSource:
+    """An empty YAML topic list (``topics: []``), ready for topics to be added."""
     source_id = check_id(source_id)
     for p in topics_dir.glob(f"{source_id}*"):
         if p.stem == source_id:
             raise LibraryError(f"a topic source named {source_id!r} already exists", path=p)
     path = topics_dir / f"{source_id}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    src = TopicSource(id=source_id, kind="yaml", topics=[Topic(text=first_topic)], path=path)
+    src = TopicSource(id=source_id, kind="yaml", topics=[], path=path)
     save_topic_source(src, path)
     return load_topic_source(path)
+
+
+def require_topics(source: TopicSource) -> None:
+    """Refuse to start a run on a list with no topics (an empty list is valid, not runnable)."""
+    if not source.topics:
+        raise LibraryError(f"no topics yet in {source.id!r}; add some first (`chatsynth topics "
+                           f"{source.id} --add TOPIC` or the Library screen)", path=source.path,
+                           field="topics")
 
 
 def delete_topic_source(source: TopicSource) -> None:

@@ -259,6 +259,6 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         serve(sys.argv[2:])
     else:
-        print(f"usage: python -m synth.local serve --model PATH [llama_cpp.server options]",
+        print("usage: python -m synth.local serve --model PATH [llama_cpp.server options]",
               file=sys.stderr)
         sys.exit(2)

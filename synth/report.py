@@ -196,6 +196,6 @@ def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
 
     md = Path(out_dir) / "report.md"
     js = Path(out_dir) / "report.json"
-    atomic_write_text(js, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    atomic_write_text(md, render_markdown(report))
+    atomic_write_text(js, json.dumps(report, indent=1, ensure_ascii=False) + "\n", mode=0o600)
+    atomic_write_text(md, render_markdown(report), mode=0o600)  # owner-only, like the data
     return [md, js]

@@ -35,6 +35,7 @@ from tinydb.storages import Storage
 
 from synth.errors import StoreError
 from synth.models import Conversation, RunSpec, Turn
+from synth.private_files import FILE_MODE, private_dir, tighten, tighten_fd
 from synth.yamlio import atomic_write_text
 
 # (conversations file, size, mtime) -> (complete, partial, problems), for list_runs
@@ -79,7 +80,7 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, Any]) -> None:
-        atomic_write_text(self.path, json.dumps(data, ensure_ascii=False), mode=0o600)
+        atomic_write_text(self.path, json.dumps(data, ensure_ascii=False), mode=FILE_MODE)
 
 
 @dataclass
@@ -154,7 +155,8 @@ class ConversationWriter:
         self._fd: int | None = None
 
     def open(self) -> "ConversationWriter":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent.parent)  # runs/
+        private_dir(self.path.parent)
         self._lock_fd = _try_lock(self.path.parent / "writer.lock")
         if self._lock_fd is None:
             raise StoreError("another chatsynth process is writing this run; wait for it or stop it",
@@ -163,6 +165,7 @@ class ConversationWriter:
             if not self.path.exists():
                 _atomic_create(self.path, _header(self.run_id))
             self.problems += _repair_tail(self.path, self.run_id)
+            tighten(self.path, FILE_MODE)  # a log written by an older version was 0644
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except BaseException:
             self.close()
@@ -215,7 +218,8 @@ class ConversationWriter:
 
 
 def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    tighten_fd(fd)  # one an older version made is 0644
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -226,7 +230,8 @@ def _try_lock(path: Path) -> int | None:
 
 def _atomic_create(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -272,9 +277,9 @@ def _repair_tail(path: Path, run_id: str) -> list[str]:
         fh.seek(last_nl + 1)
         fragment = fh.read()
     qdir = path.parent / "quarantine"
-    qdir.mkdir(exist_ok=True)
+    private_dir(qdir)
     qpath = qdir / f"{CONV_FILE}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}.tail"
-    with open(qpath, "wb") as q:
+    with os.fdopen(os.open(qpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as q:
         q.write(fragment)
         q.flush()
         os.fsync(q.fileno())
@@ -324,10 +329,12 @@ class Store:
     # catalog
     @contextlib.contextmanager
     def _catalog(self) -> Iterator[TinyDB]:
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        lock = os.open(self.runs_dir / "catalog.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        private_dir(self.runs_dir)
+        lock = os.open(self.runs_dir / "catalog.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
+            tighten_fd(lock)
             fcntl.flock(lock, fcntl.LOCK_EX)
+            tighten(self.catalog_path, FILE_MODE)
             db = TinyDB(str(self.catalog_path), storage=AtomicJSONStorage)
             try:
                 yield db
@@ -385,7 +392,8 @@ class Store:
         are computed from the topic source as it is now."""
         run_id = self.bind(spec)
         d = self.run_dir(run_id)
-        d.mkdir(parents=True, exist_ok=True)
+        private_dir(self.runs_dir)
+        private_dir(d)
         record = spec.to_dict()
         sp = self.spec_path(run_id)
         total = len(spec.topics.topics) * spec.per_topic
@@ -399,9 +407,10 @@ class Store:
                     "persona_snapshot")
             if any(old.get(k) != record.get(k) for k in keys):
                 old.update({k: record[k] for k in keys})
-                atomic_write_text(sp, json.dumps(old, ensure_ascii=False, indent=1))
+                atomic_write_text(sp, json.dumps(old, ensure_ascii=False, indent=1), mode=FILE_MODE)
+            tighten(sp, FILE_MODE)
         else:
-            atomic_write_text(sp, json.dumps(record, ensure_ascii=False, indent=1))
+            atomic_write_text(sp, json.dumps(record, ensure_ascii=False, indent=1), mode=FILE_MODE)
         with self._catalog() as db:
             runs = db.table("runs")
             if not runs.search(Query().run_id == run_id):

@@ -8,8 +8,11 @@ usage is preferred wherever a run has it.
 Chat examples are counted the way OpenAI's cookbook does: 3 tokens per message, the tokens of
 every string value (role and content included), +1 per ``name``, and +3 priming the reply.
 
-Offline: tiktoken reads encodings from ``TIKTOKEN_CACHE_DIR``; where none can be loaded,
-``TokenizerUnavailable`` says which and what to do.  Encoders are built once per process.
+Offline: o200k_base and cl100k_base ship inside the package (synth.bundled_encodings, checked
+by SHA-256) and are used whenever tiktoken's own cache (``TIKTOKEN_CACHE_DIR`` or its default)
+lacks them, so counting never needs the network; any other encoding that can't be loaded
+raises ``TokenizerUnavailable`` saying which and what to do.  Encoders are built once per
+process.
 """
 
 from __future__ import annotations
@@ -92,7 +95,14 @@ def load_encoding(name: str):
     """The tiktoken encoding ``name``, built once per process."""
     import tiktoken
 
+    from synth import bundled_encodings
+
     with _lock:
+        if name in bundled_encodings.SHA256 and not bundled_encodings.tiktoken_cache_has(name):
+            try:
+                return bundled_encodings.load_bundled(name)  # no download: the shipped copy
+            except ChatsynthError as exc:
+                raise TokenizerUnavailable(exc.message, path=exc.path) from None
         try:
             return tiktoken.get_encoding(name)
         except ValueError as exc:

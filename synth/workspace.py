@@ -241,8 +241,10 @@ def init_workspace(root: Path, *, examples: bool = True) -> tuple[Workspace, lis
     if root.exists() and not root.is_dir():
         raise WorkspaceError("exists and is not a folder", path=root)
     created: list[Path] = []
-    for sub in ("personas", "topics", "runs", "exports"):
+    for sub in ("personas", "topics"):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("runs", "exports"):  # conversations can hold private documents: owner-only
+        (root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     cfg = root / CONFIG_NAME
     if not cfg.exists():
         fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

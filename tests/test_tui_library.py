@@ -267,3 +267,25 @@ async def test_switching_away_from_unsaved_edits_asks_first(workspace):
         await wait_for(pilot, lambda: form.original.id != "eve")
         assert load_persona(workspace.personas_dir / "eve.yaml").name == "Eve"
         assert app.unexpected_errors == []
+
+
+async def test_a_new_topic_list_starts_empty(workspace):
+    app = app_for(workspace)
+    path = workspace.topics_dir / "fresh.yaml"
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.screen.query_one("#topic-editor")
+        await wait_for(pilot, lambda: editor.source is not None)
+        app.screen.query_one("#source-list").focus()
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"fresh", "enter")
+        await wait_for(pilot, lambda: editor.source is not None and editor.source.id == "fresh")
+        assert editor.texts == [] and load_topic_source(path).topics == []
+        assert "A first topic" not in path.read_text()
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press(*"My first real topic", "enter")
+        await wait_for(pilot, lambda: editor.texts == ["My first real topic"])
+        await wait_for(pilot, lambda: [t.text for t in load_topic_source(path).topics]
+                       == ["My first real topic"])
+        assert app.unexpected_errors == []

@@ -82,8 +82,8 @@ class Services:
     def topic_sources(self) -> tuple[list[TopicSource], list[LibraryError]]:
         return load_topic_sources(self.ws)
 
-    def new_topic_source(self, source_id: str, first_topic: str = "A first topic") -> TopicSource:
-        return library_files.new_topic_source(self.ws.topics_dir, source_id, first_topic)
+    def new_topic_source(self, source_id: str) -> TopicSource:
+        return library_files.new_topic_source(self.ws.topics_dir, source_id)
 
     def delete_topic_source(self, source: TopicSource) -> None:
         library_files.delete_topic_source(source)
@@ -171,8 +171,10 @@ class Services:
     def build_spec(self, req, ep, session):
         if ep.free and session.concurrency and (req.concurrency or 99) > session.concurrency:
             req = replace(req, concurrency=session.concurrency)  # llama.cpp: one at a time
-        return self.spec_for(req, endpoint=ep.name, model=ep.model, style=ep.style,
+        spec = self.spec_for(req, endpoint=ep.name, model=ep.model, style=ep.style,
                              concurrency=session.concurrency)
+        library_files.require_topics(spec.topics)  # an empty list is valid but can't be run
+        return spec
 
     def estimate(self, req):
         """synth.pricing's estimate for what the form asks, without starting anything."""

@@ -69,7 +69,7 @@ def varied_turns(i: int, k: int = 0) -> list:
             f"Weekends, when nobody needs me before {8 + i % 4} in the morning.",
             f"So mornings free of demands help. Might {plan} fit at {7 + i % 4}:30 on weekdays too?",
             f"Maybe on Tuesdays and Thursdays, starting with {plan} {i}.",
-            f"Two mornings is a solid start. Write them in your calendar tonight, okay?",
+            "Two mornings is a solid start. Write them in your calendar tonight, okay?",
         )
     return turns(
         f"Topic {i} variant {k}: I want to start {plan} but I keep stalling on day {i}.",

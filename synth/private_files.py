@@ -1,0 +1,41 @@
+"""Owner-only modes for what a run and an export write: conversations can hold private
+documents, so runs/ and exports/ and everything under them are 0700 folders and 0600 files
+(as chatsynth.yaml and runs/catalog.json already are).  Folders made by an older version are
+tightened the next time a run or an export writes into them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (and any missing parents) and leave ``path`` itself owner-only."""
+    path = Path(path)
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    tighten(path, DIR_MODE)
+    return path
+
+
+def tighten(path: Path, mode: int) -> None:
+    """Take group and other access away from an existing file or folder of ours."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    if st.st_mode & 0o077:
+        try:
+            os.chmod(path, st.st_mode & mode & 0o777)
+        except PermissionError:
+            pass  # not ours (a shared folder): leave it as its owner set it
+
+
+def tighten_fd(fd: int) -> None:
+    """``tighten`` for a file already open (a lock file)."""
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except PermissionError:
+        pass
