@@ -117,7 +117,9 @@ def cmd_personas(args: argparse.Namespace) -> int:
     print(f"personas in {ws.personas_dir}:")
     width = max((len(p.id) for p in personas), default=4)
     for p in personas:
-        print(f"  {p.id:<{width}}  {p.name:<10} {p.style:<10} {p.description}")
+        same = [o.id for o in personas if o is not p and o.name.casefold() == p.name.casefold()]
+        note = f"  (same name as {', '.join(same)}: choose it as {p.id})" if same else ""
+        print(f"  {p.id:<{width}}  {p.name:<10} {p.style:<10} {p.description}{note}")
     if not personas and not errors:
         print("  (none; `chatsynth init` adds the examples)")
     for err in errors:

@@ -299,14 +299,13 @@ def find_persona(ws, name_or_path: str) -> Persona:
     for p in persona_files(ws):
         if p.stem == name_or_path:
             return load_persona(p)
-    # fall back to a persona's display name, case-insensitively
-    for p in persona_files(ws):
-        try:
-            persona = load_persona(p)
-        except LibraryError:
-            continue
-        if persona.name.casefold() == name_or_path.casefold():
-            return persona
+    # fall back to a persona's display name, case-insensitively; two with that name: ask for one
+    hits = [p for p in load_personas(ws)[0] if p.name.casefold() == name_or_path.casefold()]
+    if len(hits) > 1:
+        raise LibraryError(f"{len(hits)} personas are named {name_or_path!r}: pick one by its file "
+                           f"name ({', '.join(p.id for p in hits)})", field="persona")
+    if hits:
+        return hits[0]
     known = ", ".join(p.stem for p in persona_files(ws)) or "none"
     raise LibraryError(f"no persona {name_or_path!r} in {ws.personas_dir} (have: {known})",
                        field="persona")

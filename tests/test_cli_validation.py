@@ -124,3 +124,17 @@ def test_endpoint_remove_needs_yes_and_keeps_a_default(workspace, cli):
     assert ws.config.default_endpoint == "local"
     assert [e.name for e in ws.config.endpoints] == ["local"]
     assert "# Secrets never go in this file" in cfg.read_text()  # comments kept
+
+
+def test_personas_with_the_same_name_are_told_apart_by_id(workspace, cli):
+    cli("personas", "eve", "--copy-to", "eve2")
+    r = cli("personas")
+    assert r.returncode == 0
+    rows = {ln.split()[0]: ln for ln in r.stdout.splitlines()[1:]}
+    assert "(same name as eve2: choose it as eve)" in rows["eve"]
+    assert "(same name as eve: choose it as eve2)" in rows["eve2"]
+    assert "same name" not in rows["bank-support"]
+    r = cli("estimate", "--persona", "Eve", "--topics", "eve")  # the display name is ambiguous
+    assert r.returncode == 2
+    assert "2 personas are named 'Eve': pick one by its file name (eve, eve2)" in r.stderr
+    assert cli("estimate", "--persona", "eve2", "--topics", "eve").returncode == 0
