@@ -230,7 +230,7 @@ class RunEstimate:
             out.append(f"completion tokens: about {self.completion_tokens_avg:,} "
                        f"(this run's average over {plural(self.avg_from, 'stored conversation')})")
         if self.cost_max is None:
-            out.append("cost: unknown (no price known for this model)")
+            out.append("cost: unknown (no price known)")
         else:
             out.append(f"cost: at most {format_usd(self.cost_max)}"
                        + (f", about {format_usd(self.cost_avg)} at the run's average"

@@ -269,6 +269,6 @@ def test_estimate_wording_for_one_topic_and_no_price(workspace, cli):
     r = cli("estimate", "--topics", "one", "--endpoint", "openai", "--model", "no-such-model-x")
     assert r.returncode == 0, r.stderr
     assert "(1 topic x 1)" in r.stdout and "1 topics" not in r.stdout
-    assert "cost: unknown (no price known for this model)" in r.stdout
+    assert "cost: unknown (no price known)\n" in r.stdout
     assert "at most no price" not in r.stdout
     assert "(1 training example of about" in r.stdout
