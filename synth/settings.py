@@ -101,8 +101,10 @@ def remove_endpoint(ws, name: str, new_default: str | None = None) -> None:
             raise WorkspaceError("the new default must be another endpoint", field="default")
         ws.config.endpoint(new_default)  # a clear error for an unknown name
     elif current == name:
-        raise WorkspaceError(f"{name} is the default endpoint: name another to become the "
-                             "default (e.g. --default local)", field="default")
+        others = [str(e.get("name")) for e in eps if isinstance(e, dict) and e is not entry]
+        other = next(iter(others), "local" if name != "local" else None)
+        raise WorkspaceError(f"{name} is the default endpoint: name another to become the default"
+                             + (f" (e.g. --default {other})" if other else ""), field="default")
     eps.remove(entry)
     if new_default is not None:
         doc["default_endpoint"] = new_default
