@@ -1,4 +1,4 @@
-"""`chatsynth endpoint list|add|edit|default|test`: the app's Settings screen, headless.
+"""`chatsynth endpoint list|add|edit|remove|default|test`: the app's Settings screen, headless.
 
 Endpoints are edited in chatsynth.yaml in place (comments kept); a change is written only if
 the whole config is still valid.  Keys are never taken here: an endpoint names its key, and
@@ -35,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.add_argument("--max-stop", type=int, help="how many stop sequences it accepts (OpenAI: 4)")
         s.add_argument("--default", action="store_true", help="also make it the default endpoint")
         s.set_defaults(func=cmd_save, action=action)
+    s = es.add_parser("remove", help="take an endpoint out of chatsynth.yaml (with --yes)")
+    s.add_argument("name")
+    s.add_argument("--yes", action="store_true", help="confirm the removal")
+    s.add_argument("--default", metavar="OTHER",
+                   help="the endpoint that becomes the default (needed to remove the default)")
+    s.set_defaults(func=cmd_remove)
     s = es.add_parser("default", help="make an endpoint the default")
     s.add_argument("name")
     s.set_defaults(func=cmd_default)
@@ -86,6 +92,17 @@ def cmd_save(args: argparse.Namespace) -> int:
     verb = "added" if old is None else "saved"
     print(f"{verb} endpoint {name} in {ws.config_path}"
           + (" (now the default)" if ws.config.default_endpoint == name else ""))
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    ws = _ws(args)
+    if not args.yes:
+        raise WorkspaceError(f"this removes {args.name} from chatsynth.yaml; add --yes to confirm",
+                             field="remove")
+    settings.remove_endpoint(ws, args.name, args.default)
+    print(f"removed endpoint {args.name} from {ws.config_path}"
+          + (f"; the default is now {args.default}" if args.default else ""))
     return 0
 
 

@@ -8,7 +8,9 @@ import json
 import sys
 from pathlib import Path
 
+from synth import checks
 from synth.errors import ChatsynthError
+from synth.wording import plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -160,10 +162,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from synth.store import Store
     from synth.tokens import counter_for
 
-    for name in ("per_topic", "max_tokens"):
-        v = getattr(args, name)
-        if v is not None and v <= 0:
-            raise ChatsynthError(f"must be more than 0, not {v}", field=f"--{name.replace('_', '-')}")
+    checks.flags(args, ("per_topic", "max_tokens"))
     ws = workspace_from(args)
     cfg = ws.config
     defaults = cfg.defaults or {}
@@ -198,11 +197,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         print(json.dumps({"run_id": spec.run_id, "run": est.to_dict(), "finetune_projection": ft.to_dict()},
                          indent=1))
         return 0
-    print(f"run {spec.run_id}: persona {persona.id}, topics {topics.id} ({len(topics.topics)} topics "
-          f"x {spec.per_topic}), endpoint {ep.name}, style {style}")
+    print(f"run {spec.run_id}: persona {persona.id}, topics {topics.id} "
+          f"({plural(len(topics.topics), 'topic')} x {spec.per_topic}), endpoint {ep.name}, "
+          f"style {style}")
     for line in est.lines():
         print(line)
-    print(f"fine-tune projection ({n_train:,} training examples of about {example:,} tokens: "
+    print(f"fine-tune projection ({plural(n_train, 'training example')} of about {example:,} tokens: "
           f"{'the run average' if est.completion_tokens_avg else 'max_tokens'} + system prompt):")
     for line in ft.lines():
         print("  " + line)

@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from synth.errors import LibraryError
+from synth.errors import ChatsynthError, LibraryError, every
 from synth.library import find_persona, find_topics, load_personas, load_topic_sources
 from synth.workspace import init_workspace
+from synth.wording import plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -130,7 +131,9 @@ def cmd_personas(args: argparse.Namespace) -> int:
     print(f"personas in {ws.personas_dir}:")
     width = max((len(p.id) for p in personas), default=4)
     for p in personas:
-        print(f"  {p.id:<{width}}  {p.name:<10} {p.style:<10} {p.description}")
+        same = [o.id for o in personas if o is not p and o.name.casefold() == p.name.casefold()]
+        note = f"  (same name as {', '.join(same)}: choose it as {p.id})" if same else ""
+        print(f"  {p.id:<{width}}  {p.name:<10} {p.style:<10} {p.description}{note}")
     if not personas and not errors:
         print("  (none; `chatsynth init` adds the examples)")
     for err in errors:
@@ -209,15 +212,17 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     ws = _ws(args)
-    problems: list[str] = []
+    problems: list[ChatsynthError] = []
     try:
         ws.config
-    except LibraryError as err:
-        problems.append(str(err))
+    except ChatsynthError as err:
+        problems += every(err)
     personas, perr = load_personas(ws)
     sources, serr = load_topic_sources(ws)
-    problems += [str(e) for e in perr + serr]
-    for line in problems:
-        print(f"chatsynth: error: {line}", file=sys.stderr)
-    print(f"{len(personas)} personas, {len(sources)} topic sources, {len(problems)} problems")
+    for err in perr + serr:
+        problems += every(err)
+    for err in problems:
+        print(f"chatsynth: error: {err}", file=sys.stderr)
+    print(f"{plural(len(personas), 'persona')}, {plural(len(sources), 'topic source')}, "
+          f"{plural(len(problems), 'problem')}")
     return 2 if problems else 0

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from synth.errors import ChatsynthError
+from synth.wording import plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -79,7 +80,7 @@ def _pick(rs: Any, ref: str, field: str = "conversation") -> Any:
 def _row(it: Any) -> str:
     flag = " (edited)" if it.edited else ""
     why = "" if it.verdict.ok else " - " + it.verdict.summary()
-    return (f"{it.id}  {it.state:<8} {len(it.turns):>2} turns {it.tokens:>6,} tokens  "
+    return (f"{it.id}  {it.state:<8} {plural(len(it.turns), 'turn'):>8} {it.tokens:>6,} tokens  "
             f"{it.conv.topic[:50]!r}{flag}{why}")
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from synth.errors import ChatsynthError
+from synth import checks
 from synth.events import ConversationFailed, Progress, RunFinished, RunPaused, RunStarted
 
 EXIT = {"complete": 0, "limit": 0, "stopped": 3, "paused": 4, "budget": 5, "cancelled": 130}
@@ -51,12 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_runs)
 
 
-def _positive(name: str, v: Any, allow_zero: bool = False) -> None:
-    if v is not None and (v < 0 or (v == 0 and not allow_zero)):
-        raise ChatsynthError(f"must be {'0 or more' if allow_zero else 'more than 0'}, not {v}",
-                             field=f"--{name}")
-
-
 def unescape(s: str) -> str:
     """``\\n``, ``\\t`` and ``\\\\`` in a --stop value, as a shell user types them."""
     out, i = [], 0
@@ -77,11 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from synth.models import RunSpec
     from synth.store import Store
 
-    for name in ("per_topic", "concurrency", "rpm", "tpm", "max_tokens", "max_attempts", "timeout",
-                 "pause_after"):
-        _positive(name.replace("_", "-"), getattr(args, name))
-    _positive("limit", args.limit, allow_zero=True)
-    _positive("budget", args.budget, allow_zero=True)
+    checks.flags(args, ("temperature", "max_tokens", "per_topic", "limit", "concurrency", "rpm",
+                        "tpm", "budget", "timeout", "max_attempts", "pause_after"))
     ws = workspace_from(args)
     cfg = ws.config
     defaults = cfg.defaults or {}

@@ -43,3 +43,33 @@ class StoreError(ChatsynthError):
 
 class WorkspaceError(ChatsynthError):
     """No workspace, or a workspace that can't be used."""
+
+
+def every(err: ChatsynthError) -> list[ChatsynthError]:
+    """The error and the others found in the same file (``Collector``), in order."""
+    return [err, *getattr(err, "more", [])]
+
+
+class Collector:
+    """Runs a file's independent checks and keeps every problem, so that a file's problems are
+    all reported at once (the first is raised, carrying the rest in ``.more``)."""
+
+    def __init__(self) -> None:
+        self.errors: list[ChatsynthError] = []
+
+    def __call__(self, fn, *args, on_error=None, **kw):
+        """``fn(*args, **kw)``; on a ChatsynthError, note it and return ``on_error``."""
+        try:
+            return fn(*args, **kw)
+        except ChatsynthError as err:
+            self.errors.extend(every(err))
+            return on_error
+
+    def add(self, err: ChatsynthError) -> None:
+        self.errors.extend(every(err))
+
+    def done(self) -> None:
+        if self.errors:
+            first, *rest = self.errors
+            first.more = rest  # type: ignore[attr-defined]
+            raise first

@@ -93,7 +93,7 @@ def _turn_count(turns: list[Turn], rules: FilterRules, persona: Persona) -> list
     if n < rules.min_turns:
         return [Reason("turn_count", f"only {n} turn{'s' if n != 1 else ''} (at least {rules.min_turns})")]
     if n > rules.max_turns:
-        return [Reason("turn_count", f"{n} turns (at most {rules.max_turns})")]
+        return [Reason("turn_count", f"{n} turn{'s' if n != 1 else ''} (at most {rules.max_turns})")]
     return []
 
 

@@ -6,12 +6,14 @@ the round-trip YAML document it was loaded from, so the user's comments and key 
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from pathlib import Path
 from typing import Any
 
-from synth.errors import LibraryError
+from synth import checks
+from synth.errors import Collector, LibraryError
 from synth.models import FilterRules, PatternRule, Persona, Topic, TopicSource
 from synth.yamlio import (
     atomic_write_text, dump_yaml, item_line, key_lines, load_yaml_mapping, parse_yaml,
@@ -64,8 +66,7 @@ def _type_error(expected: str, value: Any, *, path, line, field) -> LibraryError
 def _str(data, key, lines, path, *, required=False, default="") -> str:
     if key not in data or data[key] is None:
         if required:
-            raise LibraryError("required field is missing", path=path, line=1 if not lines else None,
-                               field=key)
+            raise LibraryError("required field is missing", path=path, line=1, field=key)
         return default
     val = data[key]
     if not isinstance(val, str):
@@ -85,6 +86,9 @@ def _number(data, key, lines, path, *, default, kind=float, lo=None, hi=None):
     if not ok:
         raise _type_error("an integer" if kind is int else "a number", val, path=path,
                           line=lines.get(key), field=key)
+    if not math.isfinite(val):
+        raise LibraryError(f"must be a finite number, not {val}", path=path, line=lines.get(key),
+                           field=key)
     if (lo is not None and val < lo) or (hi is not None and val > hi):
         raise LibraryError(f"must be between {lo} and {hi}, got {val}", path=path,
                            line=lines.get(key), field=key)
@@ -118,118 +122,158 @@ def parse_rules(raw: Any, *, path: Path | None, line: int | None) -> FilterRules
     if not isinstance(raw, dict):
         raise _type_error("a mapping of rule settings", raw, path=path, line=line, field="rules")
     lines = key_lines(raw)
+    take = Collector()
     for key in raw:
         if key not in RULE_KEYS:
-            raise LibraryError(unknown_key_message(str(key), RULE_KEYS), path=path,
-                               line=lines.get(str(key), line), field=f"rules.{key}")
+            take.add(LibraryError(unknown_key_message(str(key), RULE_KEYS), path=path,
+                                  line=lines.get(str(key), line), field=f"rules.{key}"))
     rules = FilterRules()
     for key in ("alternation", "empty_turns", "leaked_labels", "repeated_lines", "refusals",
                 "truncated"):
         if key in raw:
             if not isinstance(raw[key], bool):
-                raise _type_error("true or false", raw[key], path=path, line=lines.get(key),
-                                  field=f"rules.{key}")
+                take.add(_type_error("true or false", raw[key], path=path, line=lines.get(key),
+                                     field=f"rules.{key}"))
+                continue
             setattr(rules, key, bool(raw[key]))
     for key in ("min_turns", "max_turns"):
-        setattr(rules, key, _number(raw, key, lines, path, default=getattr(rules, key), kind=int,
-                                    lo=0, hi=10_000))
-    rules.near_duplicates = _number(raw, "near_duplicates", lines, path,
-                                    default=rules.near_duplicates, lo=0, hi=1)
+        setattr(rules, key, take(_number, raw, key, lines, path, default=getattr(rules, key),
+                                 kind=int, lo=0, hi=10_000, on_error=getattr(rules, key)))
+    rules.near_duplicates = take(_number, raw, "near_duplicates", lines, path,
+                                 default=rules.near_duplicates, lo=0, hi=1,
+                                 on_error=rules.near_duplicates)
     if rules.min_turns > rules.max_turns:
-        raise LibraryError(f"min_turns ({rules.min_turns}) is more than max_turns ({rules.max_turns})",
-                           path=path, line=lines.get("min_turns"), field="rules.min_turns")
+        take.add(LibraryError(f"min_turns ({rules.min_turns}) is more than max_turns "
+                              f"({rules.max_turns})", path=path, line=lines.get("min_turns"),
+                              field="rules.min_turns"))
     pats = raw.get("patterns") or []
     if not isinstance(pats, list):
-        raise _type_error("a list of pattern rules", pats, path=path, line=lines.get("patterns"),
-                          field="rules.patterns")
+        take.add(_type_error("a list of pattern rules", pats, path=path,
+                             line=lines.get("patterns"), field="rules.patterns"))
+        pats = []
     for i, p in enumerate(pats):
-        pline = item_line(pats, i) or lines.get("patterns")
-        fld = f"rules.patterns[{i}]"
-        if not isinstance(p, dict):
-            raise _type_error("a mapping with name, applies_to, require_any, forbid", p, path=path,
-                              line=pline, field=fld)
-        plines = key_lines(p)
-        for key in p:
-            if key not in PATTERN_KEYS:
-                raise LibraryError(unknown_key_message(str(key), PATTERN_KEYS), path=path,
-                                   line=plines.get(str(key), pline), field=f"{fld}.{key}")
-        name = p.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise LibraryError("each pattern rule needs a name", path=path, line=pline,
-                               field=f"{fld}.name")
-        applies = p.get("applies_to", "assistant")
-        if applies not in ("assistant", "user"):
-            raise LibraryError("applies_to must be 'assistant' or 'user'", path=path,
-                               line=plines.get("applies_to", pline), field=f"{fld}.applies_to")
-        req = _regex_list(p.get("require_any"), path=path, line=plines.get("require_any", pline),
-                          field=f"{fld}.require_any")
-        forbid = _regex_list(p.get("forbid"), path=path, line=plines.get("forbid", pline),
-                             field=f"{fld}.forbid")
-        if not req and not forbid:
-            raise LibraryError("a pattern rule needs require_any or forbid", path=path, line=pline,
-                               field=fld)
-        reason = p.get("reason") or ""
-        if not isinstance(reason, str):
-            raise _type_error("text", reason, path=path, line=plines.get("reason", pline),
-                              field=f"{fld}.reason")
-        rules.patterns.append(PatternRule(name=str(name), applies_to=applies, require_any=req,
-                                          forbid=forbid, reason=str(reason)))
+        rule = take(_pattern_rule, p, i, pats, lines, path)
+        if rule is not None:
+            rules.patterns.append(rule)
+    take.done()
     return rules
+
+
+def _pattern_rule(p: Any, i: int, pats: list, lines: dict[str, int], path) -> PatternRule:
+    pline = item_line(pats, i) or lines.get("patterns")
+    fld = f"rules.patterns[{i}]"
+    if not isinstance(p, dict):
+        raise _type_error("a mapping with name, applies_to, require_any, forbid", p, path=path,
+                          line=pline, field=fld)
+    plines = key_lines(p)
+    for key in p:
+        if key not in PATTERN_KEYS:
+            raise LibraryError(unknown_key_message(str(key), PATTERN_KEYS), path=path,
+                               line=plines.get(str(key), pline), field=f"{fld}.{key}")
+    name = p.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise LibraryError("each pattern rule needs a name", path=path, line=pline,
+                           field=f"{fld}.name")
+    applies = p.get("applies_to", "assistant")
+    if applies not in ("assistant", "user"):
+        raise LibraryError("applies_to must be 'assistant' or 'user'", path=path,
+                           line=plines.get("applies_to", pline), field=f"{fld}.applies_to")
+    req = _regex_list(p.get("require_any"), path=path, line=plines.get("require_any", pline),
+                      field=f"{fld}.require_any")
+    forbid = _regex_list(p.get("forbid"), path=path, line=plines.get("forbid", pline),
+                         field=f"{fld}.forbid")
+    if not req and not forbid:
+        raise LibraryError("a pattern rule needs require_any or forbid", path=path, line=pline,
+                           field=fld)
+    reason = p.get("reason") or ""
+    if not isinstance(reason, str):
+        raise _type_error("text", reason, path=path, line=plines.get("reason", pline),
+                          field=f"{fld}.reason")
+    return PatternRule(name=str(name), applies_to=applies, require_any=req, forbid=forbid,
+                       reason=str(reason))
 
 
 def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
                          lines: dict[str, int] | None = None) -> Persona:
-    """Validate a persona mapping (as loaded from YAML, or as edited in the TUI)."""
+    """Validate a persona mapping (as loaded from YAML, or as edited in the TUI).  Every
+    problem is found: the first is raised, the others ride along in its ``.more``."""
     lines = lines if lines is not None else key_lines(data)
+    take = Collector()
     for key in data:
         if str(key) not in PERSONA_KEYS:
-            raise LibraryError(unknown_key_message(str(key), PERSONA_KEYS), path=path,
-                               line=lines.get(str(key)), field=str(key))
-    for key in REQUIRED:
-        if key not in data or data[key] is None:
-            raise LibraryError("required field is missing", path=path, line=1, field=key)
-    vals = {k: _str(data, k, lines, path, required=True) for k in REQUIRED}
+            take.add(LibraryError(unknown_key_message(str(key), PERSONA_KEYS), path=path,
+                                  line=lines.get(str(key)), field=str(key)))
+    vals = {k: take(_str, data, k, lines, path, required=True) for k in REQUIRED}
     for key in ("persona_label", "user_label"):
-        label = vals[key].strip()
-        if not _LABEL_RE.match(label):
-            raise LibraryError("a speaker label is one short line without ':' (e.g. EVE)",
-                               path=path, line=lines.get(key), field=key)
-        vals[key] = label
-    if vals["persona_label"].casefold() == vals["user_label"].casefold():
-        raise LibraryError("persona_label and user_label must differ", path=path,
-                           line=lines.get("user_label"), field="user_label")
-    check_template(vals["synthesis_prompt"], path=path, line=lines.get("synthesis_prompt"),
-                   field="synthesis_prompt")
-    style = _str(data, "style", lines, path, default="completion")
-    if style not in ("completion", "chat"):
-        raise LibraryError(f"style must be 'completion' or 'chat', got {style!r}", path=path,
-                           line=lines.get("style"), field="style")
-    stop = data.get("stop") or []
-    if isinstance(stop, str):
-        stop = [stop]
-    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
-        raise _type_error("a list of non-empty stop sequences", stop, path=path,
-                          line=lines.get("stop"), field="stop")
+        if vals[key] is not None:
+            vals[key] = take(_label, vals[key], path, lines.get(key), key)
+    if vals["persona_label"] and vals["user_label"] and \
+            vals["persona_label"].casefold() == vals["user_label"].casefold():
+        take.add(LibraryError("persona_label and user_label must differ", path=path,
+                              line=lines.get("user_label"), field="user_label"))
+    if vals["synthesis_prompt"] is not None:
+        take(check_template, vals["synthesis_prompt"], path=path,
+             line=lines.get("synthesis_prompt"), field="synthesis_prompt")
+    style = take(_style, data, lines, path)
+    stop = take(_stops, data.get("stop"), path, lines.get("stop"))
+    sampling = {key: take(_sampling, data, key, lines, path, default=default)
+                for key, default in (("temperature", 0.8), ("max_tokens", 800))}
+    description = take(_str, data, "description", lines, path)
+    rules = take(parse_rules, data.get("rules"), path=path, line=lines.get("rules"))
+    take.done()
     return Persona(
         id=persona_id,
         name=vals["name"].strip(),
-        description=_str(data, "description", lines, path).strip(),
+        description=description.strip(),
         persona_label=vals["persona_label"],
         user_label=vals["user_label"],
         system_prompt=vals["system_prompt"].strip(),
         synthesis_prompt=vals["synthesis_prompt"],
         style=style,  # type: ignore[arg-type]
-        temperature=_number(data, "temperature", lines, path, default=0.8, lo=0, hi=2),
-        max_tokens=_number(data, "max_tokens", lines, path, default=800, kind=int, lo=1, hi=200_000),
-        stop=[str(s) for s in stop],
-        rules=parse_rules(data.get("rules"), path=path, line=lines.get("rules")),
+        temperature=sampling["temperature"],
+        max_tokens=sampling["max_tokens"],
+        stop=stop,
+        rules=rules,
         path=path,
     )
 
 
+def _label(text: str, path, line, key) -> str:
+    label = text.strip()
+    if not _LABEL_RE.match(label):
+        raise LibraryError("a speaker label is one short line without ':' (e.g. EVE)",
+                           path=path, line=line, field=key)
+    return label
+
+
+def _style(data, lines, path) -> str:
+    style = _str(data, "style", lines, path, default="completion")
+    if style not in ("completion", "chat"):
+        raise LibraryError(f"style must be 'completion' or 'chat', got {style!r}", path=path,
+                           line=lines.get("style"), field="style")
+    return style
+
+
+def _stops(stop: Any, path, line) -> list[str]:
+    stop = stop or []
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+        raise _type_error("a list of non-empty stop sequences", stop, path=path, line=line,
+                          field="stop")
+    return [str(s) for s in stop]
+
+
+def _sampling(data, key, lines, path, *, default):
+    """A sampling value, checked against the one table of limits (synth.checks.NUMBERS)."""
+    if key not in data or data[key] is None:
+        return default
+    return checks.number(key, data[key], path=path, line=lines.get(key), error=LibraryError)
+
+
 def load_persona(path: Path) -> Persona:
     path = Path(path)
-    data, lines = load_yaml_mapping(path, allowed=PERSONA_KEYS, what="persona")
+    data, lines = load_yaml_mapping(path, allowed=None, what="persona")  # keys: checked below
     return persona_from_mapping(data, path, path.stem, lines)
 
 
@@ -256,14 +300,13 @@ def find_persona(ws, name_or_path: str) -> Persona:
     for p in persona_files(ws):
         if p.stem == name_or_path:
             return load_persona(p)
-    # fall back to a persona's display name, case-insensitively
-    for p in persona_files(ws):
-        try:
-            persona = load_persona(p)
-        except LibraryError:
-            continue
-        if persona.name.casefold() == name_or_path.casefold():
-            return persona
+    # fall back to a persona's display name, case-insensitively; two with that name: ask for one
+    hits = [p for p in load_personas(ws)[0] if p.name.casefold() == name_or_path.casefold()]
+    if len(hits) > 1:
+        raise LibraryError(f"{len(hits)} personas are named {name_or_path!r}: pick one by its file "
+                           f"name ({', '.join(p.id for p in hits)})", field="persona")
+    if hits:
+        return hits[0]
     known = ", ".join(p.stem for p in persona_files(ws)) or "none"
     raise LibraryError(f"no persona {name_or_path!r} in {ws.personas_dir} (have: {known})",
                        field="persona")
@@ -355,14 +398,24 @@ def save_persona(persona: Persona, path: Path | None = None) -> Path:
 # -- topic sources ------------------------------------------------------------------------------
 
 def _dedupe_check(topics: list[Topic], path: Path) -> None:
-    seen: dict[str, int | None] = {}
-    for t in topics:
+    """Refuse repeated topics (case and spacing do not count), naming every repeat.  Topics
+    read from a file name their lines; a list about to be saved names topic numbers."""
+    take = Collector()
+    seen: dict[str, int] = {}
+    for i, t in enumerate(topics):
         key = " ".join(t.text.split()).casefold()
         if key in seen:
-            first = seen[key]
-            raise LibraryError(f"duplicate topic {t.text!r}" + (f" (first on line {first})" if first else ""),
-                               path=path, line=t.source_line, field="topics")
-        seen[key] = t.source_line
+            first = topics[seen[key]]
+            if t.source_line is not None:
+                where = f" (first on line {first.source_line})" if first.source_line else ""
+                take.add(LibraryError(f"duplicate topic {t.text!r}{where}", path=path,
+                                      line=t.source_line, field="topics"))
+            else:
+                take.add(LibraryError(f"duplicate topic {t.text!r} (the same as topic "
+                                      f"{seen[key] + 1})", path=path, field=f"topic {i + 1}"))
+        else:
+            seen[key] = i
+    take.done()
 
 
 def load_topic_source(path: Path) -> TopicSource:
@@ -411,18 +464,21 @@ def _load_yaml_topics(path: Path) -> TopicSource:
         items = []
     if not isinstance(items, list):
         raise _type_error("a list of topics", items, path=path, line=base_line, field="topics")
-    topics = []
+    topics, take = [], Collector()
     for i, item in enumerate(items):
         line = item_line(items, i) or base_line
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             item = str(item)
         if not isinstance(item, str):
-            raise _type_error("a topic (one line of text)", item, path=path, line=line,
-                              field=f"topics[{i}]")
-        if not item.strip():
-            raise LibraryError("empty topic", path=path, line=line, field=f"topics[{i}]")
-        topics.append(Topic(text=" ".join(item.split()), source_line=line))
-    _dedupe_check(topics, path)
+            take.add(_type_error("a topic (one line of text)", item, path=path, line=line,
+                                 field=f"topics[{i}]"))
+        elif not item.strip():
+            take.add(LibraryError("empty topic", path=path, line=line, field=f"topics[{i}]"))
+        else:
+            topics.append(Topic(text=" ".join(item.split()), source_line=line))
+    if topics or not take.errors:
+        take(_dedupe_check, topics, path)
+    take.done()
     return TopicSource(id=path.stem, kind="yaml", topics=topics, path=path, persona=persona)
 
 
@@ -479,7 +535,7 @@ def save_topic_source(source: TopicSource, path: Path | None = None) -> Path:
                            path=path, field="topics")
     texts = [" ".join(t.text.split()) for t in source.topics]
     tmp = TopicSource(id=source.id, kind=source.kind,
-                      topics=[Topic(text=t, source_line=i + 1) for i, t in enumerate(texts)])
+                      topics=[Topic(text=t) for t in texts])  # not in the file yet: no lines
     _dedupe_check(tmp.topics, path)
     if path.suffix in (".yaml", ".yml"):
         doc = None

@@ -7,15 +7,13 @@ Used by the app's Library screen and by `chatsynth personas` / `chatsynth topics
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
+from synth import checks
 from synth.errors import LibraryError
 from synth.library import load_persona, load_topic_source, save_persona, save_topic_source
 from synth.models import Persona, Topic, TopicSource
-
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 NEW_PERSONA = Persona(
     id="new",
@@ -34,11 +32,7 @@ NEW_PERSONA = Persona(
 
 
 def check_id(new_id: str, what: str = "name") -> str:
-    new_id = new_id.strip()
-    if not _ID_RE.match(new_id):
-        raise LibraryError("use letters, digits, '.', '_' or '-' (at most 64, no spaces)",
-                           field=what)
-    return new_id
+    return checks.name(new_id, field=what, error=LibraryError)
 
 
 def free_persona_path(personas_dir: Path, persona_id: str) -> Path:

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
+from synth.wording import plural
+
 PER = 1_000_000  # prices are per million tokens
 
 
@@ -158,8 +160,9 @@ class FineTuneEstimate:
                  f"no training price for {self.model or 'this model'} in chatsynth.yaml finetune_prices")
         return [
             f"fine-tune model: {self.model or '(none given)'} (max {self.limit:,} tokens per example)",
-            f"billed training tokens: {self.tokens_per_epoch:,} per epoch x {self.epochs} epochs "
-            f"(trainer default for {self.examples:,} examples) = {self.billed_tokens:,}",
+            f"billed training tokens: {self.tokens_per_epoch:,} per epoch x "
+            f"{plural(self.epochs, 'epoch')} (trainer default for "
+            f"{plural(self.examples, 'example')}) = {self.billed_tokens:,}",
             f"training cost: {price}",
             *[f"note: {n}" for n in self.notes],
         ]
@@ -225,10 +228,13 @@ class RunEstimate:
         ]
         if self.completion_tokens_avg is not None:
             out.append(f"completion tokens: about {self.completion_tokens_avg:,} "
-                       f"(this run's average over {self.avg_from} stored conversations)")
-        out.append(f"cost: at most {format_usd(self.cost_max)}"
-                   + (f", about {format_usd(self.cost_avg)} at the run's average"
-                      if self.cost_avg is not None else ""))
+                       f"(this run's average over {plural(self.avg_from, 'stored conversation')})")
+        if self.cost_max is None:
+            out.append("cost: unknown (no price known)")
+        else:
+            out.append(f"cost: at most {format_usd(self.cost_max)}"
+                       + (f", about {format_usd(self.cost_avg)} at the run's average"
+                          if self.cost_avg is not None else ""))
         out += [f"note: {n}" for n in self.notes]
         return out
 

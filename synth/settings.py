@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from synth import checks
 from synth.errors import ChatsynthError, WorkspaceError
 from synth.workspace import DEFAULT_CONFIG, parse_config
 from synth.yamlio import atomic_write_text, dump_yaml, parse_yaml_document, read_text
@@ -48,9 +49,9 @@ def save_endpoint(ws, old_name: str | None, values: dict[str, Any]) -> None:
     """Add an endpoint, or change the one named ``old_name``; only EDITABLE keys are touched."""
     from ruamel.yaml.comments import CommentedMap
 
-    name = str(values.get("name") or "").strip()
-    if not name or any(c.isspace() for c in name):
-        raise WorkspaceError("an endpoint needs a one-word name", field="name")
+    name = checks.name(str(values.get("name") or ""), error=WorkspaceError)
+    if values.get("base_url"):
+        checks.base_url(values["base_url"], error=WorkspaceError)
     doc = _doc(ws)
     eps = doc.get("endpoints")
     if eps is None:
@@ -81,6 +82,32 @@ def save_endpoint(ws, old_name: str | None, values: dict[str, Any]) -> None:
         entry.pop("base_url", None)
     if old_name is not None and old_name != name and doc.get("default_endpoint") == old_name:
         doc["default_endpoint"] = name
+    _write_checked(ws, doc)
+
+
+def remove_endpoint(ws, name: str, new_default: str | None = None) -> None:
+    """Take an endpoint out of chatsynth.yaml.  The default endpoint is removed only when
+    ``new_default`` names another one, which becomes the default."""
+    doc = _doc(ws)
+    eps = doc.get("endpoints") or []
+    entry = next((e for e in eps if isinstance(e, dict) and e.get("name") == name), None)
+    if entry is None:
+        known = ", ".join(str(e.get("name")) for e in eps if isinstance(e, dict)) or "none"
+        raise WorkspaceError(f"no endpoint named {name!r} in chatsynth.yaml (configured: {known})",
+                             field="name")
+    current = str(doc.get("default_endpoint") or "local")
+    if new_default is not None:
+        if new_default == name:
+            raise WorkspaceError("the new default must be another endpoint", field="default")
+        ws.config.endpoint(new_default)  # a clear error for an unknown name
+    elif current == name:
+        others = [str(e.get("name")) for e in eps if isinstance(e, dict) and e is not entry]
+        other = next(iter(others), "local" if name != "local" else None)
+        raise WorkspaceError(f"{name} is the default endpoint: name another to become the default"
+                             + (f" (e.g. --default {other})" if other else ""), field="default")
+    eps.remove(entry)
+    if new_default is not None:
+        doc["default_endpoint"] = new_default
     _write_checked(ws, doc)
 
 

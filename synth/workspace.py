@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synth.errors import WorkspaceError
-from synth.yamlio import load_yaml_mapping
+from synth import checks
+from synth.errors import Collector, WorkspaceError
+from synth.yamlio import item_line, key_lines, load_yaml_mapping
 
 CONFIG_NAME = "chatsynth.yaml"
 ENV_VAR = "CHATSYNTH_WORKSPACE"
@@ -132,44 +133,77 @@ class Config:
 
 
 def parse_config(path: Path) -> Config:
+    """chatsynth.yaml as a Config.  Every problem is found (the first is raised, the others in
+    its ``.more``), each naming chatsynth.yaml:LINE: field."""
     data, lines = load_yaml_mapping(path, allowed=CONFIG_KEYS, what="config")
     cfg = Config(path=path)
+    take = Collector()
     if "default_endpoint" in data:
         cfg.default_endpoint = str(data["default_endpoint"])
     raw_eps = data.get("endpoints") or []
     if not isinstance(raw_eps, list):
-        raise WorkspaceError("must be a list of endpoints", path=path, line=lines.get("endpoints"),
-                             field="endpoints")
+        take.add(WorkspaceError("must be a list of endpoints", path=path,
+                                line=lines.get("endpoints"), field="endpoints"))
+        raw_eps = []
     for i, ep in enumerate(raw_eps):
-        line = getattr(getattr(ep, "lc", None), "line", None)
-        line = line + 1 if line is not None else lines.get("endpoints")
-        if not isinstance(ep, dict) or "name" not in ep:
-            raise WorkspaceError("each endpoint needs a name", path=path, line=line,
-                                 field=f"endpoints[{i}]")
-        unknown = set(ep) - ENDPOINT_KEYS
-        if unknown:
-            raise WorkspaceError(f"unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(ENDPOINT_KEYS))})",
-                                 path=path, line=line, field=f"endpoints[{i}]")
-        if ep.get("style", "chat") not in ("chat", "completion"):
-            raise WorkspaceError("style must be 'chat' or 'completion'", path=path, line=line,
-                                 field=f"endpoints[{i}].style")
-        kind = ep.get("kind", "openai")
-        if kind not in ("openai", "embedded"):
-            raise WorkspaceError("kind must be 'openai' or 'embedded'", path=path, line=line,
-                                 field=f"endpoints[{i}].kind")
-        if kind == "openai" and not ep.get("base_url"):
-            raise WorkspaceError("an OpenAI-compatible endpoint needs base_url", path=path,
-                                 line=line, field=f"endpoints[{i}].base_url")
-        try:
-            cfg.endpoints.append(EndpointConfig(**{k: (dict(v) if k == "headers" else v) for k, v in ep.items()}))
-        except TypeError as exc:  # pragma: no cover - guarded by the key check above
-            raise WorkspaceError(str(exc), path=path, line=line, field=f"endpoints[{i}]") from None
+        line = item_line(raw_eps, i) or lines.get("endpoints")
+        parsed = take(_endpoint, ep, f"endpoints[{i}]", path, line)
+        if parsed is not None:
+            if any(e.name == parsed.name for e in cfg.endpoints):
+                take.add(WorkspaceError(f"a second endpoint named {parsed.name!r}", path=path,
+                                        line=line, field=f"endpoints[{i}].name"))
+            cfg.endpoints.append(parsed)
     for key in ("defaults", "prices", "finetune_prices"):
         val = data.get(key) or {}
         if not isinstance(val, dict):
-            raise WorkspaceError("must be a mapping", path=path, line=lines.get(key), field=key)
+            take.add(WorkspaceError("must be a mapping", path=path, line=lines.get(key), field=key))
+            val = {}
         setattr(cfg, key, dict(val))
+    dlines = key_lines(data.get("defaults"))
+    for key in ("per_topic", "concurrency"):
+        if cfg.defaults.get(key) is not None:
+            take(checks.number, key, cfg.defaults[key], path=path, field=f"defaults.{key}",
+                 line=dlines.get(key, lines.get("defaults")), error=WorkspaceError)
+    take.done()
     return cfg
+
+
+def _endpoint(ep: Any, fld: str, path: Path, line: int | None) -> EndpointConfig:
+    """One entry of ``endpoints:``; the first problem of the entry is raised."""
+    if not isinstance(ep, dict) or "name" not in ep:
+        raise WorkspaceError("each endpoint needs a name", path=path, line=line, field=fld)
+    elines = key_lines(ep)
+    at = lambda key: elines.get(key, line)  # noqa: E731 - the line of one key of the entry
+    unknown = set(ep) - ENDPOINT_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise WorkspaceError(f"unknown key {key!r} (known: {', '.join(sorted(ENDPOINT_KEYS))})",
+                             path=path, line=at(key), field=fld)
+    take = Collector()
+    take(checks.name, ep["name"], path=path, line=at("name"), field=f"{fld}.name",
+         error=WorkspaceError)
+    if ep.get("style", "chat") not in ("chat", "completion"):
+        take.add(WorkspaceError("style must be 'chat' or 'completion'", path=path,
+                                line=at("style"), field=f"{fld}.style"))
+    kind = ep.get("kind", "openai")
+    if kind not in ("openai", "embedded"):
+        take.add(WorkspaceError("kind must be 'openai' or 'embedded'", path=path, line=at("kind"),
+                                field=f"{fld}.kind"))
+    if kind == "openai" and not ep.get("base_url"):
+        take.add(WorkspaceError("an OpenAI-compatible endpoint needs base_url", path=path,
+                                line=line, field=f"{fld}.base_url"))
+    elif ep.get("base_url") is not None:
+        take(checks.base_url, ep["base_url"], path=path, line=at("base_url"),
+             field=f"{fld}.base_url", error=WorkspaceError)
+    if ep.get("headers") is not None and not isinstance(ep["headers"], dict):
+        take.add(WorkspaceError("must be a mapping of header: value", path=path,
+                                line=at("headers"), field=f"{fld}.headers"))
+    for key in ("max_stop", "rpm", "tpm", "concurrency", "timeout"):
+        if ep.get(key) is not None:
+            take(checks.number, key, ep[key], path=path, line=at(key), field=f"{fld}.{key}",
+                 error=WorkspaceError)
+    take.done()
+    return EndpointConfig(**{k: (dict(v or {}) if k == "headers" else v) for k, v in ep.items()})
 
 
 @dataclass

@@ -25,7 +25,7 @@ import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from synth.errors import LibraryError
+from synth.errors import Collector, LibraryError
 from synth.yamlfast import load_with_lines
 
 
@@ -103,8 +103,9 @@ def unknown_key_message(key: str, allowed: set[str]) -> str:
     return f"unknown key {key!r}{hint}"
 
 
-def load_yaml_mapping(path: Path, *, allowed: set[str], what: str) -> tuple[Any, dict[str, int]]:
-    """Load a YAML file whose top level must be a mapping with only ``allowed`` keys."""
+def load_yaml_mapping(path: Path, *, allowed: set[str] | None, what: str) -> tuple[Any, dict[str, int]]:
+    """Load a YAML file whose top level must be a mapping with only ``allowed`` keys (every
+    unknown key is reported; None: the caller checks the keys with its other checks)."""
     text = read_text(path)
     data = parse_yaml(text, path)
     if data is None:
@@ -113,10 +114,12 @@ def load_yaml_mapping(path: Path, *, allowed: set[str], what: str) -> tuple[Any,
         raise LibraryError(f"expected a {what} mapping of key: value, got a {type(data).__name__}",
                            path=path, line=1)
     lines = key_lines(data)
+    take = Collector()
     for key in data:
-        if str(key) not in allowed:
-            raise LibraryError(unknown_key_message(str(key), allowed), path=path,
-                               line=lines.get(str(key)), field=str(key))
+        if allowed is not None and str(key) not in allowed:
+            take.add(LibraryError(unknown_key_message(str(key), allowed), path=path,
+                                  line=lines.get(str(key)), field=str(key)))
+    take.done()
     return data, lines
 
 

@@ -36,7 +36,7 @@ def test_endpoint_mistakes_are_clear_and_change_nothing(workspace, cli):
     before = cfg.read_bytes()
     cases = [
         (("endpoint", "add", "openai", "--base-url", "http://127.0.0.1:9/v1"), "already exists"),
-        (("endpoint", "add", "two words", "--base-url", "http://127.0.0.1:9/v1"), "one-word name"),
+        (("endpoint", "add", "two words", "--base-url", "http://127.0.0.1:9/v1"), "a name is one word"),
         (("endpoint", "edit", "nope", "--model", "m"), "no endpoint named 'nope'"),
         (("endpoint", "default", "nope"), "no endpoint named 'nope'"),
         (("endpoint", "test", "nope"), "no endpoint named 'nope'"),

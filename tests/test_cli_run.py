@@ -83,7 +83,7 @@ def test_budget_exits_5_before_exceeding(cli, ws, fs):
 @pytest.mark.parametrize("args, needle", [
     (["--persona", "nobody"], "no persona 'nobody'"),
     (["--topics", "nothing"], "no topic source 'nothing'"),
-    (["--concurrency", "0"], "--concurrency: must be more than 0"),
+    (["--concurrency", "0"], "--concurrency: must be between 1 and 1000, not 0"),
     (["--endpoint", "nowhere"], "no endpoint named 'nowhere'"),
 ])
 def test_bad_input_is_one_line_exit_2(cli, ws, args, needle):

@@ -240,3 +240,32 @@ def test_init_with_a_relative_folder(tmp_path, cli):
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert f"workspace: {tmp_path / 'rel-ws'}" in r.stdout and "created chatsynth.yaml" in r.stdout
     assert (tmp_path / "rel-ws" / "personas" / "eve.yaml").exists()
+
+
+def test_a_duplicate_in_an_edited_list_names_topic_numbers_not_wrong_lines(workspace):
+    """Issue 9: saving eve.txt (two comment lines on top) with topic 5 repeating topic 3 said
+    "eve.txt:5 ... (first on line 3)": lines counted without the comments, off by two."""
+    from synth import library_files
+    from synth.errors import every
+
+    src = load_topic_source(workspace.topics_dir / "eve.txt")
+    texts = [t.text for t in src.topics]
+    before = (workspace.topics_dir / "eve.txt").read_text()
+    with pytest.raises(LibraryError) as e:
+        library_files.save_topics(src, texts[:4] + [texts[2]] + texts[4:] + [texts[0]])
+    msgs = [str(x) for x in every(e.value)]
+    assert len(msgs) == 2
+    assert msgs[0].endswith(f"eve.txt: topic 5: duplicate topic {texts[2]!r} (the same as topic 3)")
+    assert msgs[1].endswith(f"topic {len(texts) + 2}: duplicate topic {texts[0]!r} (the same as topic 1)")
+    assert "line" not in " ".join(msgs)
+    assert (workspace.topics_dir / "eve.txt").read_text() == before
+
+
+def test_estimate_wording_for_one_topic_and_no_price(workspace, cli):
+    (workspace.topics_dir / "one.txt").write_text("just one topic\n")
+    r = cli("estimate", "--topics", "one", "--endpoint", "openai", "--model", "no-such-model-x")
+    assert r.returncode == 0, r.stderr
+    assert "(1 topic x 1)" in r.stdout and "1 topics" not in r.stdout
+    assert "cost: unknown (no price known)\n" in r.stdout
+    assert "at most no price" not in r.stdout
+    assert "(1 training example of about" in r.stdout

@@ -288,4 +288,23 @@ async def test_a_new_topic_list_starts_empty(workspace):
         await wait_for(pilot, lambda: editor.texts == ["My first real topic"])
         await wait_for(pilot, lambda: [t.text for t in load_topic_source(path).topics]
                        == ["My first real topic"])
+
+
+async def test_nan_temperature_is_refused_and_not_saved(workspace):
+    """Issue 9: the form saved `temperature: .nan`, which only failed mid-run."""
+    app = app_for(workspace)
+    path = workspace.personas_dir / "eve.yaml"
+    before = path.read_text()
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_form(pilot)
+        for value in ("nan", "inf", "-inf"):
+            app.screen.query_one("#pf-temperature").value = value
+            await wait_for(pilot, lambda: form.error is not None)
+            assert form.error.startswith("temperature: must be a finite number"), form.error
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert path.read_text() == before
+        app.screen.query_one("#pf-temperature").value = "0.7"
+        app.screen.query_one("#pf-max_tokens").value = "0"
+        await wait_for(pilot, lambda: form.error and form.error.startswith("max_tokens: must be between 1"))
         assert app.unexpected_errors == []

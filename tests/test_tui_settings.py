@@ -10,6 +10,7 @@ from faultserver import FaultServer
 from synth import secrets
 from synth.workspace import Workspace
 from tui.app import ChatsynthApp
+from tui.screens.dialogs import ConfirmDialog
 from tests.conftest import require_secret_service
 from tui.testing import notified, wait_for
 
@@ -152,3 +153,57 @@ async def test_renaming_local_keeps_its_kind_and_style(workspace):
     ep = cfg.endpoint("demo")
     assert ep.is_embedded and ep.style == "completion"
     assert cfg.default_endpoint == "demo"  # the default followed the rename
+
+
+async def test_bad_name_or_url_is_refused_and_nothing_written(workspace):
+    """Issue 9: the screen saved an endpoint named with a URL whose base_url was a model name."""
+    app = app_for(workspace)
+    before = workspace.config_path.read_text()
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.editing is not None)
+        scr.query_one("#ep-table").focus()
+        await pilot.press("n")
+        scr.query_one("#ep-name").value = "https://api.example.com/v1"
+        scr.query_one("#ep-base_url").value = "some-model"
+        await pilot.press("ctrl+s")
+        await notified(pilot, "a name is one word")
+        scr.query_one("#ep-name").value = "example"
+        await pilot.press("ctrl+s")
+        await notified(pilot, "must start with http:// or https://")
+        scr.query_one("#ep-base_url").value = "http://127.0.0.1:8000/v1"
+        scr.query_one("#ep-max_stop").value = "-3"
+        await pilot.press("ctrl+s")
+        await notified(pilot, "max stop sequences: must be between 0 and 100")
+        assert workspace.config_path.read_text() == before
+        assert scr.editing is None
+        assert app.unexpected_errors == []
+
+
+async def test_delete_asks_first_and_refuses_the_default(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.editing is not None)
+        table = scr.query_one("#ep-table")
+        table.focus()
+        # the default (local) is not deleted: another must become the default first
+        await pilot.press("delete")
+        await notified(pilot, "local is the default endpoint")
+        names = [r.value for r in table.rows]
+        table.move_cursor(row=names.index("openai"))
+        await wait_for(pilot, lambda: scr.editing == "openai")
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")  # cancelled: still there
+        await wait_for(pilot, lambda: app.screen is scr)
+        assert "openai" in [e.name for e in Workspace(workspace.root).config.endpoints]
+        table.focus()
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await notified(pilot, "Deleted endpoint openai")
+        assert [r.value for r in table.rows] == ["local"]
+        assert "openai" not in [e.name for e in Workspace(workspace.root).config.endpoints]
+        assert "# Secrets never go in this file" in workspace.config_path.read_text()
+        assert app.unexpected_errors == []

@@ -126,3 +126,23 @@ async def test_discard_then_retry_one_conversation(loop_ws, server):
         assert scr.live.convs[first].status in ("done", "flagged")
         assert scr.live.finished.done == 3 and scr.live.finished.failed == 0
         assert app.unexpected_errors == []
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("temperature", "3", "temperature: must be between 0 and 2, not 3"),
+    ("temperature", "-1", "temperature: must be between 0 and 2, not -1"),
+    ("max_tokens", "0", "max tokens: must be between 1 and 200000, not 0"),
+    ("concurrency", "0", "concurrency: must be between 1 and 1000, not 0"),
+    ("budget", "-1", "budget: must be 0 or more"),
+])
+async def test_out_of_range_sampling_is_refused_like_the_cli(loop_ws, field, value, needle):
+    """Issue 9: the form ran with temperature 3; now the same table as `chatsynth run` decides."""
+    app = ChatsynthApp(loop_ws, blink=False, first_run=False, start="synthesize")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        scr.query_one(f"#rf-{field}").value = value
+        await pilot.press("f5")
+        await pilot.pause()
+        assert scr.live is None
+        await notified(pilot, needle)
+        assert not any(loop_ws.runs_dir.glob("*/spec.json"))

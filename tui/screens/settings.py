@@ -1,4 +1,4 @@
-"""Settings: endpoints (add, edit, test the connection, make default) and API keys.
+"""Settings: endpoints (add, edit, delete, test the connection, make default) and API keys.
 
 A key is typed into a password field, stored with ``synth.secrets`` (the system keyring), and
 only ever shown masked; it is never written to chatsynth.yaml or a log.
@@ -13,9 +13,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from synth.errors import ChatsynthError
+from synth import checks
 from synth import settings as ws_settings
+from synth.errors import ChatsynthError
 from tui.screens.base import BaseScreen
+from tui.screens.dialogs import ConfirmDialog
 
 
 class EndpointTable(DataTable):
@@ -23,6 +25,7 @@ class EndpointTable(DataTable):
         Binding("n", "screen.new_endpoint", "New"),
         Binding("t", "screen.test", "Test connection"),
         Binding("d", "screen.make_default", "Make default"),
+        Binding("delete,x", "screen.delete_endpoint", "Delete"),
     ]
 
 
@@ -32,7 +35,8 @@ class SettingsScreen(BaseScreen):
     HELP = """\
 Endpoints are OpenAI-compatible servers (OpenAI, vLLM, Ollama, llama.cpp, OpenRouter, ...)
 kept in chatsynth.yaml; `local` is the embedded small offline demo model. In the list: n adds
-one, t tests the connection (lists the server's models), d makes it the default. The form on
+one, t tests the connection (lists the server's models), d makes it the default, Delete (or
+x) removes it after asking (the default only once another is the default). The form on
 the right edits the selected endpoint; Ctrl+S saves it. API keys go into the password field
 and are stored in your system keyring under the endpoint's key name; they are only ever shown
 masked and never written to chatsynth.yaml. Without a keyring, use the environment variable."""
@@ -53,6 +57,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
                     yield Button("New n", id="ep-new", compact=True)
                     yield Button("Test t", id="ep-test", compact=True)
                     yield Button("Make default d", id="ep-default", compact=True)
+                    yield Button("Delete", id="ep-delete", compact=True)
                 yield Static("", id="ep-test-result", classes="status-line")
             with VerticalScroll(id="settings-main"):
                 yield Static("Endpoint", classes="pane-title", id="ep-form-title")
@@ -147,8 +152,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
     def form_values(self) -> dict:
         vals = {k: self.query_one(f"#ep-{k}", Input).value for k in
                 ("name", "base_url", "default_model", "key_name", "max_stop")}
-        ms = vals["max_stop"].strip()
-        vals["max_stop"] = int(ms) if ms.isdigit() else None
+        vals["max_stop"] = checks.number_text("max_stop", vals["max_stop"], field="max stop sequences")
         vals["style"] = self.query_one("#ep-style", Select).value
         return vals
 
@@ -198,6 +202,32 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
             return
         self.app.notify(f"{self.editing} is now the default endpoint", markup=False)
         self.reload(select=self.editing)
+
+    def action_delete_endpoint(self) -> None:
+        name = self.editing
+        if not name:
+            return
+        if name == self.ws.config.default_endpoint:
+            self.app.notify(f"{name} is the default endpoint: make another one the default (d) "
+                            "first, then delete it", title="Not deleted", severity="error",
+                            markup=False)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                ws_settings.remove_endpoint(self.ws, name)
+            except ChatsynthError as err:
+                self.error(err, "Not deleted")
+                return
+            self.app.notify(f"Deleted endpoint {name} from chatsynth.yaml", markup=False)
+            self.editing = None
+            self.reload()
+
+        self.app.push_screen(ConfirmDialog(f"Delete endpoint {name} from chatsynth.yaml? Its "
+                                           "stored API key stays in the keyring.", yes="Delete"),
+                             answer)
 
     def action_test(self) -> None:
         if not self.editing:
@@ -255,6 +285,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"ep-new": self.action_new_endpoint, "ep-test": self.action_test,
                    "ep-default": self.action_make_default, "ep-save": self.action_save,
+                   "ep-delete": self.action_delete_endpoint,
                    "key-store": self.store_key, "key-delete": self.delete_key}
         if event.button.id in actions:
             event.stop()
@@ -264,5 +295,6 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
         return [("New endpoint", "n", self.action_new_endpoint),
                 ("Test connection", "t: list the server's models", self.action_test),
                 ("Make default endpoint", "d", self.action_make_default),
+                ("Delete endpoint", "Delete or x, after asking", self.action_delete_endpoint),
                 ("Save endpoint", "Ctrl+S", self.action_save),
                 ("Store API key", "from the password field into the keyring", self.store_key)]

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
+from synth import checks
 from synth.errors import ChatsynthError
 from tui.guard import Guarded
 from tui.runner import RunRequest
@@ -113,19 +114,13 @@ class RunForm(Guarded, VerticalScroll):
         self.query_one("#rf-stop", TextArea).load_text(stops_to_text(p.stop))
 
     # -- reading --------------------------------------------------------------------------
-    def _num(self, name: str, kind, *, required: bool = False, lo: float | None = None):
-        raw = self.query_one(f"#rf-{name}", Input).value.strip()
-        if not raw:
-            if required:
-                raise ChatsynthError("is required", field=name.replace("_", " "))
-            return None
-        try:
-            val = kind(raw)
-        except ValueError:
-            raise ChatsynthError(f"{raw!r} is not a number", field=name.replace("_", " ")) from None
-        if lo is not None and val < lo:
-            raise ChatsynthError(f"must be at least {lo:g}", field=name.replace("_", " "))
-        return val
+    def _num(self, name: str, *, required: bool = False):
+        """A number field, checked against synth.checks.NUMBERS (the table the CLI uses)."""
+        raw = self.query_one(f"#rf-{name}", Input).value
+        label = name.replace("_", " ")
+        if not raw.strip() and required:
+            raise ChatsynthError("is required", field=label)
+        return checks.number_text(name, raw, field=label)
 
     def request(self) -> RunRequest:
         persona = self.query_one("#rf-persona", Select).value
@@ -137,15 +132,15 @@ class RunForm(Guarded, VerticalScroll):
         endpoint = self.query_one("#rf-endpoint", Select).value
         return RunRequest(
             persona=str(persona), topics=str(topics),
-            per_topic=self._num("per_topic", int, required=True, lo=1),
-            limit=self._num("limit", int, lo=0),
+            per_topic=self._num("per_topic", required=True),
+            limit=self._num("limit"),
             endpoint=None if endpoint is Select.BLANK else str(endpoint),
             model=self.query_one("#rf-model", Input).value.strip() or None,
-            temperature=self._num("temperature", float, lo=0),
-            max_tokens=self._num("max_tokens", int, lo=1),
+            temperature=self._num("temperature"),
+            max_tokens=self._num("max_tokens"),
             stop=text_to_stops(self.query_one("#rf-stop", TextArea).text),
-            concurrency=self._num("concurrency", int, lo=1),
-            budget=self._num("budget", float, lo=0),
+            concurrency=self._num("concurrency"),
+            budget=self._num("budget"),
         )
 
     def set_estimate(self, text: str, kind: str = "") -> None:
