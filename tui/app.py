@@ -86,6 +86,9 @@ class ChatsynthApp(Guarded, App[int]):
         "export": _export,
         "settings": _settings,
     }
+    # Classes every screen gets from the terminal's size (app.tcss lays out small sizes).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("1", "goto('library')", "Library", show=False),
         Binding("2", "goto('synthesize')", "Synth", show=False),
