@@ -17,9 +17,10 @@ if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE.is_dir():
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
-    """No test reads or writes the real per-user workspace or keyring data dir."""
+    """No test reads or writes the real per-user workspace, settings or keyring data dir."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))  # the app's per-user settings
     monkeypatch.setenv("XDG_CACHE_HOME", os.environ.get("XDG_CACHE_HOME", str(home / "cache")))
     monkeypatch.delenv("CHATSYNTH_WORKSPACE", raising=False)
 

@@ -92,19 +92,62 @@ async def test_escape_leaves_a_text_field_so_number_keys_switch_screens(workspac
     app = ChatsynthApp(workspace, blink=False, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("1")
-        await wait_for(pilot, lambda: app.current_mode == "library" and app.screen.current)
-        await pilot.press("ctrl+e")
-        await wait_for(pilot, lambda: app.screen.form is not None)
+        await pilot.press("2")  # (in the Library's persona form Esc leaves the editor: test_tui_unsaved)
+        await wait_for(pilot, lambda: app.current_mode == "synthesize")
         field = next(w for w in app.screen.query(TextArea) if w.focusable)
         field.focus()
         await pilot.pause()
         before = field.text
         await pilot.press("4")
         await pilot.pause()
-        assert app.current_mode == "library" and field.text != before, "in a field, 4 is text"
+        assert app.current_mode == "synthesize" and field.text != before, "in a field, 4 is text"
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.focused, (Input, TextArea))
         await pilot.press("4")
         await wait_for(pilot, lambda: app.current_mode == "review")
+
+
+async def test_theme_is_kept_across_restarts_in_the_user_settings(workspace, tmp_path):
+    """Ctrl+T is remembered in the per-user config folder ($XDG_CONFIG_HOME, isolated per test
+    by conftest), never in the workspace's chatsynth.yaml."""
+    import json
+    import os
+    from pathlib import Path
+
+    config = workspace.config_path.read_text(encoding="utf-8")
+    prefs = Path(os.environ["XDG_CONFIG_HOME"]) / "chatsynth" / "tui.json"
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+    assert json.loads(prefs.read_text(encoding="utf-8")) == {"theme": "textual-light"}
+    assert workspace.config_path.read_text(encoding="utf-8") == config
+    app = ChatsynthApp(workspace, blink=False, first_run=False)  # a restart
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "textual-light"
+        await pilot.press("ctrl+t")
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "textual-dark"
+
+
+async def test_broken_user_settings_are_named_and_never_overwritten(workspace):
+    import os
+    from pathlib import Path
+
+    prefs = Path(os.environ["XDG_CONFIG_HOME"]) / "chatsynth" / "tui.json"
+    prefs.parent.mkdir(parents=True)
+    prefs.write_text('{\n  "theme": "textual-light",\n}\n', encoding="utf-8")
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await notified(pilot, f"{prefs}:3: not valid JSON")
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+        await notified(pilot, "not overwritten")
+    assert prefs.read_text(encoding="utf-8") == '{\n  "theme": "textual-light",\n}\n'

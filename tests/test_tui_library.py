@@ -263,7 +263,8 @@ async def test_switching_away_from_unsaved_edits_asks_first(workspace):
         assert form.original.id == "eve" and scr.query_one("#pf-name").value == "Evelyn"
         await pilot.press("down")
         await pilot.pause()
-        await pilot.press("y")  # discard: the next persona is shown, eve.yaml untouched
+        assert type(app.screen).__name__ == "UnsavedDialog"  # save / discard / cancel
+        await pilot.press("d")  # discard: the next persona is shown, eve.yaml untouched
         await wait_for(pilot, lambda: form.original.id != "eve")
         assert load_persona(workspace.personas_dir / "eve.yaml").name == "Eve"
         assert app.unexpected_errors == []

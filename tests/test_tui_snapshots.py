@@ -1,5 +1,5 @@
-"""SVG snapshots of every screen at 120x40 with fixed data (cursor blink off, no clock on
-screen).  Update after a deliberate change with `pytest tests/test_tui_snapshots.py
+"""SVG snapshots of every screen at 120x40, and at 80x24 (the smallest size every screen must
+be usable at), with fixed data (cursor blink off, no clock on screen).  Update after a deliberate change with `pytest tests/test_tui_snapshots.py
 --snapshot-update` and look at the SVGs."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from tui.app import ChatsynthApp
 from tui.testing import make_run, steady, use_endpoint, wait_for
 
 SIZE = (120, 40)
+SMALL = (80, 24)
 
 
 @pytest.fixture
@@ -38,35 +39,63 @@ def app_at(ws, mode):
     return ChatsynthApp(ws, blink=False, first_run=False, start=mode)
 
 
-def test_library(workspace, snap_compare):
-    async def ready(pilot):
-        scr = pilot.app.screen
-        await wait_for(pilot, lambda: scr.current is not None)
-        await steady(pilot)
+async def library_ready(pilot):
+    scr = pilot.app.screen
+    await wait_for(pilot, lambda: scr.current is not None)
+    await steady(pilot)
 
-    assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=ready)
+
+async def library_invalid_edit(pilot):
+    scr = pilot.app.screen
+    await wait_for(pilot, lambda: scr.current is not None)
+    await pilot.press("ctrl+e")
+    await wait_for(pilot, lambda: scr.form is not None and scr.form.original is not None)
+    scr.query_one("#pf-user_label").value = "EVE"
+    await wait_for(pilot, lambda: scr.query_one("#persona-form").error)
+    await steady(pilot)
+
+
+def test_library(workspace, snap_compare):
+    assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=library_ready)
 
 
 def test_library_invalid_persona(workspace, snap_compare):
-    async def edit(pilot):
+    assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=library_invalid_edit)
+
+
+def test_library_80x24(workspace, snap_compare):
+    assert snap_compare(app_at(workspace, "library"), terminal_size=SMALL, run_before=library_ready)
+
+
+def test_library_editor_80x24(workspace, snap_compare):
+    assert snap_compare(app_at(workspace, "library"), terminal_size=SMALL, run_before=library_invalid_edit)
+
+
+def test_library_topics_80x24(workspace, snap_compare):
+    """Narrow: the topics take the persona's place while the topic side has the focus."""
+    async def topics(pilot):
         scr = pilot.app.screen
         await wait_for(pilot, lambda: scr.current is not None)
-        await pilot.press("ctrl+e")
-        await wait_for(pilot, lambda: scr.form is not None and scr.form.original is not None)
-        scr.query_one("#pf-user_label").value = "EVE"
-        await wait_for(pilot, lambda: scr.query_one("#persona-form").error)
+        scr.query_one("#source-list").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: pilot.app.focused is scr.query_one("#topic-table"))
         await steady(pilot)
 
-    assert snap_compare(app_at(workspace, "library"), terminal_size=SIZE, run_before=edit)
+    assert snap_compare(app_at(workspace, "library"), terminal_size=SMALL, run_before=topics)
+
+
+async def synthesize_ready(pilot):
+    est = pilot.app.screen.query_one("#estimate")
+    await wait_for(pilot, lambda: "prompt tokens" in str(est.render()))
+    await steady(pilot)
 
 
 def test_synthesize_form_and_estimate(workspace, snap_compare):
-    async def ready(pilot):
-        est = pilot.app.screen.query_one("#estimate")
-        await wait_for(pilot, lambda: "prompt tokens" in str(est.render()))
-        await steady(pilot)
+    assert snap_compare(app_at(workspace, "synthesize"), terminal_size=SIZE, run_before=synthesize_ready)
 
-    assert snap_compare(app_at(workspace, "synthesize"), terminal_size=SIZE, run_before=ready)
+
+def test_synthesize_80x24(workspace, snap_compare):
+    assert snap_compare(app_at(workspace, "synthesize"), terminal_size=SMALL, run_before=synthesize_ready)
 
 
 def test_synthesize_finished_run(workspace, snap_compare):
@@ -101,49 +130,69 @@ def test_synthesize_finished_run(workspace, snap_compare):
         fs.stop()
 
 
-def test_trim(run_ws, snap_compare):
-    async def ready(pilot):
-        scr = pilot.app.screen
-        await wait_for(pilot, lambda: scr.preview is not None)
-        scr.query_one("#trim-stops").load_text("EVE: what would")
-        await wait_for(pilot, lambda: scr.preview.trim.stop == "EVE: what would")
-        scr.query_one("#trim-table").focus()
-        await steady(pilot)
+async def trim_ready(pilot):
+    scr = pilot.app.screen
+    await wait_for(pilot, lambda: scr.preview is not None)
+    scr.query_one("#trim-stops").load_text("EVE: what would")
+    await wait_for(pilot, lambda: scr.preview.trim.stop == "EVE: what would")
+    scr.query_one("#trim-table").focus()
+    await steady(pilot)
 
-    assert snap_compare(app_at(run_ws, "trim"), terminal_size=SIZE, run_before=ready)
+
+async def review_ready(pilot):
+    scr = pilot.app.screen
+    await wait_for(pilot, lambda: scr.rs is not None and scr.shown)
+    await pilot.press("a")
+    await wait_for(pilot, lambda: scr.rs.items[0].decision == "accepted")
+    await pilot.press("x")
+    await wait_for(pilot, lambda: scr.rs.items[1].decision == "rejected")
+    await steady(pilot)
+
+
+async def export_ready(pilot):
+    scr = pilot.app.screen
+    await wait_for(pilot, lambda: scr.run_id is not None)
+    await pilot.press("f5")
+    await wait_for(pilot, lambda: "Checked" in str(scr.query_one("#export-status").render()), 30)
+    await steady(pilot)
+
+
+async def settings_ready(pilot):
+    scr = pilot.app.screen
+    await wait_for(pilot, lambda: scr.editing is not None)
+    await steady(pilot)
+
+
+def test_trim(run_ws, snap_compare):
+    assert snap_compare(app_at(run_ws, "trim"), terminal_size=SIZE, run_before=trim_ready)
 
 
 def test_review(run_ws, snap_compare):
-    async def ready(pilot):
-        scr = pilot.app.screen
-        await wait_for(pilot, lambda: scr.rs is not None and scr.shown)
-        await pilot.press("a")
-        await wait_for(pilot, lambda: scr.rs.items[0].decision == "accepted")
-        await pilot.press("x")
-        await wait_for(pilot, lambda: scr.rs.items[1].decision == "rejected")
-        await steady(pilot)
-
-    assert snap_compare(app_at(run_ws, "review"), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(app_at(run_ws, "review"), terminal_size=SIZE, run_before=review_ready)
 
 
 def test_export_checked(run_ws, snap_compare):
-    async def ready(pilot):
-        scr = pilot.app.screen
-        await wait_for(pilot, lambda: scr.run_id is not None)
-        await pilot.press("f5")
-        await wait_for(pilot, lambda: "Checked" in str(scr.query_one("#export-status").render()), 30)
-        await steady(pilot)
-
-    assert snap_compare(app_at(run_ws, "export"), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(app_at(run_ws, "export"), terminal_size=SIZE, run_before=export_ready)
 
 
 def test_settings(workspace, no_keyring, snap_compare):
-    async def ready(pilot):
-        scr = pilot.app.screen
-        await wait_for(pilot, lambda: scr.editing is not None)
-        await steady(pilot)
+    assert snap_compare(app_at(workspace, "settings"), terminal_size=SIZE, run_before=settings_ready)
 
-    assert snap_compare(app_at(workspace, "settings"), terminal_size=SIZE, run_before=ready)
+
+def test_trim_80x24(run_ws, snap_compare):
+    assert snap_compare(app_at(run_ws, "trim"), terminal_size=SMALL, run_before=trim_ready)
+
+
+def test_review_80x24(run_ws, snap_compare):
+    assert snap_compare(app_at(run_ws, "review"), terminal_size=SMALL, run_before=review_ready)
+
+
+def test_export_80x24(run_ws, snap_compare):
+    assert snap_compare(app_at(run_ws, "export"), terminal_size=SMALL, run_before=export_ready)
+
+
+def test_settings_80x24(workspace, no_keyring, snap_compare):
+    assert snap_compare(app_at(workspace, "settings"), terminal_size=SMALL, run_before=settings_ready)
 
 
 def test_help_light_theme(workspace, snap_compare):

@@ -2,7 +2,8 @@
 
 Library · Synthesize · Trim · Review · Export · Settings.  Keys 1-6 switch screens from
 anywhere a text field does not have focus; F1 opens help; Ctrl+P the command palette (with
-the current screen's own actions); Ctrl+T toggles light and dark.
+the current screen's own actions); Ctrl+T toggles light and dark (kept in the per-user settings,
+``tui.prefs``); Ctrl+Q quits, asking first where a screen has unsaved changes.
 
 The app never talks to an endpoint or writes a run file itself: it goes through synth's
 engine, store and export APIs (composed in ``tui.services``).
@@ -22,6 +23,7 @@ from textual.screen import Screen
 from synth.errors import ChatsynthError
 from synth.workspace import Workspace
 from tui.guard import Guarded
+from tui.prefs import Prefs
 from tui.services import Services
 
 SCREENS_ORDER = ("library", "synthesize", "trim", "review", "export", "settings")
@@ -84,6 +86,9 @@ class ChatsynthApp(Guarded, App[int]):
         "export": _export,
         "settings": _settings,
     }
+    # Classes every screen gets from the terminal's size (app.tcss lays out small sizes).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("1", "goto('library')", "Library", show=False),
         Binding("2", "goto('synthesize')", "Synth", show=False),
@@ -115,9 +120,15 @@ class ChatsynthApp(Guarded, App[int]):
         self.preselect: dict[str, str | None] = {}
         self.live = None  # the LiveRun of the latest start (tui.live)
         self.first_run = first_run
-        self.theme = "textual-dark"
+        self.prefs = Prefs()
+        self.theme = self.prefs.theme
 
     # -- lifecycle ------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.prefs.problem:
+            self.notify(f"{self.prefs.problem}; using the default theme", title="Settings",
+                        severity="warning", markup=False, timeout=10)
+
     def on_unmount(self) -> None:
         self.services.shutdown()
 
@@ -134,6 +145,30 @@ class ChatsynthApp(Guarded, App[int]):
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+        problem = self.prefs.set("theme", self.theme)
+        if problem:
+            self.notify(problem, title="Theme not kept", severity="warning", markup=False)
+
+    async def action_quit(self) -> None:
+        """Quit; a screen with unsaved changes (``unsaved_changes()``) is shown first with a
+        Save / Discard / Cancel question."""
+        from tui.screens.dialogs import UnsavedDialog
+
+        if isinstance(self.screen, UnsavedDialog):
+            return  # already asking
+        for mode in SCREENS_ORDER:
+            stack = self._screen_stacks.get(mode) or []
+            screen = stack[0] if stack else None
+            question = getattr(screen, "unsaved_changes", lambda: None)()
+            if question:
+                if mode != self.current_mode:
+                    await self.switch_mode(mode)
+                screen.ask_unsaved(f"{question} Save before quitting?", self._exit_now)
+                return
+        self.exit()
+
+    async def _exit_now(self) -> None:
+        self.exit()
 
     def open_run(self, run_id: str | None, conversation_id: str | None = None,
                  mode: str | None = None) -> None:

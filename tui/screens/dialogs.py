@@ -1,4 +1,4 @@
-"""Small modal dialogs: confirm, ask for one line of text."""
+"""Small modal dialogs: confirm, ask for one line of text, save or discard unsaved changes."""
 
 from __future__ import annotations
 
@@ -80,3 +80,36 @@ class TextPrompt(Guarded, ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class UnsavedDialog(Guarded, ModalScreen[str]):
+    """Unsaved changes: returns "save", "discard" or "cancel".  s saves, d discards, Escape or
+    c cancels; the focus starts on Save."""
+
+    BINDINGS = [
+        Binding("escape,c", "answer('cancel')", "Cancel"),
+        Binding("s", "answer('save')", "Save"),
+        Binding("d", "answer('discard')", "Discard"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__(classes="dialog")
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Label(self.question, classes="dialog-question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Discard", variant="error", id="discard")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#save", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id or "cancel")
+
+    def action_answer(self, value: str) -> None:
+        self.dismiss(value)

@@ -21,7 +21,8 @@ from textual.widgets.option_list import Option
 from synth.errors import ChatsynthError
 from synth.models import Persona, TopicSource
 from tui.screens.base import BaseScreen
-from tui.screens.dialogs import ConfirmDialog, TextPrompt
+from tui.screens.dialogs import UnsavedDialog
+from tui.screens.library_actions import LibraryFileActions
 from tui.widgets.persona_card import PersonaCard
 from tui.widgets.topic_editor import TopicEditor
 
@@ -42,14 +43,14 @@ class SourceList(OptionList):
     ]
 
 
-class LibraryScreen(BaseScreen):
+class LibraryScreen(LibraryFileActions, BaseScreen):
     MODE = "library"
     TITLE = "Library"
     HELP = """\
 Personas and topic sources side by side. Pick a persona on the left to read it in the middle;
 Enter (or e, or the Edit button) edits it in a form where every field is checked as you type,
 with the same messages as `chatsynth check`; Ctrl+S saves to its YAML file (your comments are
-kept). In the persona list: n new, d duplicate, r rename, Delete removes (after asking).
+kept), Esc leaves the form (asking first if there are unsaved changes). In the persona list: n new, d duplicate, r rename, Delete removes (after asking).
 Topic lists on the right: a add, e edit, Delete removes, Shift+↑/↓ reorder, i imports a text
 file, / filters. A folder source shows its documents."""
 
@@ -174,6 +175,58 @@ file, / filters. A folder source shows its documents."""
         if focus:
             self.query_one("#pf-name").focus()
 
+    async def close_editor(self) -> None:
+        """Back to the read-only card of the (saved) persona; the list gets the focus."""
+        form, self.form = self.form, None
+        if form is not None:
+            await form.remove()
+        card = self.query_one(PersonaCard)
+        card.display = True
+        card.show(self.current)
+        self.query_one("#persona-edit").display = True
+        self.query_one("#persona-save").display = False
+        self.refresh_bindings()
+        self.query_one(PersonaList).focus()
+
+    def unsaved_changes(self) -> str | None:
+        """What would be lost (for the app's quit question), or None."""
+        if self.form is not None and self.form.dirty and self.form.original is not None:
+            return f"Persona {self.form.original.name} ({self.form.original.id}.yaml) has unsaved changes."
+        return None
+
+    def ask_unsaved(self, question: str, then) -> None:
+        """Save / Discard / Cancel; ``then()`` runs after a save that worked or a discard."""
+        async def answer(choice: str | None) -> None:
+            if choice == "save" and self.action_save():
+                await then()
+            elif choice == "discard":
+                await then()
+
+        self.app.push_screen(UnsavedDialog(question), answer)
+
+    async def action_leave_field(self) -> None:
+        """Esc in the persona form leaves the editor (asking first if there are unsaved
+        changes); anywhere else it leaves the text field as on every screen."""
+        focused = self.focused
+        if self.form is None or focused is None or self.form not in focused.ancestors_with_self:
+            super().action_leave_field()
+            return
+        if self.form.dirty:
+            self.ask_unsaved(f"{self.unsaved_changes()} Save them?", self.close_editor)
+        else:
+            await self.close_editor()
+
+    def on_descendant_focus(self, event) -> None:
+        """At narrow widths the right side shows the persona or the topics: the side the
+        focus is on (the -topics class, app.tcss)."""
+        widget = event.widget
+        ids = {w.id for w in widget.ancestors_with_self}
+        if ids & {"source-list", "source-new", "source-delete", "topic-editor"}:
+            self.add_class("-topics")
+        elif ids & {"persona-list", "persona-pane", "persona-new", "persona-duplicate",
+                    "persona-rename", "persona-delete"}:
+            self.remove_class("-topics")
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "edit_persona":
             return self.form is None
@@ -212,16 +265,18 @@ file, / filters. A folder source shows its documents."""
             self.query_one("#topic-table").focus()
 
     def _confirm_switch(self, persona: Persona) -> None:
-        def answer(discard: bool | None) -> None:
-            if discard:
+        def answer(choice: str | None) -> None:
+            if choice == "save" and self.action_save():
+                return  # saved: the reload keeps the saved persona selected
+            if choice == "discard":
                 self.show_persona(persona)
             elif self.current is not None:
                 plist = self.query_one(PersonaList)
                 idx = next((i for i, p in enumerate(self.personas) if p.id == self.current.id), None)
                 plist.highlighted = idx
 
-        self.app.push_screen(ConfirmDialog(f"Discard unsaved changes to {self.current.name}?",
-                                           yes="Discard"), answer)
+        self.app.push_screen(UnsavedDialog(f"Unsaved changes to {self.current.name}. Save them?"),
+                             answer)
 
     def on_topic_editor_saved(self, event: TopicEditor.Saved) -> None:
         self.sources = [event.source if s.id == event.source.id else s for s in self.sources]
@@ -246,21 +301,23 @@ file, / filters. A folder source shows its documents."""
                 await result
 
     # -- actions ---------------------------------------------------------------------------
-    def action_save(self) -> None:
+    def action_save(self) -> bool:
+        """Write the form to the persona's file; False (with a notification) if it cannot."""
         form = self.form
         if self.current is None or form is None:
-            return  # nothing is being edited
+            return False  # nothing is being edited
         if form.error or form.valid is None:
             self.app.notify(f"Not saved: {form.error}", severity="error", markup=False)
-            return
+            return False
         try:
             self.services.save_persona(form.valid)
         except ChatsynthError as err:
             self.error(err, "Not saved")
-            return
+            return False
         self.app.notify(f"Saved {form.valid.id}.yaml", markup=False)
         self.current = None
         self.reload(persona_id=form.valid.id)
+        return True
 
     def action_reload(self) -> None:
         self.reload()
@@ -273,106 +330,6 @@ file, / filters. A folder source shows its documents."""
                               "topics": (self.query_one(TopicEditor).source.id
                                          if self.query_one(TopicEditor).source else None)}
         self.app.action_goto("synthesize")  # type: ignore[attr-defined]
-
-    def _ask(self, question: str, value: str, then) -> None:
-        async def done(answer: str | None) -> None:
-            if answer is None or not answer.strip():
-                return
-            try:
-                result = then(answer.strip())
-                if inspect.isawaitable(result):
-                    await result
-            except ChatsynthError as err:
-                self.error(err)
-            except OSError as err:
-                self.error(err)
-
-        self.app.push_screen(TextPrompt(question, value=value), done)
-
-    def action_new_persona(self) -> None:
-        async def make(name: str) -> None:
-            p = self.services.new_persona(name)
-            self.app.notify(f"Created {p.id}.yaml", markup=False)
-            self.current = None
-            self.reload(persona_id=p.id)
-            await self.open_editor()
-
-        self._ask("New persona: file name (letters, digits, - or _)", "", make)
-
-    def action_duplicate_persona(self) -> None:
-        if self.current is None:
-            return
-        src = self.current
-
-        def make(name: str) -> None:
-            p = self.services.duplicate_persona(src, name)
-            self.app.notify(f"Copied {src.id} to {p.id}.yaml", markup=False)
-            self.current = None
-            self.reload(persona_id=p.id)
-
-        self._ask(f"Duplicate {src.id} as:", f"{src.id}-copy", make)
-
-    def action_rename_persona(self) -> None:
-        if self.current is None:
-            return
-        src = self.current
-
-        def make(name: str) -> None:
-            p = self.services.rename_persona(src, name)
-            self.app.notify(f"Renamed {src.id} to {p.id}", markup=False)
-            self.current = None
-            self.reload(persona_id=p.id)
-
-        self._ask(f"Rename {src.id} to:", src.id, make)
-
-    def action_delete_persona(self) -> None:
-        if self.current is None:
-            return
-        src = self.current
-
-        def answer(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                self.services.delete_persona(src)
-            except (ChatsynthError, OSError) as err:
-                self.error(err)
-                return
-            self.app.notify(f"Deleted {src.id}.yaml", markup=False)
-            self.current = None
-            self.reload()
-
-        self.app.push_screen(ConfirmDialog(f"Delete persona {src.name} ({src.id}.yaml)? "
-                                           "This removes the file.", yes="Delete"), answer)
-
-    def action_new_source(self) -> None:
-        def make(name: str) -> None:
-            s = self.services.new_topic_source(name)
-            self.app.notify(f"Created topics/{s.id}.yaml", markup=False)
-            self.reload(source_id=s.id)
-            self.query_one("#topic-table").focus()
-
-        self._ask("New topic list: file name", "", make)
-
-    def action_delete_source(self) -> None:
-        src = self.query_one(TopicEditor).source
-        if src is None:
-            return
-
-        def answer(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                self.services.delete_topic_source(src)
-            except (ChatsynthError, OSError) as err:
-                self.error(err)
-                return
-            self.app.notify(f"Deleted topic source {src.id}", markup=False)
-            self.query_one(TopicEditor).source = None
-            self.reload()
-
-        self.app.push_screen(ConfirmDialog(f"Delete topic source {src.id}? This removes the file.",
-                                           yes="Delete"), answer)
 
     def palette_commands(self):
         return [
