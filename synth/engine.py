@@ -5,9 +5,14 @@
         ...
     engine.pause() / engine.resume() / engine.cancel()      # from any task of the same loop
     engine.retry(conversation_id) / engine.discard(conversation_id)
+    async for ev in engine.run(spec, only={cid}):  # write these again, nothing else
 
 What it guarantees:
 - Resume: conversations already complete in the store are never requested again.
+- Before the first request the endpoint is tested once: one that can't be reached stops the
+  run at once (outcome "stopped"), rather than costing every conversation its retries.
+- Retry: one in flight is cut off (nothing stored) and written again at once; its attempt
+  count goes on from where it was.  A discarded one is counted apart from failed ones.
 - Each finished conversation is appended to the store BEFORE ConversationFinished (one write:
   it survives a kill -9; the log is fsync'd from the store thread at most 0.5 s apart).
 - At most ``spec.concurrency`` requests in flight; optional RPM/TPM token buckets.
@@ -47,6 +52,7 @@ from synth.limits import Backoff, Cooldown, Storm, TokenBucket
 from synth.models import Conversation, RunSpec, Usage, WorkItem
 from synth.planner import plan
 from synth.prompts import Prompt, render
+from synth.runstate import Tally, plural, unreachable
 
 CostFn = Callable[[str, int, int], "float | None"]
 
@@ -73,6 +79,7 @@ class EngineOptions:
     progress_interval_s: float = 0.25
     emit_chunks: bool = True
     run_filters: bool = True  # compute a filters verdict per conversation (engine.verdicts)
+    probe: bool = True  # test the endpoint once before the first request
 
 
 class _Budget(Exception):
@@ -83,13 +90,15 @@ class _Budget(Exception):
 class _Live:
     item: WorkItem
     prompt: Prompt
-    attempt: int = 0
+    attempt: int = 0  # shown to the user: goes on across retries
+    tries: int = 0  # this task's tries, for the backoff's limit
     raw: str = ""
     streaming: bool = False
     started: float = 0.0
     reserved: float = 0.0
     discard: bool = False
     stored: bool = False  # in the store: a cancel now must not add a partial record
+    retry: bool = False  # cut off to be written again: store nothing, count nothing
 
 
 class Engine:
@@ -110,10 +119,15 @@ class Engine:
         self._queue: deque[WorkItem] = deque()
         self._items: dict[str, WorkItem] = {}
         self._failed_ids: set[str] = set()
+        self._discarded_ids: set[str] = set()
+        self._done_ids: set[str] = set()  # finished this start
+        self._before: set[str] = set()  # complete in the store before this start
+        self._attempts: dict[str, int] = {}  # attempts so far per conversation, this start
+        self._last_failure = ""
+        self._tally = Tally()
         self._final: set[str] = set()  # ids whose task has sent its last event
         self._slot_free: set[str] = set()  # tasks past their request (parsing, storing)
         self._done = self._failed = 0
-        self._ptok = self._ctok = 0
         self._cost = 0.0
         self._cost_known = True
         self._reserved = 0.0
@@ -149,11 +163,18 @@ class Engine:
             return False
         if item in self._queue:
             return False
-        if conversation_id in self._tasks and conversation_id not in self._final:
-            return False  # still being written
+        live = self._live.get(conversation_id)
+        task = self._tasks.get(conversation_id)
+        if task is not None and conversation_id not in self._final:
+            if live is None or live.retry:
+                return False
+            live.retry = True  # cut it off (nothing stored) and write it again at once
+            task.cancel()
         if conversation_id in self._failed_ids:
             self._failed_ids.discard(conversation_id)
             self._failed -= 1
+        if conversation_id in self._discarded_ids:
+            self._discarded_ids.discard(conversation_id)
         self._queue.appendleft(item)
         self._dirty = True
         self._wake.set()
@@ -170,12 +191,14 @@ class Engine:
         for it in list(self._queue):
             if it.conversation_id == conversation_id:
                 self._queue.remove(it)
-                self._fail(it, "discarded by the user")
+                self._fail(it, "discarded by the user", discarded=True)
                 return True
         return False
 
     # -- the event stream --------------------------------------------------------------------
-    async def run(self, spec: RunSpec) -> AsyncIterator[Event]:
+    async def run(self, spec: RunSpec, only: set[str] | list[str] | None = None
+                  ) -> AsyncIterator[Event]:
+        """The run's events.  ``only``: write just these conversations (again, if stored)."""
         if self.state in ("running", "paused"):
             raise EngineError("this engine is already running a run")
         self._reset()
@@ -183,7 +206,7 @@ class Engine:
         self.state = "running"
         q: asyncio.Queue[Any] = asyncio.Queue()
         self._q = q
-        driver = asyncio.create_task(self._drive(spec))
+        driver = asyncio.create_task(self._drive(spec, set(only) if only else None))
         try:
             while True:
                 ev = await q.get()
@@ -206,9 +229,9 @@ class Engine:
             self._q.put_nowait(ev)
 
     # -- driver ------------------------------------------------------------------------------
-    async def _drive(self, spec: RunSpec) -> None:
+    async def _drive(self, spec: RunSpec, only: set[str] | None) -> None:
         try:
-            await self._drive_inner(spec)
+            await self._drive_inner(spec, only)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             for t in self._tasks.values():
                 t.cancel()
@@ -216,7 +239,7 @@ class Engine:
             if not isinstance(exc, Exception):
                 raise
 
-    async def _drive_inner(self, spec: RunSpec) -> None:
+    async def _drive_inner(self, spec: RunSpec, only: set[str] | None) -> None:
         self.spec = spec
         ep = self.endpoint
         if spec.budget is not None and not ep.free and self._price(1000, 1000) is None:
@@ -243,22 +266,39 @@ class Engine:
         run_id = await asyncio.to_thread(self.store.open_run, spec)
         run_id = run_id or spec.run_id
         self.run_id = run_id
-        finished = await asyncio.to_thread(self.store.finished_ids, run_id)
+        stored = await asyncio.to_thread(self.store.load, run_id)
+        self._tally = Tally(stored.conversations)
+        finished = set(self._tally.held)
+        self._before = finished
         p = plan(spec, finished)
         self._items = {it.conversation_id: it for it in p.items}
+        todo = p.todo
+        if only is not None:
+            missing = sorted(only - set(self._items))
+            if missing:
+                raise EngineError(f"conversation {missing[0]} is not part of run {run_id} as it is "
+                                  "set up now", field="run")
+            todo = [it for it in p.items if it.conversation_id in only]
         self._total = p.total
         self._already = p.already_done
-        self._queue = deque(p.todo)
+        self._queue = deque(todo)
         self._t0 = time.monotonic()
         writer = await asyncio.to_thread(self.store.writer, run_id)
         self._writer = writer
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatsynth-store")
         self._sync: asyncio.Future[None] | None = None
         self._emit(RunStarted(run_id=run_id, spec=spec, total=p.total, already_done=p.already_done,
-                              to_write=len(p.todo), endpoint_label=ep.label or ep.name))
+                              to_write=len(todo), endpoint_label=ep.label or ep.name,
+                              rewrite=sum(1 for it in todo if it.conversation_id in finished),
+                              held_prompt_tokens=self._tally.run_prompt,
+                              held_completion_tokens=self._tally.run_completion))
         self._emit(self._progress())
         ticker = asyncio.create_task(self._ticker())
         try:
+            if self._queue and self.opt.probe:
+                why = await unreachable(ep)
+                if why:
+                    self._stop("stopped", f"{why}; nothing was requested")
             await self._schedule(max(1, int(spec.concurrency or 1)))
         finally:
             ticker.cancel()
@@ -273,6 +313,11 @@ class Engine:
         if outcome is None:
             if self._budget_hit:
                 outcome, self._reason = "budget", self._reason or "the budget would be exceeded"
+            elif self._failed and not self._done_ids:
+                outcome = "failed"
+                self._reason = f"every conversation failed: {self._last_failure}"
+            elif only is not None:
+                outcome, self._reason = "complete", f"wrote {plural(len(todo), 'conversation')} again"
             elif spec.limit is not None and self._already + self._done < self._total:
                 outcome, self._reason = "limit", f"wrote up to the limit of {spec.limit}"
             else:
@@ -280,10 +325,12 @@ class Engine:
         self._emit(self._progress())
         self._emit(RunFinished(
             run_id=run_id, outcome=outcome, reason=self._reason, done=self._already + self._done,
-            failed=self._failed, total=self._total, prompt_tokens=self._ptok,
-            completion_tokens=self._ctok, cost=self._cost if self._cost_known else None,
+            failed=self._failed, total=self._total, prompt_tokens=self._tally.prompt,
+            completion_tokens=self._tally.completion, cost=self._cost if self._cost_known else None,
             elapsed_s=time.monotonic() - self._t0,
-            store_path=str(self.store.conversations_path(run_id)), problems=problems))
+            store_path=str(self.store.conversations_path(run_id)), problems=problems,
+            discarded=len(self._discarded_ids), run_prompt_tokens=self._tally.run_prompt,
+            run_completion_tokens=self._tally.run_completion, already_done=self._already))
 
     async def _schedule(self, concurrency: int) -> None:
         while True:
@@ -331,14 +378,18 @@ class Engine:
         self._dirty = False
         elapsed = time.monotonic() - self._t0
         live_tokens = sum(estimate_tokens(lv.raw) for lv in self._live.values() if lv.raw)
-        rate = (self._ctok + live_tokens) / elapsed if elapsed > 0 else 0.0
+        t = self._tally
+        rate = (t.completion + live_tokens) / elapsed if elapsed > 0 else 0.0
         return Progress(
             done=self._already + self._done, failed=self._failed,
             remaining=len(self._queue) + len(self._tasks), in_flight=sum(
                 1 for lv in self._live.values() if lv.streaming),
-            prompt_tokens=self._ptok, completion_tokens=self._ctok,
-            cost=self._cost if self._cost_known else None, tokens_per_s=rate, elapsed_s=elapsed,
-            budget=getattr(self, "spec", None) and self.spec.budget)
+            prompt_tokens=t.prompt, completion_tokens=t.completion,
+            cost=self._cost if self._cost_known else None,
+            tokens_per_s=0.0 if self.state == "paused" else rate, elapsed_s=elapsed,
+            budget=getattr(self, "spec", None) and self.spec.budget,
+            discarded=len(self._discarded_ids), run_prompt_tokens=t.run_prompt,
+            run_completion_tokens=t.run_completion)
 
     # -- money --------------------------------------------------------------------------------
     def _price(self, ptok: int, ctok: int) -> float | None:
@@ -393,12 +444,15 @@ class Engine:
     async def _conversation(self, item: WorkItem) -> None:
         spec = self.spec
         cid = item.conversation_id
-        live = _Live(item=item, prompt=render(spec.persona, item.topic, spec.style))
+        live = _Live(item=item, prompt=render(spec.persona, item.topic, spec.style),
+                     attempt=self._attempts.get(cid, 0))
         self._live[cid] = live
         bo = self.opt.backoff
         try:
             while True:
                 live.attempt += 1
+                live.tries += 1
+                self._attempts[cid] = live.attempt
                 live.raw = ""
                 live.streaming = False
                 try:
@@ -427,10 +481,10 @@ class Engine:
                         self._storm_pause(reason)
                         if self._outcome:
                             return
-                    if live.attempt >= bo.max_attempts:
-                        self._fail(item, f"gave up after {live.attempt} attempts: {reason}")
+                    if live.tries >= bo.max_attempts:
+                        self._fail(item, f"gave up after {plural(live.tries, 'attempt')}: {reason}")
                         return
-                    wait = bo.delay(live.attempt, err.retry_after)
+                    wait = bo.delay(live.tries, err.retry_after)
                     self._emit(ConversationRetrying(conversation_id=cid, attempt=live.attempt + 1,
                                                     wait_s=wait, reason=reason))
                     await asyncio.sleep(wait)
@@ -553,7 +607,9 @@ class Engine:
         # count the cost before freeing the reservation: no moment where neither holds it
         self._account(conv)
         self._release(live)
-        self._done += 1
+        if conv.id not in self._before and conv.id not in self._done_ids:
+            self._done += 1  # written again: it was counted already
+        self._done_ids.add(conv.id)
         self._failed_ids.discard(conv.id)
         self._final.add(conv.id)
         self._emit(ConversationFinished(conversation=conv, finish_reason=end.finish_reason,
@@ -563,29 +619,36 @@ class Engine:
         if conv.usage.source == "server" and conv.prompt:
             self._tokens_per_char = max(self._tokens_per_char,
                                         conv.usage.prompt_tokens / len(conv.prompt))
-        self._ptok += conv.usage.prompt_tokens
-        self._ctok += conv.usage.completion_tokens
+        self._tally.add(conv)
         if conv.cost is None:
             self._cost_known = False
         else:
             self._cost += conv.cost
         self._dirty = True
 
-    def _fail(self, item: WorkItem, reason: str, partial: bool = False) -> None:
-        if not partial:
+    def _fail(self, item: WorkItem, reason: str, partial: bool = False, *,
+              discarded: bool = False, usage: Usage | None = None) -> None:
+        if discarded:
+            self._discarded_ids.add(item.conversation_id)
+        elif not partial:
             self._failed += 1
             self._failed_ids.add(item.conversation_id)
+            self._last_failure = reason
         self._final.add(item.conversation_id)
         self._dirty = True
         self._emit(ConversationFailed(conversation_id=item.conversation_id, topic=item.topic.text,
-                                      reason=reason, partial=partial))
+                                      reason=reason, partial=partial, discarded=discarded,
+                                      usage=usage))
 
     def _cancelled(self, live: _Live) -> None:
         item = live.item
         if live.stored:
             return
+        if live.retry:  # retry() has queued it again: nothing to store or count
+            self._dirty = True
+            return
         if live.discard:
-            self._fail(item, "discarded by the user")
+            self._fail(item, "discarded by the user", discarded=True)
             return
         if live.streaming and live.raw:
             conv = self._build(live, status="partial", finish="cancelled", usage=None)
@@ -596,7 +659,7 @@ class Engine:
                 return
             self._account(conv)
             self._fail(item, f"cut off mid-stream ({self._reason or 'cancelled'}); kept as partial",
-                       partial=True)
+                       partial=True, usage=conv.usage)
         else:
             self._dirty = True
 
