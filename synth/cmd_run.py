@@ -202,7 +202,7 @@ class ProgressLine:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as Bar
 
-            self._bar = Bar(BarColumn(bar_width=24), MofNCompleteColumn(), TextColumn("done"),
+            self._bar = Bar(BarColumn(bar_width=24), MofNCompleteColumn(), TextColumn("done,"),
                                  TextColumn("{task.fields[line]}"), TimeElapsedColumn(),
                                  console=Console(file=self.out), transient=True,
                                  refresh_per_second=4)

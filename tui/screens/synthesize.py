@@ -420,9 +420,10 @@ x discards it, t opens it in Trim, f follows the newest again."""
         self.schedule_estimate()  # what is left to write has changed
         sev = "information" if ev.outcome in ("complete", "limit") else "warning"
         discarded = f", {ev.discarded} discarded" if ev.discarded else ""
+        reason = f" {ev.reason}" + ("" if ev.reason.endswith((".", "!", "?")) else ".") \
+            if ev.reason else ""
         self.app.notify(f"Run {ev.outcome}: {ev.done} of {ev.total} stored, {ev.failed} failed"
-                        f"{discarded}." + (f" {ev.reason}" if ev.reason else "")
-                        + " Press v to review.",
+                        f"{discarded}.{reason}" + (" Press v to review." if ev.done else ""),
                         severity=sev, markup=False, timeout=8)
 
     def palette_commands(self):
