@@ -49,8 +49,9 @@ sequences, concurrency, budget); the estimate below the form follows every chang
 (or resumes: the same settings write only what is missing). While it runs, the table lists
 every conversation (status, topic, tokens); the selected one streams in full below it, the
 user's turns and the persona's turns in different colours. p pauses and resumes, c cancels
-(what was cut off mid-stream is kept as partial), r writes the selected conversation again,
-x discards it, t opens it in Trim, f follows the newest again."""
+(what was cut off mid-stream is kept as partial), r writes the selected conversation again
+(one being written is cut off and started over; after the run has ended, r writes it in a
+run of one), x discards one still being written, t opens it in Trim, f follows the newest."""
 
     BINDINGS = [
         Binding("f5", "start", "Start"),
