@@ -108,7 +108,7 @@ async def test_a_dead_endpoint_says_it_cant_be_reached(workspace):
         text = status(scr)
         assert "finished: stopped" in text and f"can't reach {url}" in text
         assert "limit" not in text and "0 failed" in text
-        await notified(pilot, "can't reach")
+        await notified(pilot, "failed. Can't reach")
         assert app.unexpected_errors == []
 
 

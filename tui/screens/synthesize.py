@@ -421,8 +421,8 @@ run of one), x discards one still being written, t opens it in Trim, f follows t
         self.schedule_estimate()  # what is left to write has changed
         sev = "information" if ev.outcome in ("complete", "limit") else "warning"
         discarded = f", {ev.discarded} discarded" if ev.discarded else ""
-        reason = f" {ev.reason}" + ("" if ev.reason.endswith((".", "!", "?")) else ".") \
-            if ev.reason else ""
+        reason = f" {ev.reason[:1].upper()}{ev.reason[1:]}" \
+            + ("" if ev.reason.endswith((".", "!", "?")) else ".") if ev.reason else ""
         self.app.notify(f"Run {ev.outcome}: {ev.done} of {ev.total} stored, {ev.failed} failed"
                         f"{discarded}.{reason}" + (" Press v to review." if ev.done else ""),
                         severity=sev, markup=False, timeout=8)
