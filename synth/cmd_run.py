@@ -11,8 +11,10 @@ from typing import Any, TextIO
 
 from synth import checks
 from synth.events import ConversationFailed, Progress, RunFinished, RunPaused, RunStarted
+from synth.runstate import plural
 
-EXIT = {"complete": 0, "limit": 0, "stopped": 3, "paused": 4, "budget": 5, "cancelled": 130}
+EXIT = {"complete": 0, "limit": 0, "failed": 1, "stopped": 3, "paused": 4, "budget": 5,
+        "cancelled": 130}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -141,7 +143,8 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
             elif isinstance(ev, Progress):
                 bar.progress(ev)
             elif isinstance(ev, ConversationFailed):
-                bar.note(f"{'partial' if ev.partial else 'failed'}: {ev.topic[:50]!r}: {ev.reason}")
+                kind = "partial" if ev.partial else "discarded" if ev.discarded else "failed"
+                bar.note(f"{kind}: {ev.topic[:50]!r}: {ev.reason}")
             elif isinstance(ev, RunPaused):
                 bar.note(f"paused: {ev.reason}")
             elif isinstance(ev, RunFinished):
@@ -161,70 +164,94 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
     code = EXIT.get(finished.outcome, 1)
     if code == 0 and finished.failed:
         code = 1
-    if finished.outcome in ("stopped", "paused", "budget"):
+    if finished.outcome in ("stopped", "paused", "budget", "failed"):
         print(f"chatsynth: {finished.outcome}: {finished.reason}", file=sys.stderr)
     return code
 
 
 class ProgressLine:
-    """One line on stderr, redrawn in place on a terminal, every few seconds otherwise."""
+    """Progress on stderr: rich's live progress bar on a terminal, else a plain line every few
+    seconds (logs and pipes get whole lines, never carriage returns)."""
 
     def __init__(self, out: TextIO, quiet: bool = False) -> None:
         self.out = out
         self.quiet = quiet
         self.tty = out.isatty()
         self.last = 0.0
-        self.width = 0
         self.target = 0
+        self._bar: Any = None  # rich.progress.Progress while a run shows on a terminal
+        self._task: Any = None
 
     def started(self, ev: RunStarted) -> None:
-        self.target = ev.already_done + ev.to_write
-        if not self.quiet:
-            resumed = f", {ev.already_done} already stored" if ev.already_done else ""
-            print(f"run {ev.run_id}: {ev.to_write} to write with {ev.endpoint_label}{resumed} "
-                  f"(the run holds {ev.total})", file=self.out, flush=True)
+        self.target = ev.already_done + ev.to_write - ev.rewrite
+        if self.quiet:
+            return
+        resumed = f", {ev.already_done:,} already stored" if ev.already_done else ""
+        print(f"run {ev.run_id}: {ev.to_write:,} to write with {ev.endpoint_label}{resumed} "
+              f"(the run holds {ev.total:,})", file=self.out, flush=True)
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(BarColumn(bar_width=24), MofNCompleteColumn(), TextColumn("done,"),
+                                 TextColumn("{task.fields[line]}"), TimeElapsedColumn(),
+                                 console=Console(file=self.out), transient=True,
+                                 refresh_per_second=4)
+            self._task = self._bar.add_task("run", total=max(1, self.target), line="")
+            self._bar.start()
+
+    @staticmethod
+    def describe(p: Progress) -> str:
+        """Everything but the count done: failures, what is writing, speed, money."""
+        cost = "cost ?" if p.cost is None else f"${p.cost:.4f}"
+        if p.budget is not None:
+            cost += f" of ${p.budget:.2f}"
+        parts = [f"{p.failed:,} failed"]
+        if p.discarded:
+            parts.append(f"{p.discarded:,} discarded")
+        parts.append(f"{p.in_flight:,} writing")
+        return f"{', '.join(parts)} | {p.tokens_per_s:,.1f} tok/s | {cost}"
 
     def progress(self, p: Progress) -> None:
         if self.quiet:
             return
+        if self._bar is not None:
+            self._bar.update(self._task, completed=p.done, total=max(1, self.target),
+                             line=self.describe(p))
+            return
         now = time.monotonic()
-        if not self.tty and now - self.last < 5.0 and p.remaining:
+        if now - self.last < 5.0 and p.remaining:
             return
         self.last = now
-        total = max(1, self.target)
-        n = 20
-        fill = min(n, int(n * p.done / total))
-        cost = "cost ?" if p.cost is None else f"${p.cost:.4f}"
-        if p.budget is not None:
-            cost += f" of ${p.budget:.2f}"
-        line = (f"[{'#' * fill}{'.' * (n - fill)}] {p.done}/{self.target} done, {p.failed} failed, "
-                f"{p.in_flight} writing | {p.tokens_per_s:.1f} tok/s | {cost} | {p.elapsed_s:.0f}s")
-        if self.tty:
-            self.out.write("\r" + line.ljust(self.width))
-            self.width = len(line)
-        else:
-            self.out.write(line + "\n")
-        self.out.flush()
+        print(f"{p.done:,}/{self.target:,} done, {self.describe(p)} | {p.elapsed_s:.0f}s",
+              file=self.out, flush=True)
 
     def note(self, text: str) -> None:
         if self.quiet:
             return
-        self.clear()
-        print(text, file=self.out, flush=True)
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(text, file=self.out, flush=True)
 
     def clear(self) -> None:
-        if self.tty and self.width:
-            self.out.write("\r" + " " * self.width + "\r")
-            self.out.flush()
-            self.width = 0
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def print_summary(f: RunFinished, spec: Any, out: TextIO) -> None:
     cost = "unknown (no price for this model)" if f.cost is None else f"${f.cost:.4f}"
     print(f"run {f.run_id}: {f.outcome}" + (f" - {f.reason}" if f.reason else ""), file=out)
-    print(f"  conversations: {f.done} of {f.total} stored, {f.failed} failed this time", file=out)
+    discarded = f", {f.discarded:,} discarded" if f.discarded else ""
+    print(f"  conversations: {f.done:,} of {f.total:,} stored, {f.failed:,} failed this time"
+          f"{discarded}", file=out)
     print(f"  tokens: {f.prompt_tokens:,} prompt + {f.completion_tokens:,} completion; "
           f"cost {cost}; {f.elapsed_s:.1f}s", file=out)
+    if f.already_done:
+        print(f"  the run holds {plural(f.done, 'conversation')}: {f.run_prompt_tokens:,} prompt + "
+              f"{f.run_completion_tokens:,} completion tokens in all", file=out)
     print(f"  stored in: {f.store_path}", file=out)
     for p in f.problems:
         print(f"  note: {p}", file=out)

@@ -5,9 +5,14 @@
         ...
     engine.pause() / engine.resume() / engine.cancel()      # from any task of the same loop
     engine.retry(conversation_id) / engine.discard(conversation_id)
+    async for ev in engine.run(spec, only={cid}):  # write these again, nothing else
 
 What it guarantees:
 - Resume: conversations already complete in the store are never requested again.
+- Before the first request the endpoint is tested once: one that can't be reached stops the
+  run at once (outcome "stopped"), rather than costing every conversation its retries.
+- Retry: one in flight is cut off (nothing stored) and written again at once; its attempt
+  count goes on from where it was.  A discarded one is counted apart from failed ones.
 - Each finished conversation is appended to the store BEFORE ConversationFinished (one write:
   it survives a kill -9; the log is fsync'd from the store thread at most 0.5 s apart).
 - At most ``spec.concurrency`` requests in flight; optional RPM/TPM token buckets.
@@ -24,6 +29,10 @@ What it guarantees:
   had written nothing is not stored.  A later start of the same spec rewrites partial ones.
 - Progress events are coalesced (a few per second), and text chunks are merged per
   conversation (at most about 20 per second each), so a UI with 64 streams is not flooded.
+
+What happens to one conversation (its gate, stream, storing and counting) is in
+``synth.engine_conv``; the per-conversation token tally and the endpoint test in
+``synth.runstate``.
 """
 
 from __future__ import annotations
@@ -36,17 +45,14 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 from synth import transcript
-from synth.endpoints import Endpoint, FatalError, StreamEnd, TransientError, estimate_tokens, \
-    stream_completion
+from synth.endpoints import Endpoint, estimate_tokens
+from synth.engine_conv import ConversationWork, _Live
 from synth.errors import ChatsynthError
-from synth.events import (
-    Chunk, ConversationFailed, ConversationFinished, ConversationRetrying, ConversationStarted,
-    Event, Progress, RunFinished, RunPaused, RunResumed, RunStarted,
-)
+from synth.events import Event, Progress, RunFinished, RunPaused, RunResumed, RunStarted
 from synth.limits import Backoff, Cooldown, Storm, TokenBucket
-from synth.models import Conversation, RunSpec, Usage, WorkItem
+from synth.models import RunSpec, WorkItem
 from synth.planner import plan
-from synth.prompts import Prompt, render
+from synth.runstate import Tally, plural, unreachable
 
 CostFn = Callable[[str, int, int], "float | None"]
 
@@ -73,26 +79,10 @@ class EngineOptions:
     progress_interval_s: float = 0.25
     emit_chunks: bool = True
     run_filters: bool = True  # compute a filters verdict per conversation (engine.verdicts)
+    probe: bool = True  # test the endpoint once before the first request
 
 
-class _Budget(Exception):
-    pass
-
-
-@dataclass
-class _Live:
-    item: WorkItem
-    prompt: Prompt
-    attempt: int = 0
-    raw: str = ""
-    streaming: bool = False
-    started: float = 0.0
-    reserved: float = 0.0
-    discard: bool = False
-    stored: bool = False  # in the store: a cancel now must not add a partial record
-
-
-class Engine:
+class Engine(ConversationWork):
     def __init__(self, store: Any, endpoint: Endpoint, *, options: EngineOptions | None = None,
                  cost_fn: CostFn | None = None) -> None:
         self.store = store
@@ -110,10 +100,15 @@ class Engine:
         self._queue: deque[WorkItem] = deque()
         self._items: dict[str, WorkItem] = {}
         self._failed_ids: set[str] = set()
+        self._discarded_ids: set[str] = set()
+        self._done_ids: set[str] = set()  # finished this start
+        self._before: set[str] = set()  # complete in the store before this start
+        self._attempts: dict[str, int] = {}  # attempts so far per conversation, this start
+        self._last_failure = ""
+        self._tally = Tally()
         self._final: set[str] = set()  # ids whose task has sent its last event
         self._slot_free: set[str] = set()  # tasks past their request (parsing, storing)
         self._done = self._failed = 0
-        self._ptok = self._ctok = 0
         self._cost = 0.0
         self._cost_known = True
         self._reserved = 0.0
@@ -149,11 +144,18 @@ class Engine:
             return False
         if item in self._queue:
             return False
-        if conversation_id in self._tasks and conversation_id not in self._final:
-            return False  # still being written
+        live = self._live.get(conversation_id)
+        task = self._tasks.get(conversation_id)
+        if task is not None and conversation_id not in self._final:
+            if live is None or live.retry:
+                return False
+            live.retry = True  # cut it off (nothing stored) and write it again at once
+            task.cancel()
         if conversation_id in self._failed_ids:
             self._failed_ids.discard(conversation_id)
             self._failed -= 1
+        if conversation_id in self._discarded_ids:
+            self._discarded_ids.discard(conversation_id)
         self._queue.appendleft(item)
         self._dirty = True
         self._wake.set()
@@ -170,12 +172,14 @@ class Engine:
         for it in list(self._queue):
             if it.conversation_id == conversation_id:
                 self._queue.remove(it)
-                self._fail(it, "discarded by the user")
+                self._fail(it, "discarded by the user", discarded=True)
                 return True
         return False
 
     # -- the event stream --------------------------------------------------------------------
-    async def run(self, spec: RunSpec) -> AsyncIterator[Event]:
+    async def run(self, spec: RunSpec, only: set[str] | list[str] | None = None
+                  ) -> AsyncIterator[Event]:
+        """The run's events.  ``only``: write just these conversations (again, if stored)."""
         if self.state in ("running", "paused"):
             raise EngineError("this engine is already running a run")
         self._reset()
@@ -183,7 +187,7 @@ class Engine:
         self.state = "running"
         q: asyncio.Queue[Any] = asyncio.Queue()
         self._q = q
-        driver = asyncio.create_task(self._drive(spec))
+        driver = asyncio.create_task(self._drive(spec, set(only) if only else None))
         try:
             while True:
                 ev = await q.get()
@@ -206,9 +210,9 @@ class Engine:
             self._q.put_nowait(ev)
 
     # -- driver ------------------------------------------------------------------------------
-    async def _drive(self, spec: RunSpec) -> None:
+    async def _drive(self, spec: RunSpec, only: set[str] | None) -> None:
         try:
-            await self._drive_inner(spec)
+            await self._drive_inner(spec, only)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             for t in self._tasks.values():
                 t.cancel()
@@ -216,7 +220,7 @@ class Engine:
             if not isinstance(exc, Exception):
                 raise
 
-    async def _drive_inner(self, spec: RunSpec) -> None:
+    async def _drive_inner(self, spec: RunSpec, only: set[str] | None) -> None:
         self.spec = spec
         ep = self.endpoint
         if spec.budget is not None and not ep.free and self._price(1000, 1000) is None:
@@ -243,22 +247,39 @@ class Engine:
         run_id = await asyncio.to_thread(self.store.open_run, spec)
         run_id = run_id or spec.run_id
         self.run_id = run_id
-        finished = await asyncio.to_thread(self.store.finished_ids, run_id)
+        stored = await asyncio.to_thread(self.store.load, run_id)
+        self._tally = Tally(stored.conversations)
+        finished = set(self._tally.held)
+        self._before = finished
         p = plan(spec, finished)
         self._items = {it.conversation_id: it for it in p.items}
+        todo = p.todo
+        if only is not None:
+            missing = sorted(only - set(self._items))
+            if missing:
+                raise EngineError(f"conversation {missing[0]} is not part of run {run_id} as it is "
+                                  "set up now", field="run")
+            todo = [it for it in p.items if it.conversation_id in only]
         self._total = p.total
         self._already = p.already_done
-        self._queue = deque(p.todo)
+        self._queue = deque(todo)
         self._t0 = time.monotonic()
         writer = await asyncio.to_thread(self.store.writer, run_id)
         self._writer = writer
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatsynth-store")
         self._sync: asyncio.Future[None] | None = None
         self._emit(RunStarted(run_id=run_id, spec=spec, total=p.total, already_done=p.already_done,
-                              to_write=len(p.todo), endpoint_label=ep.label or ep.name))
+                              to_write=len(todo), endpoint_label=ep.label or ep.name,
+                              rewrite=sum(1 for it in todo if it.conversation_id in finished),
+                              held_prompt_tokens=self._tally.run_prompt,
+                              held_completion_tokens=self._tally.run_completion))
         self._emit(self._progress())
         ticker = asyncio.create_task(self._ticker())
         try:
+            if self._queue and self.opt.probe:
+                why = await unreachable(ep)
+                if why:
+                    self._stop("stopped", f"{why}; nothing was requested")
             await self._schedule(max(1, int(spec.concurrency or 1)))
         finally:
             ticker.cancel()
@@ -273,6 +294,11 @@ class Engine:
         if outcome is None:
             if self._budget_hit:
                 outcome, self._reason = "budget", self._reason or "the budget would be exceeded"
+            elif self._failed and not self._done_ids:
+                outcome = "failed"
+                self._reason = f"every conversation failed: {self._last_failure}"
+            elif only is not None:
+                outcome, self._reason = "complete", f"wrote {plural(len(todo), 'conversation')} again"
             elif spec.limit is not None and self._already + self._done < self._total:
                 outcome, self._reason = "limit", f"wrote up to the limit of {spec.limit}"
             else:
@@ -280,10 +306,12 @@ class Engine:
         self._emit(self._progress())
         self._emit(RunFinished(
             run_id=run_id, outcome=outcome, reason=self._reason, done=self._already + self._done,
-            failed=self._failed, total=self._total, prompt_tokens=self._ptok,
-            completion_tokens=self._ctok, cost=self._cost if self._cost_known else None,
+            failed=self._failed, total=self._total, prompt_tokens=self._tally.prompt,
+            completion_tokens=self._tally.completion, cost=self._cost if self._cost_known else None,
             elapsed_s=time.monotonic() - self._t0,
-            store_path=str(self.store.conversations_path(run_id)), problems=problems))
+            store_path=str(self.store.conversations_path(run_id)), problems=problems,
+            discarded=len(self._discarded_ids), run_prompt_tokens=self._tally.run_prompt,
+            run_completion_tokens=self._tally.run_completion, already_done=self._already))
 
     async def _schedule(self, concurrency: int) -> None:
         while True:
@@ -331,14 +359,18 @@ class Engine:
         self._dirty = False
         elapsed = time.monotonic() - self._t0
         live_tokens = sum(estimate_tokens(lv.raw) for lv in self._live.values() if lv.raw)
-        rate = (self._ctok + live_tokens) / elapsed if elapsed > 0 else 0.0
+        t = self._tally
+        rate = (t.completion + live_tokens) / elapsed if elapsed > 0 else 0.0
         return Progress(
             done=self._already + self._done, failed=self._failed,
             remaining=len(self._queue) + len(self._tasks), in_flight=sum(
                 1 for lv in self._live.values() if lv.streaming),
-            prompt_tokens=self._ptok, completion_tokens=self._ctok,
-            cost=self._cost if self._cost_known else None, tokens_per_s=rate, elapsed_s=elapsed,
-            budget=getattr(self, "spec", None) and self.spec.budget)
+            prompt_tokens=t.prompt, completion_tokens=t.completion,
+            cost=self._cost if self._cost_known else None,
+            tokens_per_s=0.0 if self.state == "paused" else rate, elapsed_s=elapsed,
+            budget=getattr(self, "spec", None) and self.spec.budget,
+            discarded=len(self._discarded_ids), run_prompt_tokens=t.run_prompt,
+            run_completion_tokens=t.run_completion)
 
     # -- money --------------------------------------------------------------------------------
     def _price(self, ptok: int, ctok: int) -> float | None:
@@ -351,260 +383,3 @@ class Engine:
         except Exception:  # noqa: BLE001 - a price table problem must not stop a run
             return None
         return None if c is None else float(c)
-
-    # -- one conversation ---------------------------------------------------------------------
-    async def _gate(self, live: _Live) -> None:
-        """Wait for: not paused, no cooldown, RPM/TPM room, budget room."""
-        spec = self.spec
-        while True:
-            if self._outcome:
-                raise asyncio.CancelledError()
-            if not self._unpaused.is_set():
-                await self._unpaused.wait()
-                continue
-            if self._cooldown.until > time.monotonic():
-                await self._cooldown.wait()
-                continue
-            break
-        ptok = estimate_tokens(live.prompt.text)
-        if spec.budget is not None:
-            # conservative: at least a token per 3 characters of prompt (more where the server
-            # has reported more), and every output token the request allows
-            worst_p = int(len(live.prompt.text) * self._tokens_per_char) + 1
-            worst = self._price(max(ptok, worst_p), spec.max_tokens) or 0.0
-            if self._cost + self._reserved + worst > spec.budget + 1e-12:
-                self._budget_hit = True
-                self._reason = (f"stopped before the budget of ${spec.budget:.4f} would be "
-                                f"exceeded (spent ${self._cost:.4f})")
-                raise _Budget()
-            live.reserved = worst
-            self._reserved += worst
-        if self._rpm:
-            await self._rpm.acquire(1)
-        if self._tpm:
-            await self._tpm.acquire(ptok + spec.max_tokens)
-        if self._outcome:
-            raise asyncio.CancelledError()
-
-    def _release(self, live: _Live) -> None:
-        self._reserved -= live.reserved
-        live.reserved = 0.0
-
-    async def _conversation(self, item: WorkItem) -> None:
-        spec = self.spec
-        cid = item.conversation_id
-        live = _Live(item=item, prompt=render(spec.persona, item.topic, spec.style))
-        self._live[cid] = live
-        bo = self.opt.backoff
-        try:
-            while True:
-                live.attempt += 1
-                live.raw = ""
-                live.streaming = False
-                try:
-                    await self._gate(live)
-                except _Budget:
-                    return
-                self._emit(ConversationStarted(run_id=self.run_id, conversation_id=cid,
-                                               topic=item.topic.text, k=item.k,
-                                               attempt=live.attempt))
-                self._dirty = True
-                try:
-                    end = await self._stream(live)
-                except FatalError as err:
-                    self._release(live)
-                    self._fail(item, err.message)
-                    self._stop("stopped", f"the endpoint refused the request: {err.message}")
-                    return
-                except TransientError as err:
-                    self._release(live)
-                    live.raw = ""
-                    live.streaming = False
-                    reason = err.message
-                    if err.retry_after:
-                        self._cooldown.hold(err.retry_after)
-                    if self._storm.failure(reason):
-                        self._storm_pause(reason)
-                        if self._outcome:
-                            return
-                    if live.attempt >= bo.max_attempts:
-                        self._fail(item, f"gave up after {live.attempt} attempts: {reason}")
-                        return
-                    wait = bo.delay(live.attempt, err.retry_after)
-                    self._emit(ConversationRetrying(conversation_id=cid, attempt=live.attempt + 1,
-                                                    wait_s=wait, reason=reason))
-                    await asyncio.sleep(wait)
-                    continue
-                self._storm.success()
-                try:
-                    # the request is over: its slot goes to the next one while this is stored
-                    self._slot_free.add(cid)
-                    self._wake.set()
-                    await self._finish(live, end)  # releases the budget reservation when counted
-                except (OSError, ChatsynthError) as exc:  # disk full, lost lock: can't go on
-                    live.stored = True  # nothing more to store for it
-                    self._fail(item, f"could not be stored: {exc}")
-                    self._stop("stopped", f"the store failed: {exc}")
-                return
-        except asyncio.CancelledError:
-            self._release(live)
-            self._cancelled(live)
-
-    async def _stream(self, live: _Live) -> StreamEnd:
-        spec = self.spec
-        cid = live.item.conversation_id
-        live.started = time.monotonic()
-        stops = self._stops
-        longest = max((len(s) for s in stops), default=0)
-        emit_chunks = self.opt.emit_chunks
-        interval = self.opt.chunk_interval_s
-        pending_from = 0  # offset in raw of text not yet sent as a Chunk
-        last_flush = 0.0
-        end: StreamEnd | None = None
-        hit_stop = False
-        raw = ""
-        gen = stream_completion(
-            self.endpoint, prompt=live.prompt.text, messages=live.prompt.messages or None,
-            style=live.prompt.style, max_tokens=spec.max_tokens, temperature=spec.temperature,
-            stop=stops,
-            # the k-th conversation of a topic gets its own seed, or all k would be the same
-            seed=None if spec.seed is None else spec.seed + live.item.k)
-        try:
-            async for piece in gen:
-                if isinstance(piece, StreamEnd):
-                    end = piece
-                    break
-                live.streaming = True
-                before = len(raw)
-                raw += piece
-                live.raw = raw
-                if stops:
-                    hit = transcript.find_stop(raw, stops, max(0, before - longest))
-                    if hit is not None:
-                        if emit_chunks and hit[0] > pending_from:
-                            self._emit(Chunk(conversation_id=cid, text=raw[pending_from:hit[0]]))
-                        end = StreamEnd(finish_reason="stop", usage=None)
-                        hit_stop = True
-                        break
-                if emit_chunks:
-                    now = time.monotonic()
-                    if now - last_flush >= interval:
-                        self._emit(Chunk(conversation_id=cid, text=raw[pending_from:]))
-                        pending_from = len(raw)
-                        last_flush = now
-        finally:
-            await gen.aclose()
-        if end is None:  # pragma: no cover - stream_completion always ends with StreamEnd
-            raise TransientError("the stream ended without a finish")
-        if emit_chunks and not hit_stop and len(raw) > pending_from:
-            self._emit(Chunk(conversation_id=cid, text=raw[pending_from:]))
-        return end
-
-    def _build(self, live: _Live, *, status: str, finish: str | None,
-               usage: Usage | None) -> Conversation:
-        spec = self.spec
-        item = live.item
-        turns, trim, _ = transcript.transcript_of(live.raw, self._stops, self._speakers,
-                                                  live.prompt.first_role)
-        if usage is None:
-            usage = Usage(prompt_tokens=estimate_tokens(live.prompt.text),
-                          completion_tokens=estimate_tokens(live.raw), source="estimate")
-        cost = self._price(usage.prompt_tokens, usage.completion_tokens)
-        return Conversation(
-            id=item.conversation_id, run_id=self.run_id, persona_id=spec.persona.id,
-            topic_id=item.topic.id, topic=item.topic.text, k=item.k, endpoint=spec.endpoint,
-            model=self.endpoint.model,
-            params={"style": live.prompt.style, "temperature": spec.temperature,
-                    "max_tokens": spec.max_tokens, "stop": list(spec.stop),
-                    "seed": None if spec.seed is None else spec.seed + item.k,
-                    "request_stop": self.endpoint.request_stops(spec.stop),
-                    "first_role": live.prompt.first_role,
-                    "user_labels": self._speakers.user, "persona_labels": self._speakers.assistant,
-                    "attempts": live.attempt},
-            prompt=live.prompt.text, raw_text=live.raw, turns=turns, trim=trim,
-            finish_reason=finish, usage=usage, status=status,  # type: ignore[arg-type]
-            created_at=time.time(), duration_s=time.monotonic() - live.started, cost=cost,
-            context=item.topic.context)
-
-    async def _finish(self, live: _Live, end: StreamEnd) -> None:
-        conv = self._build(live, status="complete", finish=end.finish_reason, usage=end.usage)
-        if self._filters is not None:
-            try:
-                self.verdicts[conv.id] = self._filters.check(conv, persona=self.spec.persona)
-            except Exception:  # noqa: BLE001 - a filter bug must not lose a conversation
-                pass
-        # One write() on the loop (tens of microseconds, and nothing to await, so no cancel can
-        # come between storing and the event); the periodic fsync goes to the store thread, so
-        # the loop never waits on the disk.  Handing every append to the thread cost about 7%
-        # of throughput in GIL hand-offs (bench_engine, unpaced).
-        try:
-            if self._sync is not None and self._sync.done() and self._sync.exception():
-                raise self._sync.exception()  # the last fsync failed: the disk is in trouble
-            self._writer.append(conv, sync=False)
-        except BaseException:
-            self._release(live)
-            raise
-        live.stored = True
-        if self._writer.sync_due() and (self._sync is None or self._sync.done()):
-            self._sync = asyncio.get_running_loop().run_in_executor(self._io, self._writer.sync)
-        self._finished(live, conv, end)
-
-    def _finished(self, live: _Live, conv: Conversation, end: StreamEnd) -> None:
-        # count the cost before freeing the reservation: no moment where neither holds it
-        self._account(conv)
-        self._release(live)
-        self._done += 1
-        self._failed_ids.discard(conv.id)
-        self._final.add(conv.id)
-        self._emit(ConversationFinished(conversation=conv, finish_reason=end.finish_reason,
-                                        usage=conv.usage))
-
-    def _account(self, conv: Conversation) -> None:
-        if conv.usage.source == "server" and conv.prompt:
-            self._tokens_per_char = max(self._tokens_per_char,
-                                        conv.usage.prompt_tokens / len(conv.prompt))
-        self._ptok += conv.usage.prompt_tokens
-        self._ctok += conv.usage.completion_tokens
-        if conv.cost is None:
-            self._cost_known = False
-        else:
-            self._cost += conv.cost
-        self._dirty = True
-
-    def _fail(self, item: WorkItem, reason: str, partial: bool = False) -> None:
-        if not partial:
-            self._failed += 1
-            self._failed_ids.add(item.conversation_id)
-        self._final.add(item.conversation_id)
-        self._dirty = True
-        self._emit(ConversationFailed(conversation_id=item.conversation_id, topic=item.topic.text,
-                                      reason=reason, partial=partial))
-
-    def _cancelled(self, live: _Live) -> None:
-        item = live.item
-        if live.stored:
-            return
-        if live.discard:
-            self._fail(item, "discarded by the user")
-            return
-        if live.streaming and live.raw:
-            conv = self._build(live, status="partial", finish="cancelled", usage=None)
-            try:
-                self._writer.append(conv)  # rare, small: done inline so a cancel can't lose it
-            except Exception as exc:  # noqa: BLE001
-                self._fail(item, f"cut off and could not be stored: {exc}")
-                return
-            self._account(conv)
-            self._fail(item, f"cut off mid-stream ({self._reason or 'cancelled'}); kept as partial",
-                       partial=True)
-        else:
-            self._dirty = True
-
-    def _storm_pause(self, reason: str) -> None:
-        why = (f"every request is failing ({self._storm.consecutive} in a row, none succeeded "
-               f"for {self.opt.storm_window_s:.0f}s); last error: {reason}")
-        if self.opt.pause_ends_run:
-            self._emit(RunPaused(reason=why))
-            self._stop("paused", why)
-        elif self.state == "running":
-            self.pause(why)

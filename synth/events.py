@@ -7,7 +7,8 @@ from typing import Literal, Union
 
 from synth.models import Conversation, RunSpec, Usage
 
-RunOutcome = Literal["complete", "cancelled", "stopped", "paused", "budget", "limit"]
+# "failed": every conversation this start tried failed (the reason says why)
+RunOutcome = Literal["complete", "cancelled", "stopped", "paused", "budget", "limit", "failed"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class RunStarted:
     already_done: int  # finished in the store before this start (resume)
     to_write: int  # what this start will try to write
     endpoint_label: str = ""  # e.g. "local (small offline demo model: Gemma 3 270M)"
+    rewrite: int = 0  # of to_write, how many are already stored and are written again
+    held_prompt_tokens: int = 0  # tokens of the conversations stored before this start
+    held_completion_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class ConversationFailed:
     topic: str
     reason: str
     partial: bool = False  # True: cut off by a cancel; kept (flagged) or dropped
+    discarded: bool = False  # True: the user discarded it (not counted as failed)
+    usage: Usage | None = None  # a partial one's stored usage
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,11 @@ class Progress:
     tokens_per_s: float
     elapsed_s: float
     budget: float | None = None
+    discarded: int = 0
+    # prompt_tokens / completion_tokens: this start, the sum of its conversations (a rewritten
+    # one counts once); run_*: what the run holds, stored before this start included
+    run_prompt_tokens: int = 0
+    run_completion_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,10 @@ class RunFinished:
     elapsed_s: float = 0.0
     store_path: str = ""
     problems: list[str] = field(default_factory=list)
+    discarded: int = 0
+    run_prompt_tokens: int = 0
+    run_completion_tokens: int = 0
+    already_done: int = 0  # stored before this start
 
 
 Event = Union[

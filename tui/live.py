@@ -14,7 +14,8 @@ from synth.events import (
     Chunk, ConversationFailed, ConversationFinished, ConversationRetrying, ConversationStarted,
     Progress, RunFinished, RunPaused, RunResumed, RunStarted,
 )
-from synth.models import Conversation
+from synth.models import Conversation, Usage
+from synth.runstate import plural
 
 STATUS_ICONS = {
     "writing": "●",
@@ -24,6 +25,8 @@ STATUS_ICONS = {
     "failed": "✗",
     "partial": "◐",
     "discarded": "–",
+    "stopped": "■",
+    "queued": "…",  # asked to be written again, not started yet  # the run ended before it was written: nothing stored
 }
 
 
@@ -52,6 +55,8 @@ class LiveConv:
     chunks: list[str] = field(default_factory=list)
     chars: int = 0
     conversation: Conversation | None = None
+    usage: Usage | None = None  # a partial one's stored usage
+    before: str = ""  # the status it had when it was queued to be written again
     verdict: Any = None  # filters.Verdict, when known
 
     @property
@@ -64,9 +69,15 @@ class LiveConv:
 
     @property
     def tokens(self) -> int:
+        """Completion tokens: the stored record's once there is one (the same figure the run's
+        totals add up), an estimate from the text while it is being written, else 0."""
         if self.conversation is not None:
             return self.conversation.usage.completion_tokens
-        return estimate_tokens("x" * self.chars) if self.chars else 0
+        if self.usage is not None:
+            return self.usage.completion_tokens
+        if self.status in ("writing", "retrying") and self.chars:
+            return estimate_tokens("x" * self.chars)
+        return 0
 
     @property
     def status_label(self) -> str:
@@ -125,7 +136,7 @@ class LiveRun:
                 self.order.append(c.cid)
                 self.added.append(c.cid)
             c.status, c.attempt, c.reason = "writing", ev.attempt, ""
-            c.chunks, c.chars, c.conversation, c.verdict = [], 0, None, None
+            c.chunks, c.chars, c.conversation, c.verdict, c.usage = [], 0, None, None, None
             self.dirty.add(c.cid)
         elif isinstance(ev, ConversationRetrying):
             c = self.convs.get(ev.conversation_id)
@@ -152,7 +163,8 @@ class LiveRun:
                 self.order.append(c.cid)
                 self.added.append(c.cid)
             c.reason = ev.reason
-            c.status = "partial" if ev.partial else ("discarded" if "discarded" in ev.reason else "failed")
+            c.status = "partial" if ev.partial else ("discarded" if ev.discarded else "failed")
+            c.usage = ev.usage
             self.dirty.add(c.cid)
         elif isinstance(ev, Progress):
             self.progress = ev
@@ -169,6 +181,13 @@ class LiveRun:
         elif isinstance(ev, RunFinished):
             self.finished = ev
             self.state = "finished"
+            for c in self.convs.values():
+                if c.status == "queued":  # the run ended before it started again
+                    c.status = c.before
+                    self.dirty.add(c.cid)
+                if c.status in ("writing", "retrying"):  # cut off with nothing stored
+                    c.status, c.reason = "stopped", ""
+                    self.dirty.add(c.cid)
         elif isinstance(ev, RunNote):
             self.note = ev.text
         elif isinstance(ev, RunError):
@@ -179,6 +198,15 @@ class LiveRun:
         added, dirty = self.added, self.dirty
         self.added, self.dirty = [], set()
         return added, dirty
+
+    def tokens(self) -> tuple[int, int | None]:
+        """(this start, the whole run): completion tokens.  This start is the sum of the rows;
+        the run adds what was stored before it (None when this start rewrote stored ones)."""
+        here = sum(c.tokens for c in self.convs.values())
+        st = self.started
+        if st is None or not st.already_done or st.rewrite:
+            return here, None
+        return here, st.held_completion_tokens + here
 
     def summary(self) -> str:
         """One line: state, counts, speed, money."""
@@ -192,22 +220,46 @@ class LiveRun:
             state = f"finished: {self.finished.outcome}"
         parts.append(state)
         if self.started is not None and p is not None:
-            target = self.started.already_done + self.started.to_write
             writing = sum(1 for c in self.convs.values() if c.status == "writing" and c.chars)
-            parts.append(f"{p.done}/{target} done · {p.failed} failed · {p.remaining} remaining"
-                         f" · {writing} writing")
-            parts.append(f"{p.tokens_per_s:,.0f} tok/s")
+            target = self.target()
+            counts = f"{p.done:,}/{target:,} done · {p.failed:,} failed"
+            if p.discarded:
+                counts += f" · {p.discarded:,} discarded"
+            if self.state != "finished":
+                counts += f" · {p.remaining:,} remaining · {writing:,} writing"
+            parts.append(counts)
+            if self.state == "running":  # paused or ended: no speed to speak of
+                parts.append(f"{p.tokens_per_s:,.0f} tok/s")
             cost = "cost ?" if p.cost is None else f"${p.cost:.4f}"
             if p.budget is not None:
                 cost += f" of ${p.budget:.2f} budget"
             parts.append(cost)
-            parts.append(f"{p.prompt_tokens + p.completion_tokens:,} tokens")
+            here, run = self.tokens()
+            if run is None:
+                parts.append(f"{plural(here, 'token')} written")
+            else:
+                parts.append(f"{here:,} tokens this start, {run:,} in the run")
         elif self.note:
             parts.append(self.note)
         return "  ·  ".join(parts)
 
+    def target(self) -> int:
+        st = self.started
+        return 0 if st is None else st.already_done + st.to_write - st.rewrite
+
     def fraction(self) -> tuple[int, int]:
         if self.started is None or self.progress is None:
             return 0, 0
-        target = self.started.already_done + self.started.to_write
-        return self.progress.done + self.progress.failed, max(1, target)
+        if self.started.rewrite:  # a run that writes stored ones again: count this start's
+            ended = sum(1 for c in self.convs.values()
+                        if c.status not in ("writing", "retrying", "queued"))
+            return ended, max(1, self.started.to_write)
+        p = self.progress
+        return min(self.target(), p.done + p.failed + p.discarded), max(1, self.target())
+
+    def queued(self, cid: str) -> None:
+        """The user asked for ``cid`` to be written again; its ConversationStarted follows."""
+        c = self.convs.get(cid)
+        if c is not None and c.status != "queued":
+            c.before, c.status = c.status, "queued"
+            self.dirty.add(cid)

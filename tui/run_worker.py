@@ -4,7 +4,8 @@ Streaming many conversations is CPU work (HTTP, SSE parsing, the SDK's objects);
 process it never competes with the UI for the GIL, so keys are answered at once however many
 conversations stream.  It talks to ``tui.runner.RunController`` over one duplex pipe:
 
-    app -> worker   ("start", RunRequest) ("pause",) ("resume",) ("cancel", reason)
+    app -> worker   ("start", RunRequest)  (RunRequest.only: write just those again)
+                    ("pause",) ("resume",) ("cancel", reason)
                     ("retry", cid) ("discard", cid) ("shutdown",)
     worker -> app   ("events", [item, ...])  batched every few milliseconds; an item is an
                     engine event, a RunNote / RunError, or ("verdict", cid, Verdict) just
@@ -137,7 +138,7 @@ class _Worker:
                                                         note=lambda t: self.push(RunNote(t)))
             ep = session.endpoint
             spec = self.services.build_spec(request, ep, session)
-            asyncio.run(self._consume(ep, spec))
+            asyncio.run(self._consume(ep, spec, getattr(request, "only", None)))
         except ChatsynthError as err:
             self.push(RunError(str(err)))
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
@@ -146,7 +147,7 @@ class _Worker:
             self.loop, self.engine = None, None
             self.flush()
 
-    async def _consume(self, ep: Any, spec: Any) -> None:
+    async def _consume(self, ep: Any, spec: Any, only: list[str] | None = None) -> None:
         from synth.engine import Engine, EngineOptions
         from synth.events import ConversationFinished
 
@@ -155,7 +156,7 @@ class _Worker:
                         options=EngineOptions(chunk_interval_s=0.1, progress_interval_s=0.25))
         self.engine = engine
         try:
-            async for ev in engine.run(spec):
+            async for ev in engine.run(spec, only=only):
                 if isinstance(ev, ConversationFinished):
                     v = engine.verdicts.get(ev.conversation.id)
                     if v is not None:

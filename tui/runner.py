@@ -39,6 +39,7 @@ class RunRequest:
     budget: float | None = None
     limit: int | None = None
     seed: int | None = None
+    only: list[str] | None = None  # write just these conversations (again, if stored)
 
 
 class RunController:

@@ -8,6 +8,7 @@ selected conversation streaming in full, and the totals.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from rich.text import Text
 from textual import work
@@ -48,8 +49,9 @@ sequences, concurrency, budget); the estimate below the form follows every chang
 (or resumes: the same settings write only what is missing). While it runs, the table lists
 every conversation (status, topic, tokens); the selected one streams in full below it, the
 user's turns and the persona's turns in different colours. p pauses and resumes, c cancels
-(what was cut off mid-stream is kept as partial), r writes the selected conversation again,
-x discards it, t opens it in Trim, f follows the newest again."""
+(what was cut off mid-stream is kept as partial), r writes the selected conversation again
+(one being written is cut off and started over; after the run has ended, r writes it in a
+run of one), x discards one still being written, t opens it in Trim, f follows the newest."""
 
     BINDINGS = [
         Binding("f5", "start", "Start"),
@@ -71,6 +73,8 @@ x discards it, t opens it in Trim, f follows the newest again."""
         self._started_once = False
         self._cells: dict[str, tuple[str, str, str]] = {}  # what each row shows now
         self._totals_at = 0.0
+        self._request = None  # what the last run was started with (a retry after it reuses it)
+        self._keys_for: tuple = ()  # what the footer's run keys were last checked against
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -180,10 +184,19 @@ x discards it, t opens it in Trim, f follows the newest again."""
             return
         try:
             req = self.query_one(RunForm).request()
-            self.runner.start(req)
         except ChatsynthError as err:
             self.error(err, "Can't start")
             return
+        self._begin(req)
+
+    def _begin(self, req) -> bool:
+        """Start a run for ``req`` and show it from scratch."""
+        try:
+            self.runner.start(req)
+        except ChatsynthError as err:
+            self.error(err, "Can't start")
+            return False
+        self._request = req
         self._started_once = True
         self.live = LiveRun(verdict_of=self.runner.verdict_of)
         self.app.live = self.live  # type: ignore[attr-defined]
@@ -194,6 +207,8 @@ x discards it, t opens it in Trim, f follows the newest again."""
         self.query_one(ChatView).clear("")
         self.set_status("starting…", "muted")
         self.query_one(ConversationTable).focus()  # so p, c, r, x work at once
+        self.refresh_bindings()
+        return True
 
     def action_pause(self) -> None:
         if self.live is None or not self.runner.running:
@@ -208,21 +223,48 @@ x discards it, t opens it in Trim, f follows the newest again."""
             self.runner.cancel("cancelled by the user")
             self.set_status("cancelling…", "warn")
 
+    def _conv(self):
+        live, cid = self.live, self.selected
+        return live.convs.get(cid) if live is not None and cid is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Run keys show only while they can act: r on a conversation not already queued
+        (during a run, or after it: a run of one), x on one still to be written."""
+        if action == "retry":
+            c = self._conv()
+            if c is None or c.status == "queued":
+                return False
+            return self.runner.running or self._request is not None
+        if action == "discard":
+            c = self._conv()
+            return (c is not None and self.runner.running
+                    and c.status in ("writing", "retrying", "queued"))
+        return True
+
     def action_retry(self) -> None:
+        c = self._conv()
+        if c is None or not self.check_action("retry", ()):
+            return
         self.follow = False  # the reader is working on this one: keep it selected
-        if self.selected and self.runner.running:
-            if not self.runner.retry(self.selected):
-                self.app.notify("Can't retry that one now.", severity="warning")
-            else:
-                self.app.notify("Writing it again.")
-        elif self.selected:
-            self.app.notify("The run has ended: press F5 to resume it (it writes what is missing).",
-                            severity="warning")
+        if self.runner.running:
+            if not self.runner.retry(c.cid):
+                self.app.notify("Can't reach the run to retry that one.", severity="warning")
+                return
+            self.live.queued(c.cid)  # type: ignore[union-attr]
+            self.app.notify(f"Writing {c.topic[:40]!r} again.", markup=False)
+        else:  # the run has ended: write this one again in a run of one
+            cid = c.cid
+            if self._begin(replace(self._request, only=[cid], limit=None)):
+                self.follow = False
+                self.app.notify(f"Writing {c.topic[:40]!r} again in a run of one.", markup=False)
+        self.refresh_bindings()
 
     def action_discard(self) -> None:
+        c = self._conv()
+        if c is None or not self.check_action("discard", ()):
+            return
         self.follow = False
-        if self.selected and self.runner.running:
-            self.runner.discard(self.selected)
+        self.runner.discard(c.cid)
 
     def action_follow(self) -> None:
         self.follow = True
@@ -284,6 +326,11 @@ x discards it, t opens it in Trim, f follows the newest again."""
             self._follow(live, added)
         if self.selected is not None and (self.selected in dirty or added):
             self.draw_selected()
+        c = self._conv()
+        keys_for = (live.state, self.runner.running, self.selected, c.status if c else None)
+        if keys_for != self._keys_for:
+            self._keys_for = keys_for
+            self.refresh_bindings()
         now = time.monotonic()
         if live.changed or (live.active and now - self._totals_at > 0.5):
             live.changed = False
@@ -373,8 +420,11 @@ x discards it, t opens it in Trim, f follows the newest again."""
     def finished(self, ev: RunFinished) -> None:
         self.schedule_estimate()  # what is left to write has changed
         sev = "information" if ev.outcome in ("complete", "limit") else "warning"
-        self.app.notify(f"Run {ev.outcome}: {ev.done} of {ev.total} stored, {ev.failed} failed."
-                        + (f" {ev.reason}" if ev.reason else "") + " Press v to review.",
+        discarded = f", {ev.discarded} discarded" if ev.discarded else ""
+        reason = f" {ev.reason[:1].upper()}{ev.reason[1:]}" \
+            + ("" if ev.reason.endswith((".", "!", "?")) else ".") if ev.reason else ""
+        self.app.notify(f"Run {ev.outcome}: {ev.done} of {ev.total} stored, {ev.failed} failed"
+                        f"{discarded}.{reason}" + (" Press v to review." if ev.done else ""),
                         severity=sev, markup=False, timeout=8)
 
     def palette_commands(self):
