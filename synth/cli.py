@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "synth.cmd_run",
     "synth.cmd_export",
     "synth.cmd_review",
+    "synth.cmd_dataset",
     "synth.cmd_keys",
     "synth.cmd_endpoint",
 ]

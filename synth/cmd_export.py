@@ -15,11 +15,13 @@ from synth.wording import plural
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "export", help="write fine-tune files (train/validation) and a dataset report for a run",
-        description="Export a run's conversations as fine-tune JSONL. By default it takes every "
-        "conversation you did not reject that you accepted or that passes every filter; partial "
-        "ones are left out. Every example is validated before it is written.")
-    p.add_argument("run", help="run id, a unique prefix of one, or 'latest'")
+        "export", help="write fine-tune files (train/validation) and a dataset report for a run "
+        "or a dataset", description="Export a run's conversations, or a dataset's runs as one set "
+        "(`chatsynth dataset`), as fine-tune JSONL. By default it takes every conversation you did "
+        "not reject that you accepted or that passes every filter; partial ones are left out. A "
+        "dataset's export also leaves out near-copies across its runs and never puts a topic in "
+        "both parts. Every example is validated before it is written.")
+    p.add_argument("run", help="a dataset's name, or a run id, a unique prefix of one, or 'latest'")
     p.add_argument("--format", default="chat", choices=["chat", "sharegpt", "completion", "all"],
                    help="chat {messages}, sharegpt {conversations}, completion {prompt, completion}, or all")
     p.add_argument("--split-by", default="topic", choices=["topic", "conversation"],
@@ -83,7 +85,8 @@ def _store(args: argparse.Namespace):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from synth.export import FORMATS, ExportOptions, export_run
+    from synth.datasets import Datasets
+    from synth.export import FORMATS, ExportOptions, export_dataset, export_run
 
     ws, store = _store(args)
     opts = ExportOptions(
@@ -93,9 +96,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         separator=_unescape(args.separator), stop_token=_unescape(args.stop_token),
         system_prompt=not args.no_system, model=args.model, allow_invalid=args.allow_invalid)
     opts.check()
-    res = export_run(store, args.run, args.out, opts, exports_dir=ws.exports_dir,
-                     finetune_prices=ws.config.finetune_prices,
-                     progress=lambda m: print(f"... {m}", file=sys.stderr, flush=True))
+    export = export_dataset if Datasets(store).exists(args.run) else export_run
+    res = export(store, args.run, args.out, opts, exports_dir=ws.exports_dir,
+                 finetune_prices=ws.config.finetune_prices,
+                 progress=lambda m: print(f"... {m}", file=sys.stderr, flush=True))
     if args.json:
         print(res.report_paths[1].read_text(encoding="utf-8"), end="")
     else:

@@ -176,14 +176,18 @@ def write_lines_atomic(path: Path, lines: Sequence[str]) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n" if lines else "", mode=FILE_MODE)
 
 
-def _build(fmt: str, items: Sequence[Reviewed], persona: Persona, opts: ExportOptions, sep: str,
-           stop: str) -> tuple[list[str], list[tuple[str, int | None]]]:
-    """Serialized lines and, per line, (conversation id, persona turn index or None)."""
-    system = persona.system_prompt.strip() if opts.system_prompt else None
+def _build(fmt: str, items: Sequence[Reviewed], persona_of: Callable[[Reviewed], Persona],
+           opts: ExportOptions, sep: str | None, stop: str | None
+           ) -> tuple[list[str], list[tuple[str, int | None]]]:
+    """Serialized lines and, per line, (conversation id, persona turn index or None).  Each
+    conversation takes its own persona's system prompt and labels (a dataset mixes personas);
+    ``sep``/``stop``: the completion format's, or None for each persona's default."""
     dumps = json.JSONEncoder(ensure_ascii=False).encode
     lines: list[str] = []
     origin: list[tuple[str, int | None]] = []
     for it in items:
+        persona = persona_of(it)
+        system = persona.system_prompt.strip() if opts.system_prompt else None
         turns = _clean(it.turns)
         if fmt == "chat":
             lines.append(dumps(chat_example(turns, system)))
@@ -192,10 +196,29 @@ def _build(fmt: str, items: Sequence[Reviewed], persona: Persona, opts: ExportOp
             lines.append(dumps(sharegpt_example(turns, system)))
             origin.append((it.id, None))
         else:
-            for i, ex in completion_examples(turns, persona, sep, stop):
+            for i, ex in completion_examples(
+                    turns, persona, sep if sep is not None else default_separator(persona),
+                    stop if stop is not None else default_stop(persona)):
                 lines.append(dumps(ex))
                 origin.append((it.id, i))
     return lines, origin
+
+
+def default_separator(persona: Persona) -> str:
+    return f"\n\n{persona.persona_label}:"
+
+
+def default_stop(persona: Persona) -> str:
+    return f"\n\n{persona.user_label}:"
+
+
+@dataclass
+class Source:
+    """One run's part of an export: its review set, its persona and what the report says of it."""
+
+    rs: ReviewSet
+    persona: Persona
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def export_reviewed(rs: ReviewSet, persona: Persona, out_dir: Path, opts: ExportOptions, *,
@@ -203,6 +226,15 @@ def export_reviewed(rs: ReviewSet, persona: Persona, out_dir: Path, opts: Export
                     finetune_prices: dict[str, float] | None = None,
                     progress: Callable[[str], None] | None = None) -> ExportResult:
     """Export a loaded review set: select, split, build, validate, write, report."""
+    return export_sources([Source(rs, persona, run_info or {})], out_dir, opts,
+                          finetune_prices=finetune_prices, progress=progress)
+
+
+def export_sources(sources: Sequence[Source], out_dir: Path, opts: ExportOptions, *,
+                   dataset: str | None = None, finetune_prices: dict[str, float] | None = None,
+                   progress: Callable[[str], None] | None = None) -> ExportResult:
+    """Export one run or several (a dataset) as one set: select in each, drop near-duplicates
+    across runs, split by topic over all of them, build, validate, write, report."""
     from synth.report import build_report, write_report
     from synth.tokens import counter_for
     from synth.validate import validate_lines
@@ -210,27 +242,41 @@ def export_reviewed(rs: ReviewSet, persona: Persona, out_dir: Path, opts: Export
     t0 = time.perf_counter()
     opts.check()
     say = progress or (lambda _msg: None)
-    sel = rs.select(opts.policy, opts.include_partial)
+    sel = select_sources(sources, opts)
     if not sel.chosen:
+        what = f"dataset {dataset}" if dataset else "RUN"
         raise ExportError(f"nothing to export: {sel.statement}. Accept conversations with "
-                          "`chatsynth review RUN --accept ID` or look at `chatsynth filter RUN`",
-                          field="run")
+                          f"`chatsynth review RUN --accept ID` or look at `chatsynth filter RUN`"
+                          + (f" for the runs of {what}" if dataset else ""), field="run")
+    persona_by_run = {s.rs.run_id: s.persona for s in sources}
+
+    def persona_of(it: Reviewed) -> Persona:
+        return persona_by_run[it.conv.run_id]
+
     train, val, val_topics, notes = split(sel.chosen, opts.split_by, opts.validation_fraction, opts.seed)
-    sep = opts.separator if opts.separator is not None else f"\n\n{persona.persona_label}:"
-    stop = opts.stop_token if opts.stop_token is not None else f"\n\n{persona.user_label}:"
+    used = list({id(p): p for p in (persona_of(it) for it in sel.chosen)}.values())
+    labels = {(p.persona_label, p.user_label) for p in used}
+    sep, stop = opts.separator, opts.stop_token
+    if len(labels) > 1 and "completion" in opts.formats and (sep is None or stop is None):
+        notes.append("the runs' personas use different speaker labels: each completion example "
+                     "uses its own persona's separator and stop token (give --separator and "
+                     "--stop-token for one of each)")
+    shown_sep = sep if sep is not None else default_separator(used[0])
+    shown_stop = stop if stop is not None else default_stop(used[0])
     counter = counter_for(opts.model)
     out_dir = Path(out_dir)
     out_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)  # a folder it makes is owner-only
     result = ExportResult(out_dir=out_dir, files={}, examples={}, refused=[], selection=sel,
                           train_ids=[it.id for it in train], validation_ids=[it.id for it in val],
-                          validation_topics=val_topics, notes=notes, separator=sep, stop_token=stop)
+                          validation_topics=val_topics, notes=notes, separator=shown_sep,
+                          stop_token=shown_stop)
     for fmt in opts.formats:
         for part, items in (("train", train), ("validation", val)):
             if not items:
                 continue
             key = f"{fmt}.{part}"
             say(f"building {key} ({len(items):,} conversations)")
-            lines, origin = _build(fmt, items, persona, opts, sep, stop)
+            lines, origin = _build(fmt, items, persona_of, opts, sep, stop)
             say(f"validating {key} ({len(lines):,} examples)")
             rep = validate_lines(lines, path=f"{key}.jsonl", model=opts.model, fmt=fmt,  # type: ignore[arg-type]
                                  validation_file=(part == "validation"), counter=counter)
@@ -263,30 +309,93 @@ def export_reviewed(rs: ReviewSet, persona: Persona, out_dir: Path, opts: Export
             result.reports[key] = rep
             result.notes += [n for n in rep.notes if n not in result.notes]  # e.g. a stated encoding
     result.seconds = time.perf_counter() - t0
-    report = build_report(rs, result, persona, opts, run_info=run_info or {},
-                          finetune_prices=finetune_prices)
+    report = build_report(sources, result, opts, dataset=dataset, finetune_prices=finetune_prices)
     result.report_paths = write_report(report, out_dir)
     return result
+
+
+def select_sources(sources: Sequence[Source], opts: ExportOptions) -> Selection:
+    """Each run's own selection, then (over several runs) the later of two near-duplicate
+    conversations from different runs left out: the same check as within a run, at the
+    threshold of the later conversation's persona."""
+    if len(sources) == 1:
+        return sources[0].rs.select(opts.policy, opts.include_partial)
+    from synth.filters import conversation_text, near_duplicate_texts
+
+    chosen: list[Reviewed] = []
+    excluded: dict[str, int] = {}
+    threshold: list[float] = []
+    for s in sources:
+        sel = s.rs.select(opts.policy, opts.include_partial)
+        chosen += sel.chosen
+        threshold += [s.persona.rules.near_duplicates] * len(sel.chosen)
+        for why, n in sel.excluded.items():
+            excluded[why] = excluded.get(why, 0) + n
+    low = min((t for t in threshold if t > 0), default=0.0)
+    drop: set[int] = set()
+    pairs = []
+    texts = [conversation_text(it.turns) for it in chosen]
+    for i, j, sim in near_duplicate_texts(texts, low):
+        if (chosen[i].conv.run_id != chosen[j].conv.run_id and threshold[j] > 0
+                and sim >= threshold[j] and i not in drop):
+            drop.add(j)
+            pairs.append((chosen[i].id, chosen[j].id, sim))
+    if drop:
+        excluded["near-duplicates of a conversation in another run"] = len(drop)
+    kept = [it for k, it in enumerate(chosen) if k not in drop]
+    n_acc = sum(1 for it in kept if it.decision == "accepted")
+    statement = (f"{len(kept)} conversations from {len(sources)} runs: {n_acc} you accepted + "
+                 f"{len(kept) - n_acc} that pass every filter and that you did not reject"
+                 if opts.policy != "accepted" else
+                 f"{len(kept)} conversations you accepted, from {len(sources)} runs")
+    if excluded:
+        statement += "; left out: " + ", ".join(f"{n} {why}" for why, n in excluded.items())
+    return Selection(kept, excluded, statement, cross_run_pairs=pairs)
 
 
 def export_run(store: Any, run_ref: str, out_dir: Path | None, opts: ExportOptions, *,
                exports_dir: Path | None = None, finetune_prices: dict[str, float] | None = None,
                progress: Callable[[str], None] | None = None) -> ExportResult:
     """Export a stored run (``run_ref``: an id, a unique prefix or ``latest``)."""
+    run_id = store.resolve_run(run_ref)
+    source = load_source(store, run_id, progress)
+    if out_dir is None:
+        out_dir = _new_folder(exports_dir or (Path(store.runs_dir).parent / "exports"),
+                              f"{run_id}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return export_sources([source], Path(out_dir), opts, finetune_prices=finetune_prices,
+                          progress=progress)
+
+
+def export_dataset(store: Any, name: str, out_dir: Path | None, opts: ExportOptions, *,
+                   exports_dir: Path | None = None, finetune_prices: dict[str, float] | None = None,
+                   progress: Callable[[str], None] | None = None) -> ExportResult:
+    """Export a named dataset (``synth.datasets``): its runs as one set."""
+    from synth.datasets import Datasets
+
+    ds = Datasets(store).get(name)
+    if not ds.runs:
+        raise ExportError(f"dataset {name!r} has no runs; add some with "
+                          f"`chatsynth dataset add {name} RUN`", field="dataset")
+    if ds.only_accepted:
+        opts.policy = "accepted"
+    sources = [load_source(store, run_id, progress) for run_id in ds.runs]
+    if out_dir is None:
+        out_dir = _new_folder(exports_dir or (Path(store.runs_dir).parent / "exports"),
+                              f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return export_sources(sources, Path(out_dir), opts, dataset=name,
+                          finetune_prices=finetune_prices, progress=progress)
+
+
+def load_source(store: Any, run_id: str, progress: Callable[[str], None] | None = None) -> Source:
     from synth.review import Review
 
-    run_id = store.resolve_run(run_ref)
     spec = store.get_spec(run_id)
     (progress or (lambda _m: None))(f"loading run {run_id} and checking every conversation")
     rs = Review(store, run_id, spec.persona).load()
-    if out_dir is None:
-        base = exports_dir or (Path(store.runs_dir).parent / "exports")
-        out_dir = _new_folder(base, f"{run_id}-{time.strftime('%Y%m%d-%H%M%S')}")
     info = {"run_id": run_id, "persona": spec.persona.id, "topics": spec.topics.id,
             "endpoint": spec.endpoint, "model": spec.model, "per_topic": spec.per_topic,
             "store_problems": rs.problems}
-    return export_reviewed(rs, spec.persona, Path(out_dir), opts, run_info=info,
-                           finetune_prices=finetune_prices, progress=progress)
+    return Source(rs, spec.persona, info)
 
 
 def _new_folder(base: Path, name: str) -> Path:

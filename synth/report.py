@@ -14,7 +14,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from synth.models import Persona
 from synth.validate import Distribution
 
 _WORDS = re.compile(r"\w+")
@@ -57,15 +56,23 @@ def _dist(values: Sequence[float]) -> dict[str, float] | None:
     return asdict(d) if d else None
 
 
-def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info: dict[str, Any],
-                 finetune_prices: dict[str, float] | None) -> dict[str, Any]:
+def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str | None = None,
+                 finetune_prices: dict[str, float] | None = None) -> dict[str, Any]:
+    """The report of an export of one run or of a dataset's runs (``synth.export.Source``)."""
     from synth.pricing import finetune_estimate
     from synth.tokens import usage_of
 
     chosen = result.selection.chosen
-    items = rs.items
-    rs.count_tokens()
+    items = [it for s in sources for it in s.rs.items]
+    pairs = [p for s in sources for p in s.rs.pairs]
+    for s in sources:
+        s.rs.count_tokens()
     n = len(items)
+    by_state: Counter[str] = Counter()
+    by_rule: Counter[str] = Counter()
+    for s in sources:
+        by_state.update(s.rs.counts())
+        by_rule.update(s.rs.reason_counts())
     dup_flagged = sum(1 for it in items if "near_duplicate" in it.verdict.rules)
     share, top = first_line_share([it.turns[0].text for it in chosen if it.turns])
     persona_turns = [t.text for it in chosen for t in it.turns if t.role == "assistant"]
@@ -83,15 +90,37 @@ def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info:
         ft["file"] = train_key
     usage_p, usage_c, counted = usage_of([it.conv for it in items])
     costs = [it.conv.cost for it in items if it.conv.cost is not None]
+    train, val = set(result.train_ids), set(result.validation_ids)
+    runs, personas = [], {}
+    for s in sources:
+        mine = [it for it in chosen if it.conv.run_id == s.rs.run_id]
+        row = {**{k: v for k, v in s.info.items() if k != "store_problems"},
+               "stored": len(s.rs.items), "exported": len(mine),
+               "train": sum(1 for it in mine if it.id in train),
+               "validation": sum(1 for it in mine if it.id in val)}
+        runs.append(row)
+        p = personas.setdefault(s.persona.id, {"id": s.persona.id, "name": s.persona.name,
+                                               "persona_label": s.persona.persona_label,
+                                               "user_label": s.persona.user_label, "runs": 0,
+                                               "exported": 0, "train": 0, "validation": 0})
+        p["runs"] += 1
+        for k in ("exported", "train", "validation"):
+            p[k] += row[k]
+    cross = result.selection.cross_run_pairs
+    first = sources[0]
     return {
-        "run": run_info,
-        "persona": {"id": persona.id, "name": persona.name, "persona_label": persona.persona_label,
-                    "user_label": persona.user_label},
+        "dataset": dataset,
+        "run": first.info if len(sources) == 1 else {"run_id": None, "runs": len(sources)},
+        "runs": runs,
+        "persona": {"id": first.persona.id, "name": first.persona.name,
+                    "persona_label": first.persona.persona_label,
+                    "user_label": first.persona.user_label},
+        "personas": list(personas.values()),
         "selection": result.selection.statement,
         "conversations": {
             "stored": n,
-            "by_state": rs.counts(),
-            "flagged_by_rule": rs.reason_counts(),
+            "by_state": dict(by_state),
+            "flagged_by_rule": dict(by_rule.most_common()),
             "exported": len(chosen),
             "train": len(result.train_ids),
             "validation": len(result.validation_ids),
@@ -105,9 +134,12 @@ def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info:
                              "counted_here": counted,
                              "cost_usd": round(sum(costs), 6) if costs else None,
                              "cost_known_for": len(costs)},
-        "near_duplicates": {"pairs": len(rs.pairs), "flagged": dup_flagged,
+        "near_duplicates": {"pairs": len(pairs), "flagged": dup_flagged,
                             "rate": dup_flagged / n if n else 0.0,
-                            "examples": [p.to_dict() for p in rs.pairs[:10]]},
+                            "examples": [p.to_dict() for p in pairs[:10]],
+                            "across_runs_left_out": len(cross),
+                            "across_runs": [{"kept": a, "left_out": b, "similarity": round(sim, 3)}
+                                            for a, b, sim in cross[:50]]},
         "same_first_line": {"share": share, "most_common": [{"line": t, "count": c} for t, c in top]},
         "distinct_2_persona": distinct_n(persona_turns, 2),
         "completion_format": {"separator": result.separator, "stop_token": result.stop_token},
@@ -117,6 +149,7 @@ def build_report(rs: Any, result: Any, persona: Persona, opts: Any, *, run_info:
                         for key, rep in result.withheld.items()},
         "finetune": ft,
         "notes": result.notes,
+        "store_problems": [p for s in sources for p in s.info.get("store_problems") or []],
         "export_seconds": round(result.seconds, 3),
     }
 
@@ -127,10 +160,23 @@ def _pct(x: float) -> str:
 
 def render_markdown(r: dict[str, Any]) -> str:
     c = r["conversations"]
-    out = [f"# Dataset report: run {r['run'].get('run_id', '?')}", ""]
-    out += [f"Persona **{r['persona']['name']}** ({r['persona']['id']}), written by "
-            f"{r['run'].get('model') or '?'} on {r['run'].get('endpoint') or '?'}.", "",
-            f"Exported {r['selection']}.", ""]
+    if r.get("dataset"):
+        out = [f"# Dataset report: dataset {r['dataset']}", ""]
+        out += [f"{len(r['runs'])} runs of {len(r['personas'])} persona(s). Exported {r['selection']}.", ""]
+        out += ["## Runs", "", "| run | persona | topics | model | stored | exported | train | validation |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        out += [f"| {x.get('run_id')} | {x.get('persona')} | {x.get('topics')} | {x.get('model') or '?'} | "
+                f"{x['stored']} | {x['exported']} | {x['train']} | {x['validation']} |" for x in r["runs"]]
+        out += ["", "## Personas", "", "| persona | labels | runs | exported | train | validation |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        out += [f"| {p['name']} ({p['id']}) | {p['persona_label']} / {p['user_label']} | {p['runs']} | "
+                f"{p['exported']} | {p['train']} | {p['validation']} |" for p in r["personas"]]
+        out.append("")
+    else:
+        out = [f"# Dataset report: run {r['run'].get('run_id', '?')}", ""]
+        out += [f"Persona **{r['persona']['name']}** ({r['persona']['id']}), written by "
+                f"{r['run'].get('model') or '?'} on {r['run'].get('endpoint') or '?'}.", "",
+                f"Exported {r['selection']}.", ""]
     out += ["## Conversations", "", "| state | count |", "| --- | --- |"]
     out += [f"| {k} | {v} |" for k, v in c["by_state"].items()]
     out += ["", f"Train: {c['train']}, validation: {c['validation']} "
@@ -151,7 +197,9 @@ def render_markdown(r: dict[str, Any]) -> str:
         out.append(f"- tokens per conversation (its turns after trims and edits, as Review shows them): "
                    f"min {t['min']:,.0f}, median {t['median']:,g}, max {t['max']:,.0f}")
     nd = r["near_duplicates"]
-    out += [f"- near-duplicates: {nd['pairs']} pairs, {nd['flagged']} conversations flagged ({_pct(nd['rate'])})",
+    out += [f"- near-duplicates: {nd['pairs']} pairs, {nd['flagged']} conversations flagged ({_pct(nd['rate'])})"
+            + (f"; across runs: {nd['across_runs_left_out']} left out (a near-copy of one kept from "
+               "another run)" if r.get("dataset") else ""),
             (f"- same first line: {_pct(r['same_first_line']['share'])} of exported conversations open with "
              f"\"{r['same_first_line']['most_common'][0]['line'][:80]}\"" if r["same_first_line"]["most_common"]
              else "- same first line: none (no two exported conversations open with the same line)"),
@@ -186,8 +234,8 @@ def render_markdown(r: dict[str, Any]) -> str:
         out += [f"- {x['conversation_id']} ({x['format']}.{x['split']}"
                 + (f", turn {x['turn_index'] + 1}" if x["turn_index"] is not None else "") + "): "
                 + "; ".join(x["reasons"]) for x in r["refused"][:50]]
-    if r["notes"] or r["run"].get("store_problems"):
-        out += ["", "## Notes", ""] + [f"- {n}" for n in r["notes"] + list(r["run"].get("store_problems") or [])]
+    if r["notes"] or r.get("store_problems"):
+        out += ["", "## Notes", ""] + [f"- {n}" for n in r["notes"] + list(r.get("store_problems") or [])]
     return "\n".join(out) + "\n"
 
 

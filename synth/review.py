@@ -62,6 +62,8 @@ class Selection:
     chosen: list[Reviewed]
     excluded: dict[str, int]  # why -> how many
     statement: str  # what was taken, in one sentence, for the CLI, the TUI and the report
+    # a dataset's export: (kept id, left-out id, similarity) of near-duplicates across its runs
+    cross_run_pairs: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 @dataclass

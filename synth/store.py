@@ -328,7 +328,7 @@ class Store:
 
     # catalog
     @contextlib.contextmanager
-    def _catalog(self) -> Iterator[TinyDB]:
+    def catalog(self) -> Iterator[TinyDB]:
         private_dir(self.runs_dir)
         lock = os.open(self.runs_dir / "catalog.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
@@ -411,7 +411,7 @@ class Store:
             tighten(sp, FILE_MODE)
         else:
             atomic_write_text(sp, json.dumps(record, ensure_ascii=False, indent=1), mode=FILE_MODE)
-        with self._catalog() as db:
+        with self.catalog() as db:
             runs = db.table("runs")
             if not runs.search(Query().run_id == run_id):
                 runs.insert({
@@ -448,7 +448,7 @@ class Store:
                              path=self.spec_path(run_id)) from None
 
     def run_ids(self) -> list[str]:
-        with self._catalog() as db:
+        with self.catalog() as db:
             rows = db.table("runs").all()
         return [r["run_id"] for r in sorted(rows, key=lambda r: r.get("created_at", 0))]
 
@@ -468,7 +468,7 @@ class Store:
         raise StoreError(f"{ref!r} matches {len(hits)} runs; give more of the id", field="run")
 
     def list_runs(self) -> list[RunInfo]:
-        with self._catalog() as db:
+        with self.catalog() as db:
             rows = db.table("runs").all()
         out = []
         for r in sorted(rows, key=lambda r: r.get("created_at", 0)):
@@ -576,7 +576,7 @@ class Store:
             raise StoreError(f"decision must be accepted, rejected or none, not {decision!r}",
                              field="decision")
         q = Query()
-        with self._catalog() as db:
+        with self.catalog() as db:
             table = db.table("reviews")
             cond = (q.run_id == run_id) & (q.conversation_id == conversation_id)
             old = table.get(cond)
@@ -593,7 +593,7 @@ class Store:
         """Many decisions in one catalog write (bulk accept)."""
         q = Query()
         now = time.time()
-        with self._catalog() as db:
+        with self.catalog() as db:
             table = db.table("reviews")
             existing = {r["conversation_id"]: dict(r) for r in table.search(q.run_id == run_id)}
             new_docs = []
@@ -608,13 +608,13 @@ class Store:
             table.insert_multiple(list(existing.values()) + new_docs)
 
     def reviews(self, run_id: str) -> dict[str, ReviewRecord]:
-        with self._catalog() as db:
+        with self.catalog() as db:
             rows = db.table("reviews").search(Query().run_id == run_id)
         return {r["conversation_id"]: _review(r) for r in rows}
 
     def set_run_meta(self, run_id: str, **values: Any) -> dict[str, Any]:
         q = Query()
-        with self._catalog() as db:
+        with self.catalog() as db:
             table = db.table("meta")
             doc = table.get(q.run_id == run_id) or {"run_id": run_id}
             doc = dict(doc)
@@ -623,7 +623,7 @@ class Store:
         return {k: v for k, v in doc.items() if k != "run_id"}
 
     def run_meta(self, run_id: str) -> dict[str, Any]:
-        with self._catalog() as db:
+        with self.catalog() as db:
             doc = db.table("meta").get(Query().run_id == run_id) or {}
         return {k: v for k, v in dict(doc).items() if k != "run_id"}
 

@@ -81,21 +81,24 @@ def varied_turns(i: int, k: int = 0) -> list:
     )
 
 
-def make_run(runs_dir, n_topics: int = 15, per_topic: int = 2, *, extra=None, model="gpt-4o-mini"):
+def make_run(runs_dir, n_topics: int = 15, per_topic: int = 2, *, extra=None, model="gpt-4o-mini",
+             first_topic: int = 0, persona_kw: dict | None = None):
     """Store a run of n_topics x per_topic good conversations; ``extra(i, k)`` may return other
-    turns (or a (turns, status) pair, or a dict of Conversation fields with "turns") for some items.  Returns (store, run_id, spec)."""
+    turns (or a (turns, status) pair, or a dict of Conversation fields with "turns") for some items.
+    Topics are numbered from ``first_topic`` (two runs over the same numbers share topics and
+    texts); ``persona_kw`` changes the persona.  Returns (store, run_id, spec)."""
     from synth.models import RunSpec, Topic, TopicSource
     from synth.store import Store
 
-    p = persona(rules=FilterRules(near_duplicates=0.8))
+    p = persona(**{"rules": FilterRules(near_duplicates=0.8), **(persona_kw or {})})
     src = TopicSource(id="eve", kind="text", topics=[Topic(text=f"topic {i}: {PLANS[i % len(PLANS)]}")
-                                                     for i in range(n_topics)])
+                                                     for i in range(first_topic, first_topic + n_topics)])
     spec = RunSpec.for_persona(p, src, per_topic=per_topic, endpoint="openai", model=model)
     store = Store(runs_dir, fsync_interval=60)
     run_id = store.open_run(spec)
     with store.writer(run_id) as w:
         for k in range(per_topic):
-            for i, t in enumerate(src.topics):
+            for i, t in enumerate(src.topics, first_topic):
                 ts, status = varied_turns(i, k), "complete"
                 got = extra(i, k) if extra else None
                 fields = {}
@@ -109,6 +112,7 @@ def make_run(runs_dir, n_topics: int = 15, per_topic: int = 2, *, extra=None, mo
                     setattr(c, name, value)
                 c.id = conversation_id(run_id, t.id, k)
                 c.topic_id = t.id
+                c.persona_id = p.id
                 c.cost = 0.0001
                 w.append(c)
     return store, run_id, spec
