@@ -61,6 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model id (default: the endpoint's default_model)")
     p.add_argument("--style", choices=["chat", "completion"])
     p.add_argument("--max-tokens", type=int)
+    p.add_argument("--limit", type=int, help="what one `run --limit N` start writes: at most N of "
+                   "the conversations not stored yet (default: all of them)")
     p.add_argument("--finetune-model", default="gpt-4o-mini", help="model to fine-tune (default gpt-4o-mini)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_estimate)
@@ -170,6 +172,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         v = getattr(args, name)
         if v is not None and v <= 0:
             raise ChatsynthError(f"must be more than 0, not {v}", field=f"--{name.replace('_', '-')}")
+    if args.limit is not None and args.limit < 0:
+        raise ChatsynthError(f"must be 0 or more, not {args.limit}", field="--limit")
     ws = workspace_from(args)
     cfg = ws.config
     defaults = cfg.defaults or {}
@@ -184,7 +188,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         model = args.model or ep.default_model or ""
     style = args.style or (persona.style if ep.is_embedded else ep.style)
     spec = RunSpec.for_persona(persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
-                               endpoint=ep.name, model=model, style=style, max_tokens=args.max_tokens)
+                               endpoint=ep.name, model=model, style=style, max_tokens=args.max_tokens,
+                               limit=args.limit)
     store = Store(ws.runs_dir)
     stored = store.load(spec.run_id).conversations if store.conversations_path(spec.run_id).exists() else []
     est = estimate_run(spec, overrides=cfg.prices, local=ep.is_embedded, stored=stored)
@@ -193,7 +198,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     sys_tokens = counter.count(persona.system_prompt.strip())
     per_conv = (est.completion_tokens_avg / max(1, est.to_write) if est.completion_tokens_avg
                 else spec.max_tokens)
-    n_train = max(1, round(est.conversations * 0.8))
+    n_train = max(1, round((est.already_done + est.to_write) * 0.8))  # what the run holds after this start
     example = int(sys_tokens + per_conv + 3 + 3 * 11 + 12)  # ~10 turns + system: 3 per message
     ft = finetune_estimate([example] * n_train, args.finetune_model, cfg.finetune_prices)
     if args.json:

@@ -88,3 +88,21 @@ def test_estimate_makes_no_request(workspace, cli):
     assert any("llama3.2" in n for n in d["run"]["notes"])
     r = cli("estimate", "--persona", "nobody")
     assert r.returncode == 2 and "no persona 'nobody'" in r.stderr
+
+
+def test_estimate_counts_the_limit(workspace, cli):
+    """`estimate --limit N` counts what `run --limit N` writes (there was no --limit)."""
+    args = ("estimate", "--persona", "eve", "--topics", "eve", "--endpoint", "openai",
+            "--model", "gpt-4o-mini", "--max-tokens", "500")
+    r = cli(*args, "--limit", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    run = json.loads(r.stdout)["run"]
+    assert run["to_write"] == 2 and run["completion_tokens_max"] == 1000 and run["limit"] == 2
+    assert run["conversations"] == run["missing"] == 80
+    whole = json.loads(cli(*args, "--json").stdout)["run"]
+    assert whole["to_write"] == 80 and run["prompt_tokens"] < whole["prompt_tokens"]
+    r = cli(*args, "--limit", "2")
+    assert "80 (0 already stored, 2 to write: limit 2 of 80 missing)" in r.stdout
+    assert "completion tokens: at most 1,000 (max_tokens x 2 to write)" in r.stdout
+    r = cli(*args, "--limit", "-1")
+    assert r.returncode == 2 and "--limit: must be 0 or more" in r.stderr and "Traceback" not in r.stderr

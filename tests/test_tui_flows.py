@@ -146,3 +146,19 @@ async def test_no_message_shows_a_widgets_internal_value(loop_ws, server):
             for bad in INTERNAL:
                 assert bad not in text
         assert app.unexpected_errors == []
+
+
+async def test_estimate_follows_limit(loop_ws):
+    """Limit 2 in the form: the estimate counts two conversations (it counted all 80)."""
+    app = ChatsynthApp(loop_ws, blink=False, first_run=False, start="synthesize")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await estimate_text(pilot, scr, "80 to write)")
+        scr.query_one("#rf-max_tokens").value = "500"
+        scr.query_one("#rf-limit").value = "2"
+        est = await estimate_text(pilot, scr, "2 to write")
+        assert "0 already stored, 2 to write: limit 2 of 80 missing" in est
+        assert "at most 1,000 (max_tokens x 2 to write)" in est
+        scr.query_one("#rf-limit").value = ""
+        await estimate_text(pilot, scr, "at most 40,000 (max_tokens x 80 to write)")
+        assert app.unexpected_errors == []
