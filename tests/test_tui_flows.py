@@ -162,3 +162,102 @@ async def test_estimate_follows_limit(loop_ws):
         scr.query_one("#rf-limit").value = ""
         await estimate_text(pilot, scr, "at most 40,000 (max_tokens x 80 to write)")
         assert app.unexpected_errors == []
+
+
+async def test_new_persona_dialog_keeps_an_empty_or_bad_name_and_says_why(workspace):
+    """An empty or invalid name closed the dialog silently and threw away what was typed."""
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        lib = app.screen
+        await wait_for(pilot, lambda: lib.current is not None)
+        before = sorted(p.name for p in workspace.personas_dir.iterdir())
+        lib.query_one("#persona-list").focus()
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen.query("#prompt-input"))
+        dialog = app.screen
+        err, field = dialog.query_one("#prompt-error"), dialog.query_one("#prompt-input")
+        await pilot.press("enter")  # nothing typed
+        await wait_for(pilot, lambda: "type a file name first" in str(err.render()))
+        assert app.screen is dialog and app.focused is field
+        await pilot.press(*"my coach", "enter")  # a space is not allowed in a file name
+        await wait_for(pilot, lambda: "letters, digits" in str(err.render()))
+        assert app.screen is dialog and field.value == "my coach" and app.focused is field
+        assert sorted(p.name for p in workspace.personas_dir.iterdir()) == before
+        await pilot.press("ctrl+u", *"my-coach", "enter")
+        await wait_for(pilot, lambda: lib.current is not None and lib.current.id == "my-coach")
+        assert app.screen is lib and (workspace.personas_dir / "my-coach.yaml").exists()
+        assert app.unexpected_errors == []
+
+
+async def test_focus_returns_after_a_dialog_so_keys_work(workspace):
+    """After a dialog opened from a button closed, the focus was on the button and e, d, n did
+    nothing; it goes back to the persona list, so the list's keys work at once."""
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        lib = app.screen
+        await wait_for(pilot, lambda: lib.current is not None)
+        plist = lib.query_one("#persona-list")
+        await pilot.click("#persona-new")
+        await wait_for(pilot, lambda: app.screen is not lib)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is lib and app.focused is plist)
+        await pilot.press("d")  # duplicate: a key of the list works at once
+        await wait_for(pilot, lambda: app.screen is not lib)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is lib and app.focused is plist)
+        # a dialog from the topic list gives the focus back to it
+        table = lib.query_one("#topic-table")
+        table.focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.screen is not lib)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is lib and app.focused is table)
+        # the form: delete from the command palette while a form field has the cursor
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: lib.form is not None and app.focused is lib.query_one("#pf-name"))
+        lib.action_delete_persona()
+        await wait_for(pilot, lambda: app.screen is not lib)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is lib and app.focused is lib.query_one("#pf-name"))
+        # Esc in a field goes to the persona list, where e edits and d duplicates
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.focused is plist)
+        assert app.unexpected_errors == []
+
+
+async def test_single_key_bindings_never_fire_in_a_text_field(workspace):
+    """Type every single-character key bound on a screen into each of its text fields: each one
+    lands in the field, and no command runs (no dialog, no other screen, no editor)."""
+    from textual.widgets import Input, TextArea
+
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.current is not None)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: app.screen.form is not None)
+        for mode in ("library", "synthesize", "settings"):
+            app.set_focus(None)
+            await pilot.press(str(("library", "synthesize", "trim", "review", "export",
+                                   "settings").index(mode) + 1))
+            await wait_for(pilot, lambda m=mode: app.current_mode == m)
+            await pilot.pause(0.3)
+            scr = app.screen
+            keys = sorted({k for w in [scr, app, *scr.query("*")]
+                           for b in getattr(w, "BINDINGS", []) if hasattr(b, "key")
+                           for k in b.key.split(",") if len(k) == 1})
+            assert keys, mode
+            inputs = [w for w in scr.query(Input) if w.focusable and w.type == "text"]
+            areas = [w for w in scr.query(TextArea) if w.focusable]
+            fields = inputs[:1] + areas[:1]
+            assert inputs, mode
+            for field in fields:
+                field.focus()
+                await pilot.pause()
+                before = field.value if isinstance(field, Input) else field.text
+                await pilot.press(*keys)
+                await pilot.pause(0.2)
+                assert app.screen is scr and app.current_mode == mode, (mode, field.id)
+                after = field.value if isinstance(field, Input) else field.text
+                assert after != before, (mode, field.id)
+                assert isinstance(app.focused, (Input, TextArea))
+        assert app.unexpected_errors == []

@@ -45,6 +45,7 @@ class SourceList(OptionList):
 class LibraryScreen(BaseScreen):
     MODE = "library"
     TITLE = "Library"
+    HOME = "#persona-list"
     HELP = """\
 Personas and topic sources side by side. Pick a persona on the left to read it in the middle;
 Enter (or e, or the Edit button) edits it in a form where every field is checked as you type,
@@ -279,19 +280,10 @@ file, / filters. A folder source shows its documents."""
         self.app.action_goto("synthesize")  # type: ignore[attr-defined]
 
     def _ask(self, question: str, value: str, then) -> None:
-        async def done(answer: str | None) -> None:
-            if answer is None or not answer.strip():
-                return
-            try:
-                result = then(answer.strip())
-                if inspect.isawaitable(result):
-                    await result
-            except ChatsynthError as err:
-                self.error(err)
-            except OSError as err:
-                self.error(err)
-
-        self.app.push_screen(TextPrompt(question, value=value), done)
+        """Ask for a name and run ``then`` on it inside the dialog: an empty or refused name is
+        shown there, with what was typed kept, until it is accepted or cancelled."""
+        self.app.push_screen(TextPrompt(question, value=value, act=then,
+                                        empty="type a file name first"))
 
     def action_new_persona(self) -> None:
         async def make(name: str) -> None:
