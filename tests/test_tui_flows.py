@@ -261,3 +261,52 @@ async def test_single_key_bindings_never_fire_in_a_text_field(workspace):
                 assert after != before, (mode, field.id)
                 assert isinstance(app.focused, (Input, TextArea))
         assert app.unexpected_errors == []
+
+
+async def test_help_lists_every_key_of_the_screen_and_its_parts(workspace):
+    """F1 listed only the screen's own bindings (Review showed only "Esc Leave field", Synthesize
+    left out r/x/t/f): it is built from the bindings of the screen, its widgets and the app."""
+    from tui.screens.help import _own
+
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        expected = {
+            "library": ["Duplicate", "Rename", "Try it", "New list", "Move up", "Import"],
+            "synthesize": ["Start", "Pause/resume", "Retry one", "Discard one", "Follow newest"],
+            "trim": ["Apply to this one", "Apply to run", "Reset stops"],
+            "review": ["Accept", "Reject", "Next flagged", "Edit a turn", "Accept all passing"],
+            "export": ["Check", "Write files"],
+            "settings": ["Test connection", "Make default", "New"],
+        }
+        for i, (mode, must) in enumerate(expected.items(), 1):
+            app.set_focus(None)
+            await pilot.press(str(i))
+            await wait_for(pilot, lambda m=mode: app.current_mode == m)
+            await pilot.pause(0.3)
+            scr = app.screen
+            ours = {b.description for w in [scr, *scr.query("*")] if w.display for b in _own(w)}
+            await pilot.press("f1")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+            md = app.screen.query_one("Markdown")._markdown
+            for desc in must:
+                assert f"| {desc} |" in md, (mode, desc)
+            for desc in ours - {"Save persona"}:  # Save only while a persona is being edited
+                assert f"| {desc} |" in md, (mode, desc)
+            assert "switch screens: Library, Synthesize, Trim, Review, Export, Settings" in md
+            assert "| F1 | Help |" in md and "| Ctrl+Q | Quit |" in md
+            await pilot.press("escape")
+            await wait_for(pilot, lambda s=scr: app.screen is s)
+        # keys switched off where they can't work are left out; they come back when they can
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "library" and app.screen.current)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        assert "| Ctrl+S | Save persona |" not in app.screen.query_one("Markdown")._markdown
+        await pilot.press("escape")
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: app.screen.form is not None)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        assert "| Ctrl+S | Save persona |" in app.screen.query_one("Markdown")._markdown
+        assert app.unexpected_errors == []
