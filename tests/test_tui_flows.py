@@ -310,3 +310,58 @@ async def test_help_lists_every_key_of_the_screen_and_its_parts(workspace):
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
         assert "| Ctrl+S | Save persona |" in app.screen.query_one("Markdown")._markdown
         assert app.unexpected_errors == []
+
+
+@pytest.fixture
+def run_ws(workspace):
+    from tui.testing import make_run
+
+    with FaultServer() as fs:
+        use_endpoint(workspace, fs.url)
+        fin = make_run(workspace, limit=6)
+    assert fin.done == 6
+    return workspace
+
+
+async def test_trim_table_follows_the_typed_stops_and_ctrl_r_asks(run_ws):
+    """Typing a stop moved only the selected row's preview; every row's "Cut at" stayed "—"
+    until Ctrl+R, which applied at once.  Now the table follows the typed stops, and Ctrl+R
+    says how many conversations change before anything is stored."""
+    from synth.store import Store
+
+    store = Store(run_ws.runs_dir)
+    run_id = store.resolve_run("latest")
+    app = ChatsynthApp(run_ws, blink=False, first_run=False, start="trim")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.rs is not None and scr.preview is not None)
+        table = scr.query_one("#trim-table")
+        await wait_for(pilot, lambda: scr.cuts_for is not None)
+        cuts = lambda: [table.get_cell(k, "stop") for k in table.rows]  # noqa: E731
+        assert set(cuts()) == {"—"}
+        turns_before = [table.get_cell(k, "turns") for k in table.rows]
+        area = scr.query_one("#trim-stops")
+        area.focus()
+        area.move_cursor(area.document.end)
+        await pilot.press("enter", *"EVE: what would")
+        await wait_for(pilot, lambda: cuts().count("'EVE: what would'") >= 2)
+        others = [k for k in table.rows if k.value != scr.selected]
+        assert any(table.get_cell(k, "stop") == "'EVE: what would'" for k in others)
+        assert [table.get_cell(k, "turns") for k in table.rows] != turns_before
+        assert store.run_meta(run_id).get("retrim_stops") is None  # nothing applied yet
+        would = cuts().count("'EVE: what would'")
+        # Ctrl+R asks first; No keeps the run as it was
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        question = str(app.screen.query_one(".dialog-question").render())
+        assert f"{would} of 6 unedited conversations change" in question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is scr)
+        assert store.run_meta(run_id).get("retrim_stops") is None
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: store.run_meta(run_id).get("retrim_stops") is not None)
+        assert "EVE: what would" in store.run_meta(run_id)["retrim_stops"]
+        await notified(pilot, f"{would} conversations changed")
+        assert app.unexpected_errors == []

@@ -107,6 +107,7 @@ def test_trim(run_ws, snap_compare):
         await wait_for(pilot, lambda: scr.preview is not None)
         scr.query_one("#trim-stops").load_text("EVE: what would")
         await wait_for(pilot, lambda: scr.preview.trim.stop == "EVE: what would")
+        await wait_for(pilot, lambda: scr.cuts_for == ["EVE: what would"])  # the table follows
         scr.query_one("#trim-table").focus()
         await steady(pilot)
 
