@@ -55,7 +55,7 @@ async def test_trim_preview_and_apply(run_ws):
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
         question = str(app.screen.query_one(".dialog-question").render())
-        assert "of 5 unedited conversations change (1 edited by hand stay as they are)" in question
+        assert "of 5 unedited conversations change (1 edited by hand stays as it is)" in question
         await pilot.press("y")
         await wait_for(pilot, lambda: store.run_meta(run_id).get("retrim_stops") == ["EVE: what would"])
         table = scr.query_one("#trim-table")

@@ -235,7 +235,8 @@ is requested again."""
         changed, unedited, edited = self.changes(stops)
         question = (f"Apply these stops to the whole run? {changed} of {unedited} unedited "
                     f"conversation{'s' if unedited != 1 else ''} change"
-                    + (f" ({edited} edited by hand stay as they are)" if edited else "")
+                    + ((" (1 edited by hand stays as it is)" if edited == 1 else
+                        f" ({edited} edited by hand stay as they are)") if edited else "")
                     + ". No request is made.")
         run_id, review = self.run_id, self.review
 
