@@ -67,6 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model id (default: the endpoint's default_model)")
     p.add_argument("--style", choices=["chat", "completion"])
     p.add_argument("--max-tokens", type=int)
+    p.add_argument("--limit", type=int, help="what one `run --limit N` start writes: at most N of "
+                   "the conversations not stored yet (default: all of them)")
     p.add_argument("--finetune-model", default="gpt-4o-mini", help="model to fine-tune (default gpt-4o-mini)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_estimate)
@@ -166,7 +168,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from synth.store import Store
     from synth.tokens import counter_for
 
-    checks.flags(args, ("per_topic", "max_tokens"))
+    checks.flags(args, ("per_topic", "max_tokens", "limit"))
     ws = workspace_from(args)
     cfg = ws.config
     defaults = cfg.defaults or {}
@@ -181,7 +183,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         model = args.model or ep.default_model or ""
     style = args.style or (persona.style if ep.is_embedded else ep.style)
     spec = RunSpec.for_persona(persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
-                               endpoint=ep.name, model=model, style=style, max_tokens=args.max_tokens)
+                               endpoint=ep.name, model=model, style=style, max_tokens=args.max_tokens,
+                               limit=args.limit)
     store = Store(ws.runs_dir)
     run_id = store.bind(spec)
     stored = store.load(run_id).conversations if store.conversations_path(run_id).exists() else []
@@ -194,7 +197,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     sys_tokens = counter.count(persona.system_prompt.strip())
     per_conv = (est.completion_tokens_avg / max(1, est.to_write) if est.completion_tokens_avg
                 else spec.max_tokens)
-    n_train = max(1, round(est.conversations * 0.8))
+    n_train = max(1, round((est.already_done + est.to_write) * 0.8))  # what the run holds after this start
     example = int(sys_tokens + per_conv + 3 + 3 * 11 + 12)  # ~10 turns + system: 3 per message
     ft = finetune_estimate([example] * n_train, args.finetune_model, cfg.finetune_prices)
     if args.json:

@@ -200,8 +200,8 @@ class RunEstimate:
     model: str
     conversations: int  # the run's total
     already_done: int  # in the store (a resumed run writes only the rest)
-    to_write: int
-    prompt_tokens: int  # exact (tiktoken) for what is left to write
+    to_write: int  # what this start writes: the missing ones, capped by the limit
+    prompt_tokens: int  # exact (tiktoken) for what this start writes
     completion_tokens_max: int  # max_tokens x to_write: the ceiling
     completion_tokens_avg: int | None  # the run's own average so far x to_write
     avg_from: int  # how many stored conversations the average comes from
@@ -210,6 +210,8 @@ class RunEstimate:
     cost_avg: float | None
     encoding: str
     notes: list[str]
+    missing: int = 0  # not stored yet (to_write is fewer where the limit caps it)
+    limit: int | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -222,9 +224,11 @@ class RunEstimate:
             + (f"${self.price.input:g} in / ${self.price.output:g} out per M tokens ({self.price.source})"
                if self.price else "no price known (add it under prices: in chatsynth.yaml)"),
             f"conversations: {self.conversations:,} ({self.already_done:,} already stored, "
-            f"{self.to_write:,} to write)",
+            f"{self.to_write:,} to write"
+            + (f": limit {self.limit:,} of {self.missing:,} missing)"
+               if self.limit is not None and self.to_write < self.missing else ")"),
             f"prompt tokens: {self.prompt_tokens:,} (exact, {self.encoding})",
-            f"completion tokens: at most {self.completion_tokens_max:,} (max_tokens x conversations)",
+            f"completion tokens: at most {self.completion_tokens_max:,} (max_tokens x {self.to_write:,} to write)",
         ]
         if self.completion_tokens_avg is not None:
             out.append(f"completion tokens: about {self.completion_tokens_avg:,} "
@@ -242,17 +246,17 @@ class RunEstimate:
 def estimate_run(spec: Any, *, overrides: Mapping[str, Mapping[str, float]] | None = None,
                  local: bool = False, stored: Sequence[Any] = ()) -> RunEstimate:
     """What a run will cost, without a request.  ``stored``: the run's conversations so far."""
-    from synth.models import WorkItem
+    from synth.planner import plan
     from synth.prompts import render
     from synth.tokens import counter_for
 
     counter = counter_for(spec.model or None)
     notes = [counter.note] if counter.note else []
     done_ids = {c.id for c in stored if getattr(c, "status", "complete") == "complete"}
-    run_id = spec.run_id
-    todo = [WorkItem(run_id, t, k) for k in range(spec.per_topic) for t in spec.topics.topics]
-    total = len(todo)
-    todo = [w for w in todo if w.conversation_id not in done_ids]
+    # what this start writes: the engine's own plan (missing ones, topics first, capped by limit)
+    p = plan(spec, done_ids)
+    total, todo = p.total, p.todo
+    missing = total - p.already_done
     # every repeat of a topic sends the same prompt: render and count each topic once
     prompts = {}
     for w in todo:
@@ -274,10 +278,9 @@ def estimate_run(spec: Any, *, overrides: Mapping[str, Mapping[str, float]] | No
         if any(c.usage.source == "estimate" for c in finished):
             notes.append("some stored conversations have estimated (not server-reported) usage")
     price = price_of(spec.model, overrides, local=local)
-    if spec.limit is not None and spec.limit < len(todo):
-        notes.append(f"--limit {spec.limit}: one start writes at most {spec.limit} of these")
     return RunEstimate(
-        model=spec.model, conversations=total, already_done=total - len(todo), to_write=len(todo),
+        model=spec.model, conversations=total, already_done=p.already_done, to_write=len(todo),
+        missing=missing, limit=spec.limit,
         prompt_tokens=prompt_tokens, completion_tokens_max=ctok_max, completion_tokens_avg=avg,
         avg_from=len(finished), price=price,
         cost_max=price.cost(prompt_tokens, ctok_max) if price else None,

@@ -188,3 +188,21 @@ def test_review_edit_and_remove_a_turn(workspace, cli):
         assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr
     assert len(Review(store, run_id).load().by_id(cid).turns) == 5  # nothing changed by those
+
+
+def test_estimate_counts_the_limit(workspace, cli):
+    """`estimate --limit N` counts what `run --limit N` writes (there was no --limit)."""
+    args = ("estimate", "--persona", "eve", "--topics", "eve", "--endpoint", "openai",
+            "--model", "gpt-4o-mini", "--max-tokens", "500")
+    r = cli(*args, "--limit", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    run = json.loads(r.stdout)["run"]
+    assert run["to_write"] == 2 and run["completion_tokens_max"] == 1000 and run["limit"] == 2
+    assert run["conversations"] == run["missing"] == 80
+    whole = json.loads(cli(*args, "--json").stdout)["run"]
+    assert whole["to_write"] == 80 and run["prompt_tokens"] < whole["prompt_tokens"]
+    r = cli(*args, "--limit", "2")
+    assert "80 (0 already stored, 2 to write: limit 2 of 80 missing)" in r.stdout
+    assert "completion tokens: at most 1,000 (max_tokens x 2 to write)" in r.stdout
+    r = cli(*args, "--limit", "-1")
+    assert r.returncode == 2 and "--limit: must be 0 or more" in r.stderr and "Traceback" not in r.stderr

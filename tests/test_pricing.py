@@ -88,3 +88,33 @@ def test_estimate_run_counts_rendered_prompts_exactly():
     msgs = [render(p, t, "chat").messages for t in src.topics]
     assert estimate_run(chat).prompt_tokens == sum(
         3 + sum(3 + len(enc.encode(m["role"])) + len(enc.encode(m["content"])) for m in ms) for ms in msgs)
+
+
+def test_estimate_run_counts_what_this_start_writes_with_a_limit():
+    """With a limit the estimate counts only what one start writes (it said 5 conversations and
+    at most 3,000 completion tokens with limit 2), after what is already stored."""
+    from data.factory import persona
+    from synth.models import Conversation, RunSpec, Topic, TopicSource, Usage, conversation_id
+
+    p = persona()
+    src = TopicSource(id="t", kind="text", topics=[Topic(f"topic {i}") for i in range(5)])
+    spec = RunSpec.for_persona(p, src, per_topic=1, endpoint="openai", model="gpt-4o-mini",
+                               max_tokens=600, limit=2)
+    est = estimate_run(spec)
+    assert est.conversations == 5 and est.to_write == 2 and est.missing == 5
+    assert est.completion_tokens_max == 1200
+    whole = estimate_run(RunSpec.for_persona(p, src, per_topic=1, endpoint="openai",
+                                             model="gpt-4o-mini", max_tokens=600))
+    assert whole.to_write == 5 and whole.completion_tokens_max == 3000
+    assert est.prompt_tokens < whole.prompt_tokens
+    assert "2 to write: limit 2 of 5 missing" in "\n".join(est.lines())
+    assert "at most 1,200 (max_tokens x 2 to write)" in "\n".join(est.lines())
+    # four stored: one is missing, so limit 2 writes only that one
+    done = [Conversation(id=conversation_id(spec.run_id, t.id, 0), run_id=spec.run_id,
+                         persona_id="eve", topic_id=t.id, topic=t.text, k=0, endpoint="openai",
+                         model="gpt-4o-mini", params={}, prompt="", raw_text="", turns=[],
+                         usage=Usage(100, 300)) for t in src.topics[:4]]
+    est = estimate_run(spec, stored=done)
+    assert est.already_done == 4 and est.missing == 1 and est.to_write == 1
+    assert est.completion_tokens_max == 600 and est.completion_tokens_avg == 300
+    assert "4 already stored, 1 to write)" in "\n".join(est.lines())

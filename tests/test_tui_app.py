@@ -62,7 +62,7 @@ async def test_help_theme_and_errors_as_notifications(workspace):
         await pilot.press("f1")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
         md = app.screen.query_one("Markdown")._markdown
-        assert "Keys on this screen" in md and "Ctrl+S" in md
+        assert "Keys here" in md and "| Ctrl+G | Try it |" in md
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "LibraryScreen")
         assert app.theme == "textual-dark"

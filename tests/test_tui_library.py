@@ -138,14 +138,18 @@ async def test_new_duplicate_rename_delete_persona(workspace):
         await wait_for(pilot, lambda: form.original.id == "mentor")
         assert not (workspace.personas_dir / "coach2.yaml").exists()
         assert (workspace.personas_dir / "mentor.yaml").exists()
-        # a taken name is refused with a notification, nothing overwritten
+        # a taken name is refused in the dialog, which keeps what was typed; nothing overwritten
         app.screen.query_one("#persona-list").focus()
         await pilot.press("r")
         await pilot.pause()
         await pilot.press("ctrl+u", *"eve", "enter")
-        await pilot.pause()
+        dialog = app.screen
+        err = dialog.query_one("#prompt-error")
+        await wait_for(pilot, lambda: "already exists" in str(err.render()))
+        assert dialog.query_one("#prompt-input").value == "eve"
         assert (workspace.personas_dir / "mentor.yaml").exists()
-        await notified(pilot, "already exists")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is scr)
         # delete asks first; cancel keeps the file
         app.screen.query_one("#persona-list").focus()
         await pilot.press("delete")

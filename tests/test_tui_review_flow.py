@@ -51,8 +51,12 @@ async def test_trim_preview_and_apply(run_ws):
         await pilot.press("ctrl+s")  # apply to this conversation
         await wait_for(pilot, lambda: Review(store, run_id).load().by_id(cid).edited)
         assert len(Review(store, run_id).load().by_id(cid).turns) == kept
-        # and to the whole run
+        # and to the whole run, after a question that says how many change
         await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        question = str(app.screen.query_one(".dialog-question").render())
+        assert "of 5 unedited conversations change (1 edited by hand stays as it is)" in question
+        await pilot.press("y")
         await wait_for(pilot, lambda: store.run_meta(run_id).get("retrim_stops") == ["EVE: what would"])
         table = scr.query_one("#trim-table")
         await wait_for(pilot, lambda: table.get_cell(cid, "stop") == "edited")

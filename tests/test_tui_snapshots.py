@@ -135,6 +135,7 @@ async def trim_ready(pilot):
     await wait_for(pilot, lambda: scr.preview is not None)
     scr.query_one("#trim-stops").load_text("EVE: what would")
     await wait_for(pilot, lambda: scr.preview.trim.stop == "EVE: what would")
+    await wait_for(pilot, lambda: scr.cuts_for == ["EVE: what would"])  # the table follows
     scr.query_one("#trim-table").focus()
     await steady(pilot)
 

@@ -7,7 +7,8 @@ from typing import Callable, Iterable
 
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, TextArea
+from textual.widget import Widget
+from textual.widgets import Button, Input, TextArea
 
 from tui.guard import Guarded
 from tui.widgets.footer import AppFooter
@@ -23,13 +24,23 @@ class BaseScreen(Guarded, Screen):
     HELP = ""  # a paragraph for the help screen
     BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False)]
 
+    HOME = ""  # selector of the screen's main list: where the focus goes when it has nowhere
+
     def action_leave_field(self) -> None:
         """Esc in a text field hands the keys back to the screen (1-6 switch screens again):
-        focus the screen's first table, or nothing."""
+        focus the screen's main list, or nothing."""
         if not isinstance(self.focused, (Input, TextArea)):
             return
-        tables = [t for t in self.query(DataTable) if t.focusable]
-        self.set_focus(tables[0] if tables else None)
+        self.set_focus(self.home_focus())
+
+    def home_focus(self) -> Widget | None:
+        """The screen's main list (``HOME``), else its first focusable table or list."""
+        if self.HOME:
+            found = [w for w in self.query(self.HOME) if w.focusable]
+            if found:
+                return found[0]
+        return next((w for w in self.query("DataTable, OptionList")
+                     if w.focusable and type(w).__name__ != "SelectOverlay"), None)  # not a Select's
 
     def nav(self) -> NavBar:
         return NavBar(self.MODE)
@@ -64,3 +75,21 @@ def no_blink(root) -> None:
         w.cursor_blink = False
     for w in root.query(TextArea):
         w.cursor_blink = False
+
+
+def restore_focus(screen: Screen, back: Widget | None) -> None:
+    """After a dialog closes: leave the focus where the dialog's action put it; else give it back
+    to ``back``; where that is gone or a button (clicked, with no keys of its own), to the
+    screen's main list."""
+    def usable(w: Widget | None) -> bool:
+        return w is not None and w.is_attached and w.screen is screen and w.focusable \
+            and not isinstance(w, Button)
+
+    if usable(screen.focused):
+        return
+    if usable(back):
+        screen.set_focus(back)
+        return
+    home = getattr(screen, "home_focus", None)
+    if callable(home):
+        screen.set_focus(home())

@@ -46,6 +46,7 @@ class SourceList(OptionList):
 class LibraryScreen(LibraryFileActions, BaseScreen):
     MODE = "library"
     TITLE = "Library"
+    HOME = "#persona-list"
     HELP = """\
 Personas and topic sources side by side. Pick a persona on the left to read it in the middle;
 Enter (or e, or the Edit button) edits it in a form where every field is checked as you type,
@@ -323,12 +324,16 @@ file, / filters. A folder source shows its documents."""
         self.reload()
 
     def action_try_persona(self) -> None:
-        """Open Synthesize with this persona (and its topics) preselected."""
+        """Open Synthesize with this persona and a topic list preselected: the persona's own
+        list, else the one shown on the right, else the first."""
         if self.current is None:
             return
-        self.app.preselect = {"persona": self.current.id,  # type: ignore[attr-defined]
-                              "topics": (self.query_one(TopicEditor).source.id
-                                         if self.query_one(TopicEditor).source else None)}
+        from tui.widgets.run_form import own_topic_source
+
+        shown = self.query_one(TopicEditor).source
+        topics = (own_topic_source(self.current.id, self.sources) or (shown.id if shown else None)
+                  or (self.sources[0].id if self.sources else None))
+        self.app.preselect = {"persona": self.current.id, "topics": topics}  # type: ignore[attr-defined]
         self.app.action_goto("synthesize")  # type: ignore[attr-defined]
 
     def palette_commands(self):

@@ -4,8 +4,6 @@ new and delete a topic list.  Each asks first (a name, or yes/no) and then goes 
 
 from __future__ import annotations
 
-import inspect
-
 from synth.errors import ChatsynthError
 from tui.screens.dialogs import ConfirmDialog, TextPrompt
 from tui.widgets.topic_editor import TopicEditor
@@ -15,19 +13,10 @@ class LibraryFileActions:
     """Mixed into LibraryScreen: uses its ``current``, ``reload``, ``open_editor`` and ``error``."""
 
     def _ask(self, question: str, value: str, then) -> None:
-        async def done(answer: str | None) -> None:
-            if answer is None or not answer.strip():
-                return
-            try:
-                result = then(answer.strip())
-                if inspect.isawaitable(result):
-                    await result
-            except ChatsynthError as err:
-                self.error(err)
-            except OSError as err:
-                self.error(err)
-
-        self.app.push_screen(TextPrompt(question, value=value), done)
+        """Ask for a name and run ``then`` on it inside the dialog: an empty or refused name is
+        shown there, with what was typed kept, until it is accepted or cancelled."""
+        self.app.push_screen(TextPrompt(question, value=value, act=then,
+                                        empty="type a file name first"))
 
     def action_new_persona(self) -> None:
         async def make(name: str) -> None:

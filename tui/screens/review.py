@@ -38,6 +38,7 @@ class ReviewTable(DataTable):
 
 class ReviewScreen(RunScreen):
     MODE = "review"
+    HOME = "#review-table"
     PICKER_ID = "review-run"
     TABLE_ID = "review-table"
     TITLE = "Review"

@@ -31,6 +31,7 @@ class EndpointTable(DataTable):
 
 class SettingsScreen(BaseScreen):
     MODE = "settings"
+    HOME = "#ep-table"
     TITLE = "Settings"
     HELP = """\
 Endpoints are OpenAI-compatible servers (OpenAI, vLLM, Ollama, llama.cpp, OpenRouter, ...)

@@ -42,6 +42,7 @@ class ConversationTable(DataTable):
 
 class SynthesizeScreen(BaseScreen):
     MODE = "synthesize"
+    HOME = "#conv-table"
     TITLE = "Synthesize"
     HELP = """\
 Set up a run on the left (persona, topics, how many, endpoint, model, sampling, stop

@@ -4,11 +4,16 @@ The kept text and the trimmed tail are shown differently, with the sequence that
 to the selected conversation (stored as an edit) or to the whole run (a re-trim every unedited
 conversation follows).  No request is made: it is all ``synth.transcript.retrim`` on the text
 already stored.
+
+The table follows the typed stops too: a moment after the last key, every row shows where they
+would cut (worked out in a thread), before anything is applied.  Ctrl+R asks first, saying how
+many conversations would change.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -17,6 +22,7 @@ from textual.widgets import Button, DataTable, Label, Static, TextArea
 from synth.errors import ChatsynthError
 from synth.filters import check
 from synth.transcript import retrim
+from tui.screens.dialogs import ConfirmDialog
 from tui.screens.run_screen import RunScreen
 from tui.stops_text import stops_to_text, text_to_stops
 from tui.widgets.run_picker import RunPicker
@@ -36,6 +42,7 @@ def cut_view(raw: str, at: int | None, stop: str | None, prefix: str = "") -> Te
 
 class TrimScreen(RunScreen):
     MODE = "trim"
+    HOME = "#trim-table"
     PICKER_ID = "trim-run"
     TABLE_ID = "trim-table"
     TITLE = "Trim"
@@ -43,9 +50,10 @@ class TrimScreen(RunScreen):
 Pick a run and a conversation; edit the stop sequences (one a line, \\n is a newline) and
 see at once where the text is cut: the kept part as is, a ✂ mark naming the sequence that
 fired, the trimmed tail struck through; below, the turns it leaves and the filters' verdict.
-Ctrl+S applies the stops to this conversation (stored as an edit), Ctrl+R to the whole run
-(every unedited conversation); Ctrl+G puts back the run's own stops. Nothing is requested
-again."""
+The table's "Cut at" column follows the typed stops for every conversation. Ctrl+S applies
+the stops to this conversation (stored as an edit), Ctrl+R to the whole run (every unedited
+conversation, after saying how many change); Ctrl+G puts back the run's own stops. Nothing
+is requested again."""
 
     BINDINGS = [
         Binding("ctrl+s", "apply_one", "Apply to this one"),
@@ -57,6 +65,8 @@ again."""
         super().__init__()
         self.preview = None
         self._stops_run: str | None = None
+        self._cuts_timer = None
+        self.cuts_for: list[str] | None = None  # the stops the table's "Cut at" column shows
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -103,6 +113,7 @@ again."""
             if rs.retrim_stops is None and spec_stops is not None:
                 stops = spec_stops
             self.query_one("#trim-stops", TextArea).load_text(stops_to_text(list(stops)))
+        self.schedule_cuts()  # a reload that kept typed stops: the table follows them again
         want = getattr(self.app, "current_conversation_id", None)
         ids = [it.id for it in rs.items]
         if want in ids:
@@ -130,6 +141,42 @@ again."""
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         if event.text_area.id == "trim-stops":
             self.redraw()
+            self.schedule_cuts()
+
+    # -- the table follows the typed stops (debounced, in a thread) ---------------------------
+    def schedule_cuts(self) -> None:
+        if self._cuts_timer is not None:
+            self._cuts_timer.stop()
+        self._cuts_timer = self.set_timer(0.3, self.refresh_cuts)
+
+    def refresh_cuts(self) -> None:
+        if self.rs is not None and self.review is not None:
+            self._cuts_worker(self.rs, self.review.persona, self.stops())
+
+    @work(thread=True, exclusive=True, group="trim-cuts", exit_on_error=False)
+    def _cuts_worker(self, rs, persona, stops: list[str]) -> None:
+        rows = {}
+        for it in rs.items:
+            if it.edited:
+                rows[it.id] = ("edited", str(len(it.turns)))
+                continue
+            new = retrim(it.conv, stops, persona)
+            rows[it.id] = (repr(new.trim.stop) if new.trim.stop else "—", str(len(new.turns)))
+        self.app.call_from_thread(self._show_cuts, rs, stops, rows)
+
+    def _show_cuts(self, rs, stops: list[str], rows: dict[str, tuple[str, str]]) -> None:
+        if rs is not self.rs or stops != self.stops():
+            return  # the run or the stops changed meanwhile: a newer pass follows
+        table = self.query_one("#trim-table", DataTable)
+        for cid, (cut, turns) in rows.items():
+            try:
+                if table.get_cell(cid, "stop") != cut:
+                    table.update_cell(cid, "stop", cut)
+                if table.get_cell(cid, "turns") != turns:
+                    table.update_cell(cid, "turns", turns)
+            except Exception:  # noqa: BLE001 - a row the table no longer has
+                continue
+        self.cuts_for = list(stops)
 
     def stops(self) -> list[str]:
         return text_to_stops(self.query_one("#trim-stops", TextArea).text)
@@ -175,16 +222,38 @@ again."""
         self.app.notify(f"Re-trimmed this conversation: {len(self.preview.turns)} turns kept.")
         self.load_run(self.run_id)  # type: ignore[arg-type]
 
+    def changes(self, stops: list[str]) -> tuple[int, int, int]:
+        """(conversations whose turns these stops change, unedited ones, edited ones)."""
+        persona = self.review.persona if self.review else None
+        unedited = [it for it in self.rs.items if not it.edited] if self.rs else []
+        changed = sum(1 for it in unedited if retrim(it.conv, stops, persona).turns != it.turns)
+        return changed, len(unedited), (len(self.rs.items) - len(unedited)) if self.rs else 0
+
     def action_apply_run(self) -> None:
-        if self.review is None:
+        if self.review is None or self.rs is None:
             return
-        try:
-            self.review.set_retrim(self.stops())
-        except ChatsynthError as err:
-            self.error(err)
-            return
-        self.app.notify("Re-trimmed every unedited conversation of the run with these stops.")
-        self.load_run(self.run_id)  # type: ignore[arg-type]
+        stops = self.stops()
+        changed, unedited, edited = self.changes(stops)
+        question = (f"Apply these stops to the whole run? {changed} of {unedited} unedited "
+                    f"conversation{'s' if unedited != 1 else ''} change"
+                    + ((" (1 edited by hand stays as it is)" if edited == 1 else
+                        f" ({edited} edited by hand stay as they are)") if edited else "")
+                    + ". No request is made.")
+        run_id, review = self.run_id, self.review
+
+        def answer(yes: bool | None) -> None:
+            if not yes or run_id != self.run_id:
+                return
+            try:
+                review.set_retrim(stops)
+            except ChatsynthError as err:
+                self.error(err)
+                return
+            self.app.notify(f"Re-trimmed the run with these stops: {changed} conversation"
+                            f"{'s' if changed != 1 else ''} changed.")
+            self.load_run(run_id)  # type: ignore[arg-type]
+
+        self.app.push_screen(ConfirmDialog(question, yes="Apply", danger=False), answer)
 
     def action_reset(self) -> None:
         if self.rs is None or not self.rs.items:

@@ -20,6 +20,22 @@ from tui.runner import RunRequest
 from tui.stops_text import stops_to_text, text_to_stops
 
 
+def chosen(select: Select) -> str | None:
+    """A Select's value, or None when nothing is picked (never Textual's ``Select.NULL``)."""
+    return None if select.is_blank() else str(select.value)
+
+
+def own_topic_source(persona_id: str | None, sources: list) -> str | None:
+    """The id of the topic source written for ``persona_id`` (its ``persona:`` names it, or it
+    has the persona's name), else None."""
+    if not persona_id:
+        return None
+    for s in sources:
+        if getattr(s, "persona", None) == persona_id:
+            return s.id
+    return persona_id if any(s.id == persona_id for s in sources) else None
+
+
 def _cell(label: str, widget) -> Vertical:
     return Vertical(Label(label, classes="field-label"), widget, classes="field-cell")
 
@@ -32,6 +48,7 @@ class RunForm(Guarded, VerticalScroll):
         super().__init__(**kw)
         self._loading = False
         self.personas: dict[str, Any] = {}
+        self.sources: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         yield Label("Persona", classes="field-label")
@@ -75,8 +92,9 @@ class RunForm(Guarded, VerticalScroll):
         want_p = preselect.get("persona") or defaults.get("persona")
         if want_p in self.personas:
             ps.value = want_p
-        want_t = preselect.get("topics") or defaults.get("topics") or want_p
-        if any(s.id == want_t for s in sources):
+        self.sources = {s.id: s for s in sources}
+        want_t = preselect.get("topics") or defaults.get("topics") or self.own_topics(want_p)
+        if want_t in self.sources:
             ts.value = want_t
         try:
             ep = services.ws.config.default_endpoint
@@ -94,6 +112,7 @@ class RunForm(Guarded, VerticalScroll):
         personas, _ = services.personas()
         sources, _ = services.topic_sources()
         self.personas = {p.id: p for p in personas}
+        self.sources = {s.id: s for s in sources}
         self._loading = True
         for sel_id, opts in (("#rf-persona", [(f"{p.name} ({p.id})", p.id) for p in personas]),
                              ("#rf-topics", [(f"{s.id} ({len(s.topics)})", s.id) for s in sources])):
@@ -104,9 +123,13 @@ class RunForm(Guarded, VerticalScroll):
                 sel.value = keep
         self._loading = False
 
+    def own_topics(self, persona_id: str | None) -> str | None:
+        """The topic source written for this persona: one that names it, or has its name."""
+        return own_topic_source(persona_id, list(self.sources.values()))
+
     def persona_defaults(self) -> None:
         """Sampling fields and stops from the chosen persona."""
-        p = self.personas.get(self.query_one("#rf-persona", Select).value)  # type: ignore[arg-type]
+        p = self.personas.get(chosen(self.query_one("#rf-persona", Select)))
         if p is None:
             return
         self.query_one("#rf-temperature", Input).value = f"{p.temperature:g}"
@@ -123,18 +146,20 @@ class RunForm(Guarded, VerticalScroll):
         return checks.number_text(name, raw, field=label)
 
     def request(self) -> RunRequest:
-        persona = self.query_one("#rf-persona", Select).value
-        topics = self.query_one("#rf-topics", Select).value
-        if persona is Select.BLANK or not persona:
-            raise ChatsynthError("pick a persona", field="persona")
-        if topics is Select.BLANK or not topics:
-            raise ChatsynthError("pick a topic source", field="topics")
-        endpoint = self.query_one("#rf-endpoint", Select).value
+        persona = chosen(self.query_one("#rf-persona", Select))
+        topics = chosen(self.query_one("#rf-topics", Select))
+        if persona is None:
+            raise ChatsynthError("nothing picked: choose the persona to write as in the Persona "
+                                 "list at the top of the form", field="persona")
+        if topics is None:
+            raise ChatsynthError("nothing picked: choose the topic list to write about in the "
+                                 "Topics list under Persona", field="topics")
+        endpoint = chosen(self.query_one("#rf-endpoint", Select))
         return RunRequest(
-            persona=str(persona), topics=str(topics),
+            persona=persona, topics=topics,
             per_topic=self._num("per_topic", required=True),
             limit=self._num("limit"),
-            endpoint=None if endpoint is Select.BLANK else str(endpoint),
+            endpoint=endpoint,
             model=self.query_one("#rf-model", Input).value.strip() or None,
             temperature=self._num("temperature"),
             max_tokens=self._num("max_tokens"),
@@ -155,10 +180,9 @@ class RunForm(Guarded, VerticalScroll):
         if event.select.id == "rf-persona":
             self._loading = True
             self.persona_defaults()
-            topics = self.query_one("#rf-topics", Select)
-            ids = [v for _, v in topics._options if v is not Select.BLANK]  # noqa: SLF001
-            if event.value in ids:
-                topics.value = event.value
+            own = self.own_topics(chosen(event.select))
+            if own is not None:
+                self.query_one("#rf-topics", Select).value = own
             self._loading = False
         self.post_message(self.Changed())
 
