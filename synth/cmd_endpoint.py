@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from synth import settings
+from synth import connection, settings
 from synth.errors import ChatsynthError, WorkspaceError
 
 
@@ -121,7 +121,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     from synth.cli import EXIT_STOPPED
 
     try:
-        print(settings.test_connection(ws, name))
+        print(connection.test_connection(ws, name))
     except ChatsynthError as err:  # unreachable, refused, no key: the endpoint's answer
         print(f"chatsynth: error: {err}", file=sys.stderr)
         return EXIT_STOPPED

@@ -164,7 +164,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from synth.cli import workspace_from
     from synth.library import find_persona, find_topics
     from synth.models import RunSpec
-    from synth.pricing import estimate_run, finetune_estimate
+    from synth.estimate import estimate_run
+    from synth.pricing import finetune_estimate
     from synth.store import Store
     from synth.tokens import counter_for
 

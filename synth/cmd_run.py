@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from synth import checks
 from synth.events import ConversationFailed, Progress, RunFinished, RunPaused, RunStarted
-from synth.runstate import plural
+from synth.wording import plural
 
 EXIT = {"complete": 0, "limit": 0, "failed": 1, "stopped": 3, "paused": 4, "budget": 5,
         "cancelled": 130}

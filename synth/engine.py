@@ -50,9 +50,10 @@ from synth.engine_conv import ConversationWork, _Live
 from synth.errors import ChatsynthError
 from synth.events import Event, Progress, RunFinished, RunPaused, RunResumed, RunStarted
 from synth.limits import Backoff, Cooldown, Storm, TokenBucket
-from synth.models import RunSpec, WorkItem
+from synth.models import Conversation, Persona, RunSpec, WorkItem
 from synth.planner import plan
-from synth.runstate import Tally, plural, unreachable
+from synth.runstate import Tally, unreachable
+from synth.wording import plural
 
 CostFn = Callable[[str, int, int], "float | None"]
 
@@ -78,7 +79,9 @@ class EngineOptions:
     chunk_interval_s: float = 0.05
     progress_interval_s: float = 0.25
     emit_chunks: bool = True
-    run_filters: bool = True  # compute a filters verdict per conversation (engine.verdicts)
+    # a verdict for each finished conversation (engine.verdicts), e.g. the filters' check: the
+    # caller's choice, so the engine needs nothing from a later stage of the flow
+    verdict: Callable[[Conversation, Persona], Any] | None = None
     probe: bool = True  # test the endpoint once before the first request
 
 
@@ -236,13 +239,7 @@ class Engine(ConversationWork):
         self._tpm = TokenBucket(spec.tpm) if spec.tpm else None
         self._stops = [s for s in spec.stop if s]
         self._speakers = transcript.Speakers.for_persona(spec.persona)
-        self._filters = None
-        if self.opt.run_filters:
-            try:
-                from synth import filters as _f
-                self._filters = _f
-            except ImportError:
-                pass
+        self._verdict = self.opt.verdict
 
         run_id = await asyncio.to_thread(self.store.open_run, spec)
         run_id = run_id or spec.run_id

@@ -21,7 +21,7 @@ from synth.events import (
 )
 from synth.models import Conversation, Usage, WorkItem
 from synth.prompts import Prompt, render
-from synth.runstate import plural
+from synth.wording import plural
 
 
 class _Budget(Exception):
@@ -224,9 +224,9 @@ class ConversationWork:
 
     async def _finish(self, live: _Live, end: StreamEnd) -> None:
         conv = self._build(live, status="complete", finish=end.finish_reason, usage=end.usage)
-        if self._filters is not None:
+        if self._verdict is not None:
             try:
-                self.verdicts[conv.id] = self._filters.check(conv, persona=self.spec.persona)
+                self.verdicts[conv.id] = self._verdict(conv, self.spec.persona)
             except Exception:  # noqa: BLE001 - a filter bug must not lose a conversation
                 pass
         # One write() on the loop (tens of microseconds, and nothing to await, so no cancel can

@@ -17,10 +17,6 @@ from typing import Any, Iterable
 from synth.models import Conversation
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
-
-
 class Tally:
     """Prompt and completion tokens, one entry per conversation."""
 

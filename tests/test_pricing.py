@@ -31,7 +31,8 @@ def test_unknown_model_has_no_price_and_local_is_free():
 
 # -- fine-tune -------------------------------------------------------------------------------
 
-from synth.pricing import default_epochs, estimate_run, finetune_estimate, finetune_price  # noqa: E402
+from synth.estimate import estimate_run  # noqa: E402
+from synth.pricing import default_epochs, finetune_estimate, finetune_price  # noqa: E402
 
 
 @pytest.mark.parametrize("n,epochs", [(1, 25), (3, 25), (5, 20), (10, 10), (33, 3), (34, 3), (30, 3),

@@ -15,7 +15,7 @@ from synth.events import (
     Progress, RunFinished, RunPaused, RunResumed, RunStarted,
 )
 from synth.models import Conversation, Usage
-from synth.runstate import plural
+from synth.wording import plural
 
 STATUS_ICONS = {
     "writing": "●",

@@ -150,10 +150,12 @@ class _Worker:
     async def _consume(self, ep: Any, spec: Any, only: list[str] | None = None) -> None:
         from synth.engine import Engine, EngineOptions
         from synth.events import ConversationFinished
+        from synth import filters
 
         self.loop = asyncio.get_running_loop()
         engine = Engine(self.services.store, ep, cost_fn=self.services.cost_fn(),
-                        options=EngineOptions(chunk_interval_s=0.1, progress_interval_s=0.25))
+                        options=EngineOptions(chunk_interval_s=0.1, progress_interval_s=0.25,
+                                             verdict=lambda c, p: filters.check(c, persona=p)))
         self.engine = engine
         try:
             async for ev in engine.run(spec, only=only):

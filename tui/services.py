@@ -178,7 +178,7 @@ class Services:
 
     def estimate(self, req):
         """synth.pricing's estimate for what the form asks, without starting anything."""
-        from synth.pricing import estimate_run
+        from synth.estimate import estimate_run
 
         cfg = self.ws.config
         ep_cfg = cfg.endpoint(req.endpoint)

@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from synth import checks
 from synth import settings as ws_settings
+from synth.connection import test_connection
 from synth.errors import ChatsynthError
 from tui.screens.base import BaseScreen
 from tui.screens.dialogs import ConfirmDialog
@@ -239,7 +240,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
     @work(thread=True, exclusive=True, group="ep-test", exit_on_error=False)
     def _test(self, name: str) -> None:
         try:
-            text, kind = "✓ " + ws_settings.test_connection(self.ws, name), "good"
+            text, kind = "✓ " + test_connection(self.ws, name), "good"
         except ChatsynthError as err:
             text, kind = f"✗ {err}", "bad"
         except Exception as exc:  # noqa: BLE001
