@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 import openai  # noqa: E402
 
-from synth.endpoints import Endpoint  # noqa: E402
-from synth.engine import Engine, EngineOptions  # noqa: E402
-from synth.events import ConversationFinished, RunFinished  # noqa: E402
-from synth.prompts import render  # noqa: E402
-from synth.store import Store  # noqa: E402
+from synth.generate.endpoints import Endpoint  # noqa: E402
+from synth.generate.engine import Engine, EngineOptions  # noqa: E402
+from synth.generate.events import ConversationFinished, RunFinished  # noqa: E402
+from synth.generate.prompts import render  # noqa: E402
+from synth.dataset.store import Store  # noqa: E402
 from tests.faultserver import make_spec  # noqa: E402
 
 

@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared" / "tiktoken-cache"))
 
-from synth.export import FORMATS, ExportOptions, export_run  # noqa: E402
+from synth.dataset.export import FORMATS, ExportOptions, export_run  # noqa: E402
 from synth.models import (Conversation, FilterRules, Persona, RunSpec, Topic, TopicSource, Turn,  # noqa: E402
                           Usage, conversation_id)
-from synth.store import Store  # noqa: E402
+from synth.dataset.store import Store  # noqa: E402
 from synth.tokens import counter_for  # noqa: E402
-from synth.validate import validate_file  # noqa: E402
+from synth.dataset.validate import validate_file  # noqa: E402
 
 PER_TOPIC = 5
 

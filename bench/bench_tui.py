@@ -37,7 +37,7 @@ t0 = time.perf_counter()
 c0 = time.process_time()
 import asyncio, sys
 from pathlib import Path
-from synth.workspace import Workspace
+from synth.library.workspace import Workspace
 from tui.app import ChatsynthApp
 
 async def main():
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.switch_interval:
         sys.setswitchinterval(a.switch_interval)
     presses = a.presses or (40 if a.quick else 200)
-    from synth.workspace import init_workspace
+    from synth.library.workspace import init_workspace
     from tui.testing import use_endpoint
 
     proc, url = start_server(a.chunk_delay, turns=12, words=25)

@@ -304,7 +304,7 @@ def tui_baseline(quick: bool) -> dict[str, Any]:
     if mod is None:
         raise RuntimeError("bench_tui is not loaded")
     out: dict[str, Any] = {}  # the bare Textual launches are bench_tui's, interleaved with ours
-    from synth.workspace import init_workspace
+    from synth.library.workspace import init_workspace
     from tui.testing import use_endpoint
 
     n, presses = 64, (30 if quick else 200)

@@ -96,7 +96,6 @@ def load_encoding(name: str):
     import tiktoken
 
     from synth import bundled_encodings
-
     with _lock:
         if name in bundled_encodings.SHA256 and not bundled_encodings.tiktoken_cache_has(name):
             try:

@@ -28,7 +28,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A fresh workspace with the example library, selected through CHATSYNTH_WORKSPACE."""
-    from synth.workspace import init_workspace
+    from synth.library.workspace import init_workspace
 
     ws, _ = init_workspace(tmp_path / "ws")
     monkeypatch.setenv("CHATSYNTH_WORKSPACE", str(ws.root))
@@ -40,7 +40,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input:
     """Run `chatsynth` in a real subprocess (to see exit codes and that no traceback escapes)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "synth.cli", *args], cwd=cwd, env=full_env,
+    return subprocess.run([sys.executable, "-m", "synth.cli.main", *args], cwd=cwd, env=full_env,
                           input=input, capture_output=True, text=True, timeout=timeout)
 
 
@@ -54,8 +54,7 @@ def require_secret_service() -> None:
     In CI it must: the run fails there; elsewhere the test is skipped with how to run it."""
     import uuid
 
-    from synth import secrets
-
+    from synth.library import secrets
     ok, why = secrets.keyring_available()
     if ok:
         import keyring

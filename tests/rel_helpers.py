@@ -58,8 +58,9 @@ def make_workspace(root: Path, n_topics: int, name: str = "soak"):
 
     Returns (workspace, persona eve, topic source).
     """
-    from synth.library import find_persona, load_topic_source
-    from synth.workspace import init_workspace
+    from synth.library.personas import find_persona
+    from synth.library.topics import load_topic_source
+    from synth.library.workspace import init_workspace
 
     ws, _ = init_workspace(root)
     tp = write_topics(ws.topics_dir / f"{name}.txt", n_topics)
@@ -67,7 +68,7 @@ def make_workspace(root: Path, n_topics: int, name: str = "soak"):
 
 
 def fault_endpoint(url: str, *, timeout: float = 5.0, api_key: str | None = None):
-    from synth.endpoints import NO_KEY, Endpoint
+    from synth.generate.endpoints import NO_KEY, Endpoint
 
     return Endpoint(name="fault", base_url=url, model="fault-model", style="completion",
                     api_key=api_key or NO_KEY, timeout=timeout, connect_timeout=2.0,
@@ -129,7 +130,7 @@ class Deadline:
 
 
 def chatsynth_cmd() -> list[str]:
-    return [sys.executable, "-m", "synth.cli"]
+    return [sys.executable, "-m", "synth.cli.main"]
 
 
 def cli_env(ws_root: Path, **extra: str) -> dict[str, str]:

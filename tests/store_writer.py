@@ -20,7 +20,7 @@ def make_conversation(run_id: str, i: int, size: int = 2000) -> Conversation:
 
 
 def main() -> None:
-    from synth.store import Store
+    from synth.dataset.store import Store
 
     runs_dir, run_id, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     start = int(sys.argv[4]) if len(sys.argv) > 4 else 0

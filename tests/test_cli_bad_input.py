@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
-from synth.library import find_persona, find_topics
+from synth.library.personas import find_persona
+
+from synth.library.topics import find_topics
 from synth.models import RunSpec
-from synth.store import Store
+from synth.dataset.store import Store
 
 
 def one_error_line(r) -> str:

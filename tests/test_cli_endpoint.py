@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from faultserver import FaultServer
-from synth.workspace import Workspace
+from synth.library.workspace import Workspace
 
 
 def test_add_edit_default_list_and_test_an_endpoint(workspace, cli):

@@ -170,7 +170,7 @@ def test_review_edit_and_remove_a_turn(workspace, cli):
     r = cli("review", run_id, "--edit", cid[:6], "--turn", "2", "--text", "Short. Try it?")
     assert r.returncode == 0, r.stderr
     assert f"edited {cid}: turn 2 (assistant) rewritten" in r.stdout
-    from synth.review import Review
+    from synth.curate.review import Review
     it = Review(store, run_id).load().by_id(cid)
     assert it.edited and it.turns[1].text == "Short. Try it?" and "Short. Try it?" not in it.conv.raw_text
     row = cli("review", run_id, "--list").stdout.splitlines()[0]

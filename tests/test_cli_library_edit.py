@@ -4,7 +4,9 @@ every refusal exits 2, names file:line: field and leaves the file as it was."""
 
 from __future__ import annotations
 
-from synth.library import load_persona, load_topic_source
+from synth.library.personas import load_persona
+
+from synth.library.topics import load_topic_source
 
 
 def error_line(r) -> str:

@@ -3,7 +3,9 @@ screen does: create, copy, rename, delete; add and import topics.  Real subproce
 
 from __future__ import annotations
 
-from synth.library import load_persona, load_topic_source
+from synth.library.personas import load_persona
+
+from synth.library.topics import load_topic_source
 
 
 def test_persona_new_copy_rename_delete(workspace, cli):

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from synth.store import Store
+from synth.dataset.store import Store
 from tests.conftest import REPO
 from tests.faultserver import FaultServer
 
@@ -110,7 +110,7 @@ def test_sigkill_mid_run_then_restart_gives_exactly_the_target(ws):
     n = 12
     (ws.topics_dir / "kill.txt").write_text("\n".join(f"kill topic {i}" for i in range(n)) + "\n")
     with FaultServer(chunk_delay=0.01) as slow:  # about 1.2 s a conversation
-        cmd = [sys.executable, "-m", "synth.cli", "run", "--topics", "kill", "--base-url",
+        cmd = [sys.executable, "-m", "synth.cli.main", "run", "--topics", "kill", "--base-url",
                slow.url, "--model", "fault-model", "--concurrency", "3", "-q"]
         env = dict(os.environ)
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -157,7 +157,7 @@ def test_stop_flags_reach_the_server_and_the_store(cli, ws, fs):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_ends_cleanly_with_partial_conversations_kept(ws, sig):
     with FaultServer(chunk_delay=0.02) as slow:
-        cmd = [sys.executable, "-m", "synth.cli", "run", "--topics", "short", "--base-url",
+        cmd = [sys.executable, "-m", "synth.cli.main", "run", "--topics", "short", "--base-url",
                slow.url, "--model", "fault-model", "--concurrency", "2"]
         proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)

@@ -64,7 +64,7 @@ def test_progress_is_a_rich_bar_on_a_terminal(ws):
         env = dict(os.environ, COLUMNS="120", TERM="xterm-256color")
         env.pop("NO_COLOR", None)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "synth.cli", "run", "--topics", "short", "--base-url",
+            [sys.executable, "-m", "synth.cli.main", "run", "--topics", "short", "--base-url",
              slow.url, "--limit", "4", "--concurrency", "2"],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=slave, text=True)
         os.close(slave)

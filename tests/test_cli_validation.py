@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from synth.workspace import Workspace
+from synth.library.workspace import Workspace
 
 
 def line_of(path, needle: str) -> int:

@@ -23,7 +23,7 @@ import pytest
 
 from rel_faultproc import FaultProc
 from rel_helpers import REPO, chatsynth_cmd, cli_env, duplicate_complete_ids, make_workspace
-from synth.store import Store
+from synth.dataset.store import Store
 
 TARGET = 160
 KILLS = 20

@@ -92,15 +92,15 @@ def test_a_dataset_of_three_runs_exports_as_one_set(workspace, cli, tmp_path):
 
 
 def _ids(ws, run_id):
-    from synth.store import Store
+    from synth.dataset.store import Store
 
     return {c.id for c in Store(ws.runs_dir).load(run_id).conversations}
 
 
 def test_topics_split_across_runs_never_land_in_both_parts(workspace, tmp_path):
-    from synth.datasets import Datasets
-    from synth.export import ExportOptions, export_dataset
-    from synth.store import Store
+    from synth.dataset.datasets import Datasets
+    from synth.dataset.export import ExportOptions, export_dataset
+    from synth.dataset.store import Store
 
     store = Store(workspace.runs_dir)
     _, a, _ = make_run(workspace.runs_dir, n_topics=10, per_topic=1, model="model-one")

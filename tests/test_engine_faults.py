@@ -9,12 +9,12 @@ from collections import Counter
 
 import pytest
 
-from synth.endpoints import Endpoint
-from synth.engine import Engine, EngineOptions
-from synth.events import (Chunk, ConversationFailed, ConversationFinished, ConversationRetrying,
+from synth.generate.endpoints import Endpoint
+from synth.generate.engine import Engine, EngineOptions
+from synth.generate.events import (Chunk, ConversationFailed, ConversationFinished, ConversationRetrying,
                           ConversationStarted, Progress, RunFinished, RunPaused, RunResumed)
-from synth.limits import Backoff
-from synth.store import Store
+from synth.generate.limits import Backoff
+from synth.dataset.store import Store
 from tests.faultserver import FaultServer, make_spec
 
 

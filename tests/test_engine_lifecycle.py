@@ -7,9 +7,9 @@ import asyncio
 import socket
 import time
 
-from synth.events import (Chunk, ConversationFailed, ConversationFinished, ConversationStarted,
+from synth.generate.events import (Chunk, ConversationFailed, ConversationFinished, ConversationStarted,
                           Progress, RunPaused, RunStarted)
-from synth.limits import Backoff
+from synth.generate.limits import Backoff
 from synth.wording import plural
 from tests.faultserver import FaultServer, make_spec
 from tests.test_engine_faults import collect, endpoint, engine, finished, fs, store, stored_lines

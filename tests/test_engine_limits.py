@@ -6,8 +6,8 @@ import asyncio
 import email.utils
 import time
 
-from synth.endpoints import Endpoint, FatalError, TransientError, _adapt, retry_after_of
-from synth.limits import Backoff, Cooldown, Storm, TokenBucket
+from synth.generate.endpoints import Endpoint, FatalError, TransientError, _adapt, retry_after_of
+from synth.generate.limits import Backoff, Cooldown, Storm, TokenBucket
 
 
 def test_retry_after_seconds_date_and_ms():

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from data.factory import make_run, turns
-from synth.export import ExportError, ExportOptions, completion_examples, export_run, split
-from synth.review import Review
-from synth.validate import validate_file
+from synth.dataset.export import ExportError, ExportOptions, completion_examples, export_run, split
+from synth.curate.review import Review
+from synth.dataset.validate import validate_file
 
 
 def _bad(i, k):
@@ -146,7 +146,7 @@ def test_nothing_to_export_and_bad_options(tmp_path, run):
 
 
 def test_report_measures():
-    from synth.report import distinct_n, first_line_share
+    from synth.dataset.report import distinct_n, first_line_share
 
     assert distinct_n(["a b c", "a b d"], 2) == 3 / 4  # (a b), (b c), (b d) of 4 bigrams
     assert distinct_n([], 2) == 0.0

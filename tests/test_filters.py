@@ -10,7 +10,7 @@ import pytest
 
 from data.factory import GOOD, FilterRules, PatternRule, conv, good_conv, persona, turns
 from synth.errors import LibraryError
-from synth.filters import (RULES, Verdict, check, check_run, jaccard, near_duplicate_texts,
+from synth.curate.filters import (RULES, Verdict, check, check_run, jaccard, near_duplicate_texts,
                            near_duplicates, pattern_problems, shingles)
 
 EVE = persona()
@@ -210,7 +210,7 @@ def test_near_duplicates_scale():
 def test_small_model_transcript_end_to_end():
     """Raw text the way Gemma 3 270M continues a prompt ending in "USER:": parsed by the engine's
     transcript functions, then judged."""
-    from synth.transcript import Speakers, transcript_of
+    from synth.generate.transcript import Speakers, transcript_of
 
     raw = (" I feel tired all the time.\n"
            "EVE: I'm sorry to hear that. Tiredness can have many causes. Tiredness can have many causes.\n"
@@ -232,7 +232,7 @@ def test_small_model_transcript_end_to_end():
 
 def _engine_conv(raw: str, stops: list[str], finish: str, max_tokens: int = 700):
     """A conversation the way the engine builds it from a finished stream."""
-    from synth.transcript import Speakers, transcript_of
+    from synth.generate.transcript import Speakers, transcript_of
 
     ts, trim, _ = transcript_of(raw, stops, Speakers.for_persona(EVE), "user")
     c = conv(ts)
@@ -289,7 +289,7 @@ def test_partial_is_not_also_truncated():
 
 
 def test_truncated_rule_from_persona_yaml(tmp_path):
-    from synth.library import load_persona
+    from synth.library.personas import load_persona
 
     p = tmp_path / "eve.yaml"
     p.write_text("name: Eve\npersona_label: EVE\nuser_label: USER\nsystem_prompt: x\n"

@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synth.errors import ChatsynthError
-from synth.library import load_persona, load_topic_source
-from synth.store import Store
-from synth.workspace import DEFAULT_CONFIG, parse_config
+from synth.library.personas import load_persona
+from synth.library.topics import load_topic_source
+from synth.dataset.store import Store
+from synth.library.workspace import DEFAULT_CONFIG, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 EVE = (REPO / "personas" / "eve.yaml").read_bytes()

@@ -3,7 +3,7 @@ never a traceback, and the file is never changed.
 
 Inputs are mutations of valid chat, ShareGPT and prompt/completion files (bytes flipped, cut,
 inserted; lines swapped, duplicated, wrapped, re-encoded), written to disk and read back through
-``synth.validate.validate_file``; a handful also go through ``chatsynth validate FILE`` in a real
+``synth.dataset.validate.validate_file``; a handful also go through ``chatsynth validate FILE`` in a real
 subprocess.  (Persona, topic, config and store files are fuzzed in tests/test_fuzz_inputs.py.)
 """
 
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synth.errors import ChatsynthError
-from synth.validate import validate_file
+from synth.dataset.validate import validate_file
 
 REPO = Path(__file__).resolve().parent.parent
 SETTINGS = settings(max_examples=120, deadline=None,
@@ -226,7 +226,7 @@ def test_deep_nesting_is_a_finding_not_a_crash(tmp_path):
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "synth.cli", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "synth.cli.main", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
 
 

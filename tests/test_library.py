@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from synth.errors import LibraryError
-from synth.library import (
-    find_persona, find_topics, load_persona, load_personas, load_topic_source, load_topic_sources,
-    save_persona, save_topic_source,
+from synth.library.personas import find_persona, load_persona, load_personas, save_persona
+from synth.library.topics import (
+    find_topics, load_topic_source, load_topic_sources, save_topic_source,
 )
 from synth.models import Topic
 
@@ -245,7 +245,7 @@ def test_init_with_a_relative_folder(tmp_path, cli):
 def test_a_duplicate_in_an_edited_list_names_topic_numbers_not_wrong_lines(workspace):
     """Issue 9: saving eve.txt (two comment lines on top) with topic 5 repeating topic 3 said
     "eve.txt:5 ... (first on line 3)": lines counted without the comments, off by two."""
-    from synth import library_files
+    from synth.library import files as library_files
     from synth.errors import every
 
     src = load_topic_source(workspace.topics_dir / "eve.txt")

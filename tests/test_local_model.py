@@ -14,13 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from synth.endpoints import EndpointSession
-from synth.engine import Engine, EngineOptions
-from synth.events import Chunk, ConversationFinished, RunFinished
-from synth.library import load_persona, load_topic_source
+from synth.generate.endpoints import EndpointSession
+from synth.generate.engine import Engine, EngineOptions
+from synth.generate.events import Chunk, ConversationFinished, RunFinished
+from synth.library.personas import load_persona
+from synth.library.topics import load_topic_source
 from synth.models import RunSpec
-from synth.store import Store
-from synth.workspace import Config
+from synth.dataset.store import Store
+from synth.library.workspace import Config
 from tests.conftest import REPO
 
 HAVE = importlib.util.find_spec("llama_cpp") is not None
@@ -113,14 +114,14 @@ def test_server_stops_with_the_session(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_no_orphan_server_when_the_cli_dies(workspace, sig):
     (workspace.topics_dir / "one.txt").write_text("a topic\n")
-    proc = subprocess.Popen([sys.executable, "-m", "synth.cli", "run", "--topics", "one",
+    proc = subprocess.Popen([sys.executable, "-m", "synth.cli.main", "run", "--topics", "one",
                              "--max-tokens", "400"], cwd=REPO, env=dict(os.environ),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     child = None
     end = time.monotonic() + 90
     while time.monotonic() < end and child is None:
         kids = [k for k in _children(proc.pid)
-                if b"synth.local" in Path(f"/proc/{k}/cmdline").read_bytes()]
+                if b"synth.generate.local" in Path(f"/proc/{k}/cmdline").read_bytes()]
         child = kids[0] if kids else None
         time.sleep(0.1)
     assert child, "the local server never started"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from synth.library import find_persona, find_topics
+from synth.library.personas import find_persona
+
+from synth.library.topics import find_topics
 from synth.models import Conversation, RunSpec, TopicSource, Turn, Usage, WorkItem
 
 
 def test_run_id_stable_across_processes(workspace):
     spec = RunSpec.for_persona(find_persona(workspace, "eve"), find_topics(workspace, "eve"), model="m")
-    code = ("from synth.workspace import Workspace; from synth.library import *; "
+    code = ("from synth.library.workspace import Workspace; from synth.library.personas import *; from synth.library.topics import *; "
             "from synth.models import RunSpec; ws = Workspace.find(); "
             "print(RunSpec.for_persona(find_persona(ws,'eve'), find_topics(ws,'eve'), model='m').run_id)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -25,15 +25,15 @@ def test_wheel_ships_examples_and_init_works_from_it(tmp_path):
     for enc in ("o200k_base", "cl100k_base"):  # offline token counts need no download
         assert f"synth/_tiktoken/{enc}.tiktoken" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "chatsynth = synth.cli:main" in (tmp_path / "site" / entry).read_text()
+    assert "chatsynth = synth.cli.main:main" in (tmp_path / "site" / entry).read_text()
     # run init from the unpacked wheel (first on the path), far from the repository
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     ws = tmp_path / "ws"
-    r = subprocess.run([sys.executable, "-m", "synth.cli", "init", str(ws)], cwd=tmp_path, env=env,
+    r = subprocess.run([sys.executable, "-m", "synth.cli.main", "init", str(ws)], cwd=tmp_path, env=env,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (ws / "personas" / "eve.yaml").read_bytes() == (REPO / "personas" / "eve.yaml").read_bytes()
-    r = subprocess.run([sys.executable, "-c", "import synth.workspace as w; print(w.examples_dir())"],
+    r = subprocess.run([sys.executable, "-c", "import synth.library.workspace as w; print(w.examples_dir())"],
                        cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.stdout.strip().endswith("synth/_examples"), "the installed copy reads its own examples"
     # the installed copy counts tokens with no network and no TIKTOKEN_CACHE_DIR
@@ -42,7 +42,7 @@ def test_wheel_ships_examples_and_init_works_from_it(tmp_path):
     off = {k: v for k, v in env.items() if k not in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR")}
     off.update(TMPDIR=str(tmp_path / "tmp"), HTTPS_PROXY=closed, https_proxy=closed,
                HTTP_PROXY=closed, http_proxy=closed, CHATSYNTH_WORKSPACE=str(ws))
-    r = subprocess.run([sys.executable, "-m", "synth.cli", "estimate", "--persona", "eve",
+    r = subprocess.run([sys.executable, "-m", "synth.cli.main", "estimate", "--persona", "eve",
                         "--topics", "eve", "--model", "gpt-4o-mini"], cwd=tmp_path, env=off,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

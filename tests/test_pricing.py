@@ -31,7 +31,7 @@ def test_unknown_model_has_no_price_and_local_is_free():
 
 # -- fine-tune -------------------------------------------------------------------------------
 
-from synth.estimate import estimate_run  # noqa: E402
+from synth.generate.estimate import estimate_run  # noqa: E402
 from synth.pricing import default_epochs, finetune_estimate, finetune_price  # noqa: E402
 
 
@@ -65,7 +65,7 @@ def test_estimate_run_counts_rendered_prompts_exactly():
 
     from data.factory import persona
     from synth.models import Conversation, RunSpec, Topic, TopicSource, Usage
-    from synth.prompts import render
+    from synth.generate.prompts import render
 
     p = persona(synthesis_prompt="Write a chat between {user_label} and {persona_label} about {topic}.\n\n{user_label}:")
     src = TopicSource(id="t", kind="text", topics=[Topic("sleep"), Topic("money worries at home")])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from data.factory import make_run, turns
-from synth.review import Review
+from synth.curate.review import Review
 
 
 def _one_flagged(i, k):
@@ -74,7 +74,7 @@ def test_retrim_applies_to_unedited_conversations(tmp_path):
 
 def test_tokens_follow_trims_and_edits(tmp_path):
     """One count per conversation: the tokens of its turns as they stand now."""
-    from synth.review import conversation_tokens
+    from synth.curate.review import conversation_tokens
 
     store, run_id, spec = make_run(tmp_path / "runs", n_topics=3, per_topic=1)
     rv = Review(store, run_id, spec.persona)

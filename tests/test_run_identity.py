@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rel_faultproc import FaultProc
-from synth.store import Store
+from synth.dataset.store import Store
 
 LEGACY = Path(__file__).resolve().parent / "data" / "legacy_run"
 LEGACY_RUN = "df745f1e1c3f"

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from synth import secrets
+from synth.library import secrets
 from tests.conftest import require_secret_service
 from tests.faultserver import FaultServer
 

@@ -30,9 +30,9 @@ import pytest
 
 from rel_faultproc import FaultProc
 from rel_helpers import REPO, chatsynth_cmd, scan_for, write_topics
-from synth import secrets
-from synth.store import Store
-from synth.workspace import init_workspace
+from synth.library import secrets
+from synth.dataset.store import Store
+from synth.library.workspace import init_workspace
 
 KR_NAME = "CHATSYNTH_CANARY_KEYRING"
 ENV_NAME = "CHATSYNTH_CANARY_ENV"
@@ -136,8 +136,7 @@ async def test_keys_never_land_in_files_logs_or_screens(tmp_path, monkeypatch):
     try:
         with FaultProc(turns=6, words_per_turn=8) as fp:
             # endpoints as data, through the app's own config writer
-            from synth import settings as ws_settings
-
+            from synth.library import settings as ws_settings
             for name, key_name in (("canary-kr", KR_NAME), ("canary-env", ENV_NAME)):
                 ws_settings.save_endpoint(ws, None, {
                     "name": name, "base_url": fp.url, "key_name": key_name,

@@ -22,13 +22,13 @@ import pytest
 from rel_faultproc import FaultProc
 from rel_helpers import duplicate_complete_ids, fault_endpoint, make_workspace, mixed_actions, \
     raw_records, rss_kb
-from synth.engine import Engine, EngineOptions
-from synth.events import Chunk, ConversationFailed, ConversationFinished, ConversationRetrying, \
+from synth.generate.engine import Engine, EngineOptions
+from synth.generate.events import Chunk, ConversationFailed, ConversationFinished, ConversationRetrying, \
     RunFinished
-from synth.limits import Backoff
+from synth.generate.limits import Backoff
 from synth.models import RunSpec
-from synth.planner import all_items
-from synth.store import Store
+from synth.generate.planner import all_items
+from synth.dataset.store import Store
 
 N = 500
 RETRY_AFTER = 0.2

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from synth.errors import StoreError
-from synth.library import find_persona, find_topics
+from synth.library.personas import find_persona
+from synth.library.topics import find_topics
 from synth.models import RunSpec, Turn
-from synth.store import Store
+from synth.dataset.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
 from store_writer import make_conversation  # noqa: E402

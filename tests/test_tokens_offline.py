@@ -14,7 +14,6 @@ import pytest
 import tiktoken
 
 from synth import bundled_encodings
-
 REPO = Path(__file__).resolve().parent.parent
 CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens, any download attempt fails
 
@@ -36,7 +35,7 @@ def offline_env(tmp_path: Path, **extra: str) -> dict:
 def run_offline(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
     """`chatsynth ARGS` in a subprocess with exactly ``offline_env`` (the cli fixture would put
     the test process's TIKTOKEN_CACHE_DIR back), from a folder far from the repository."""
-    return subprocess.run([sys.executable, "-m", "synth.cli", *args], cwd=tmp_path,
+    return subprocess.run([sys.executable, "-m", "synth.cli.main", *args], cwd=tmp_path,
                           env=offline_env(tmp_path, **extra), capture_output=True, text=True,
                           timeout=120)
 

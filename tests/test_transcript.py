@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from synth.models import Conversation, Persona, Topic
-from synth.prompts import fill, render
-from synth.transcript import Speakers, find_stop, parse_turns, retrim, trim
+from synth.generate.prompts import fill, render
+from synth.generate.transcript import Speakers, find_stop, parse_turns, retrim, trim
 
 SP = Speakers(user=["USER"], assistant=["EVE", "Eve"])
 

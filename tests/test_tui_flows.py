@@ -327,7 +327,7 @@ async def test_trim_table_follows_the_typed_stops_and_ctrl_r_asks(run_ws):
     """Typing a stop moved only the selected row's preview; every row's "Cut at" stayed "—"
     until Ctrl+R, which applied at once.  Now the table follows the typed stops, and Ctrl+R
     says how many conversations change before anything is stored."""
-    from synth.store import Store
+    from synth.dataset.store import Store
 
     store = Store(run_ws.runs_dir)
     run_id = store.resolve_run("latest")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +12,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_synth_imports_no_textual():
-    names = sorted(f"synth.{m.name}" for m in pkgutil.iter_modules(synth.__path__))
-    assert "synth.cli" in names and "synth.store" in names
+    root = Path(synth.__file__).parent
+    names = sorted(".".join(("synth",) + p.relative_to(root).with_suffix("").parts)
+                   for p in root.rglob("*.py") if p.name != "__init__.py")
+    assert "synth.cli.main" in names and "synth.dataset.store" in names
     code = (
         "import importlib, sys\n"
         f"names = {names!r}\n"
@@ -35,7 +36,7 @@ def test_synth_imports_no_textual():
 
 
 def test_cli_help_does_not_load_the_tui():
-    code = ("import sys\nfrom synth.cli import build_parser\nbuild_parser()\n"
+    code = ("import sys\nfrom synth.cli.main import build_parser\nbuild_parser()\n"
             "assert 'textual' not in sys.modules and 'tui.app' not in sys.modules\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
@@ -45,7 +46,7 @@ def test_cli_help_does_not_load_the_tui():
 def test_run_worker_side_imports_no_textual():
     """The run worker process (and what it shares with the app) stays free of textual, so it
     starts fast and can never draw on the terminal."""
-    code = ("import sys\nimport tui.run_worker, tui.runner, tui.services, tui.live, synth.settings\n"
+    code = ("import sys\nimport tui.run_worker, tui.runner, tui.services, tui.live, synth.library.settings\n"
             "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
             "assert not bad, bad[:5]\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,

@@ -22,7 +22,7 @@ MAIN = {
 
 @pytest.fixture(scope="module")
 def run_ws(tmp_path_factory):
-    from synth.workspace import init_workspace
+    from synth.library.workspace import init_workspace
 
     ws, _ = init_workspace(tmp_path_factory.mktemp("layout") / "ws")
     with FaultServer() as fs:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from synth.library import load_persona, load_topic_source
+from synth.library.personas import load_persona
+
+from synth.library.topics import load_topic_source
 from tui.app import ChatsynthApp
 from tui.testing import notified, wait_for
 from tui.stops_text import stops_to_text, text_to_stops

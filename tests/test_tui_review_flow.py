@@ -8,8 +8,8 @@ import json
 import pytest
 
 from faultserver import FaultServer
-from synth.review import Review
-from synth.store import Store
+from synth.curate.review import Review
+from synth.dataset.store import Store
 from tui.app import ChatsynthApp
 from tui.testing import make_run, use_endpoint, wait_for
 
@@ -104,7 +104,7 @@ async def test_review_accept_reject_filter_next_and_edit(run_ws):
         it = Review(store, run_id).load().by_id(target)
         assert "I changed this turn." in [t.text for t in it.turns]
         # the Tokens column counts the edited conversation (it was the generation's usage)
-        from synth.review import conversation_tokens
+        from synth.curate.review import conversation_tokens
         await wait_for(pilot, lambda: table.get_cell(target, "tokens") != tokens_before)
         assert table.get_cell(target, "tokens") == f"{conversation_tokens([it.turns])[0]:,}"
         assert "I changed this turn." not in it.conv.raw_text

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from faultserver import FaultServer
-from synth.store import Store
+from synth.dataset.store import Store
 from tests.test_engine_lifecycle import dead_url
 from tui.app import ChatsynthApp
 from tui.testing import notified, use_endpoint, wait_for

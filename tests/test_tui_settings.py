@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from faultserver import FaultServer
-from synth import secrets
-from synth.workspace import Workspace
+from synth.library import secrets
+from synth.library.workspace import Workspace
 from tui.app import ChatsynthApp
 from tui.screens.dialogs import ConfirmDialog
 from tests.conftest import require_secret_service

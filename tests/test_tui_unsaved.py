@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from synth.library import load_persona
+from synth.library.personas import load_persona
 from tui.app import ChatsynthApp
 from tui.testing import wait_for
 

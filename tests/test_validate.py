@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from synth.validate import quantile, validate_file, validate_lines
+from synth.dataset.validate import quantile, validate_file, validate_lines
 
 DATA = Path(__file__).parent / "data"
 SYS = {"role": "system", "content": "You are Eve."}

@@ -10,8 +10,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from synth.errors import LibraryError
-from synth.yamlfast import load_with_lines
-from synth.yamlio import item_line, key_lines, parse_yaml, parse_yaml_document
+from synth.library.yamlfast import load_with_lines
+from synth.library.yamlio import item_line, key_lines, parse_yaml, parse_yaml_document
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from synth.errors import ChatsynthError
-from synth.workspace import Workspace
+from synth.library.workspace import Workspace
 from tui.guard import Guarded
 from tui.prefs import Prefs
 from tui.services import Services

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from synth.endpoints import estimate_tokens
-from synth.events import (
+from synth.generate.endpoints import estimate_tokens
+from synth.generate.events import (
     Chunk, ConversationFailed, ConversationFinished, ConversationRetrying, ConversationStarted,
     Progress, RunFinished, RunPaused, RunResumed, RunStarted,
 )

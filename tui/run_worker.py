@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd_in = Connection(os.dup(0), writable=False)
     ev_out = Connection(os.dup(1), readable=False)
     _quiet()
-    from synth.workspace import Workspace
+    from synth.library.workspace import Workspace
     from tui.services import Services
 
     services = Services(Workspace(Path(argv[0])))
@@ -148,10 +148,9 @@ class _Worker:
             self.flush()
 
     async def _consume(self, ep: Any, spec: Any, only: list[str] | None = None) -> None:
-        from synth.engine import Engine, EngineOptions
-        from synth.events import ConversationFinished
-        from synth import filters
-
+        from synth.generate.engine import Engine, EngineOptions
+        from synth.generate.events import ConversationFinished
+        from synth.curate import filters
         self.loop = asyncio.get_running_loop()
         engine = Engine(self.services.store, ep, cost_fn=self.services.cost_fn(),
                         options=EngineOptions(chunk_interval_s=0.1, progress_interval_s=0.25,

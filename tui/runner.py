@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from synth.errors import ChatsynthError
-from synth.events import RunFinished
-from synth.processes import terminate
+from synth.generate.events import RunFinished
+from synth.generate.processes import terminate
 from tui.live import RunError
 
 

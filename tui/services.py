@@ -1,6 +1,6 @@
 """What the screens ask of synth, composed from synth's own APIs (no textual here).
 
-Library file operations come from ``synth.library_files``; run control lives in
+Library file operations come from ``synth.library.files``; run control lives in
 ``tui.runner``.
 """
 
@@ -10,12 +10,13 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from synth import library_files
+from synth.library import files as library_files
 from synth.errors import LibraryError
-from synth.library import load_personas, load_topic_sources, save_persona
+from synth.library.personas import load_personas, save_persona
+from synth.library.topics import load_topic_sources
 from synth.models import Persona, TopicSource
-from synth.store import Store
-from synth.workspace import Workspace
+from synth.dataset.store import Store
+from synth.library.workspace import Workspace
 
 
 class Services:
@@ -99,7 +100,7 @@ class Services:
         cfg = self.ws.config
         eps = list(cfg.endpoints)
         if not any(e.name == "local" for e in eps):
-            from synth.workspace import EndpointConfig
+            from synth.library.workspace import EndpointConfig
 
             eps.insert(0, EndpointConfig(name="local", kind="embedded", style="completion"))
         out = []
@@ -110,8 +111,7 @@ class Services:
         return out
 
     def default_model(self, endpoint: str | None) -> str:
-        from synth import local
-
+        from synth.generate import local
         ep = self.ws.config.endpoint(endpoint)
         if ep.is_embedded:
             return local.MODEL_ALIAS
@@ -120,7 +120,7 @@ class Services:
     def endpoint_session(self, name: str | None, model: str | None, note=lambda text: None):
         """An open EndpointSession (blocking: an embedded model is started and kept running
         until the app exits).  Returns (session, label)."""
-        from synth.endpoints import EndpointSession
+        from synth.generate.endpoints import EndpointSession
 
         cfg = self.ws.config
         ep_cfg = cfg.endpoint(name)
@@ -155,7 +155,8 @@ class Services:
 
     def spec_for(self, req, *, endpoint: str, model: str, style: str | None,
                  concurrency: int | None = None):
-        from synth.library import find_persona, find_topics
+        from synth.library.personas import find_persona
+        from synth.library.topics import find_topics
         from synth.models import RunSpec
 
         persona = find_persona(self.ws, req.persona)
@@ -178,7 +179,7 @@ class Services:
 
     def estimate(self, req):
         """synth.pricing's estimate for what the form asks, without starting anything."""
-        from synth.estimate import estimate_run
+        from synth.generate.estimate import estimate_run
 
         cfg = self.ws.config
         ep_cfg = cfg.endpoint(req.endpoint)
@@ -197,11 +198,11 @@ class Services:
 
     # -- export -----------------------------------------------------------------------------------
     def export(self, run_id: str, opts, *, write: bool):
-        """Run synth.export for real.  ``write=False``: into a scratch folder that is removed
+        """Run synth.dataset.export for real.  ``write=False``: into a scratch folder that is removed
         afterwards (a check: exactly what would be written).  Returns (result, report markdown)."""
         import tempfile
 
-        from synth.export import export_run
+        from synth.dataset.export import export_run
 
         prices = self.ws.config.finetune_prices or None
         if write:

@@ -66,7 +66,7 @@ def use_endpoint(ws, url: str, name: str = "loop", model: str = "fake-model",
 def make_run(ws, *, limit: int = 6, persona: str = "eve", topics: str = "eve",
              endpoint: str | None = None, timeout: float = 60.0, concurrency: int = 4):
     """Write a run through the app's own run controller (blocking).  Returns RunFinished."""
-    from synth.events import RunFinished
+    from synth.generate.events import RunFinished
     from tui.live import RunError
     from tui.runner import RunRequest
     from tui.services import Services

@@ -88,7 +88,7 @@ def make_run(runs_dir, n_topics: int = 15, per_topic: int = 2, *, extra=None, mo
     Topics are numbered from ``first_topic`` (two runs over the same numbers share topics and
     texts); ``persona_kw`` changes the persona.  Returns (store, run_id, spec)."""
     from synth.models import RunSpec, Topic, TopicSource
-    from synth.store import Store
+    from synth.dataset.store import Store
 
     p = persona(**{"rules": FilterRules(near_duplicates=0.8), **(persona_kw or {})})
     src = TopicSource(id="eve", kind="text", topics=[Topic(text=f"topic {i}: {PLANS[i % len(PLANS)]}")

@@ -1,7 +1,7 @@
 """Export: formats and split; the validation result and the dataset report *before* writing;
 then write and show the paths.
 
-The check runs ``synth.export`` for real into a scratch folder (so what is shown is exactly
+The check runs ``synth.dataset.export`` for real into a scratch folder (so what is shown is exactly
 what would be written) and throws the files away; Write runs it again into exports/.
 """
 
@@ -95,7 +95,7 @@ written only after a dialog that names its errors."""
 
     # -- options -----------------------------------------------------------------------------
     def options(self):
-        from synth.export import FORMATS, ExportOptions
+        from synth.dataset.export import FORMATS, ExportOptions
 
         formats = [f for f in FORMATS if self.query_one(f"#ex-fmt-{f}", MarkCheckbox).value]
         if not formats:

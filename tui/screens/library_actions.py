@@ -1,6 +1,6 @@
 """What the Library's file buttons and keys do: new, duplicate, rename and delete a persona;
 new and delete a topic list.  Each asks first (a name, or yes/no) and then goes through
-``tui.services`` (``synth.library_files``); the Library screen mixes this in."""
+``tui.services`` (``synth.library.files``); the Library screen mixes this in."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Review: every conversation of a run with its verdict; read it as a chat; decide.
 
-Decisions and edits are stored in the run's catalog through ``synth.review.Review`` (they
+Decisions and edits are stored in the run's catalog through ``synth.curate.review.Review`` (they
 persist); the verdicts are the filters' (``check_run``, near-duplicates included).
 """
 
@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Select, Static
 
 from synth.errors import ChatsynthError
-from synth.filters import RULES
+from synth.curate.filters import RULES
 from tui.screens.run_screen import RunScreen
 from tui.screens.edit_turn import EditTurnDialog
 from tui.widgets.chat_view import ChatView

@@ -7,7 +7,7 @@ from textual import work
 from textual.widgets import DataTable, Select
 
 from synth.errors import ChatsynthError
-from synth.review import Review
+from synth.curate.review import Review
 from tui.screens.base import BaseScreen
 from tui.widgets.run_picker import RunPicker
 

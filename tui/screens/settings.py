@@ -1,6 +1,6 @@
 """Settings: endpoints (add, edit, delete, test the connection, make default) and API keys.
 
-A key is typed into a password field, stored with ``synth.secrets`` (the system keyring), and
+A key is typed into a password field, stored with ``synth.library.secrets`` (the system keyring), and
 only ever shown masked; it is never written to chatsynth.yaml or a log.
 """
 
@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from synth import checks
-from synth import settings as ws_settings
-from synth.connection import test_connection
+from synth.library import settings as ws_settings
+from synth.generate.connection import test_connection
 from synth.errors import ChatsynthError
 from tui.screens.base import BaseScreen
 from tui.screens.dialogs import ConfirmDialog
@@ -253,8 +253,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
         st.set_classes(f"status-line {kind}")
 
     def store_key(self) -> None:
-        from synth import secrets
-
+        from synth.library import secrets
         box = self.query_one("#key-value", Input)
         value, name = box.value, self.key_name()
         box.value = ""  # the key leaves the screen at once, stored or not
@@ -267,8 +266,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
         self.show_key_status()
 
     def delete_key(self) -> None:
-        from synth import secrets
-
+        from synth.library import secrets
         name = self.key_name()
         try:
             existed = secrets.delete_key(name)

@@ -18,10 +18,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, ProgressBar, Static
 
 from synth.errors import ChatsynthError
-from synth.events import RunFinished
+from synth.generate.events import RunFinished
 from synth.models import Topic
-from synth.prompts import render
-from synth.transcript import Speakers, parse_turns
+from synth.generate.prompts import render
+from synth.generate.transcript import Speakers, parse_turns
 from tui.live import LiveRun, RunError
 from tui.screens.base import BaseScreen
 from tui.widgets.chat_view import ChatView
@@ -121,8 +121,7 @@ run of one), x discards one still being written, t opens it in Trim, f follows t
 
     # -- first start: a conversation within seconds ---------------------------------------
     def first_run(self) -> None:
-        from synth import local
-
+        from synth.generate import local
         form = self.query_one(RunForm)
         try:
             ep = self.ws.config.endpoint(None)

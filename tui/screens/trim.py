@@ -2,7 +2,7 @@
 
 The kept text and the trimmed tail are shown differently, with the sequence that fired; apply
 to the selected conversation (stored as an edit) or to the whole run (a re-trim every unedited
-conversation follows).  No request is made: it is all ``synth.transcript.retrim`` on the text
+conversation follows).  No request is made: it is all ``synth.generate.transcript.retrim`` on the text
 already stored.
 
 The table follows the typed stops too: a moment after the last key, every row shows where they
@@ -20,8 +20,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Label, Static, TextArea
 
 from synth.errors import ChatsynthError
-from synth.filters import check
-from synth.transcript import retrim
+from synth.curate.filters import check
+from synth.generate.transcript import retrim
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.run_screen import RunScreen
 from tui.stops_text import stops_to_text, text_to_stops

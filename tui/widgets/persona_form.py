@@ -1,5 +1,5 @@
 """A persona as a form: fields in inputs, the prompts in text areas, validated as you type
-with the very checks (and messages) the CLI uses (``synth.library.persona_from_mapping``)."""
+with the very checks (and messages) the CLI uses (``synth.library.personas.persona_from_mapping``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
 from synth.errors import LibraryError
-from synth.library import persona_from_mapping, persona_to_mapping
+from synth.library.personas import persona_from_mapping, persona_to_mapping
 from synth.models import Persona
 from tui.guard import Guarded
 from tui.stops_text import stops_to_text, text_to_stops

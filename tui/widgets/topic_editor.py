@@ -1,6 +1,6 @@
 """A topic source's topics in a (virtualized) table: add, edit, delete, reorder, import, filter.
 
-A list (YAML or text file) is saved after every change through ``synth.library``; a folder of
+A list (YAML or text file) is saved after every change through ``synth.library.personas``; a folder of
 documents shows its files (each is one context) and is read-only here.
 """
 
@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Static
 
 from synth.errors import ChatsynthError
-from synth.library_files import new_topics
+from synth.library.files import new_topics
 from synth.models import TopicSource
 from tui.guard import Guarded
 

@@ -1,0 +1,1 @@
+"""Stage 3, curating: the filters' verdicts and the user's review (accept, reject, edit)."""

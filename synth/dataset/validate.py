@@ -1,0 +1,260 @@
+"""Fine-tune file checks for any JSONL file, not only ours: chat, ShareGPT, prompt/completion.
+
+Chat files get every check of OpenAI's cookbook data-prep notebook (a dict per line, a
+``messages`` list, allowed keys and roles, string content, at least one assistant message,
+missing system / user message warnings), plus: lines that are not JSON, a JSON array instead of
+JSON Lines, an empty file, fewer than 10 examples, examples over the model's token limit, and
+the distribution of messages, tokens and assistant tokens per example.  Every finding names its
+line number.  ``validate_lines`` is what ``export`` runs on its examples before writing them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from synth.dataset.example_checks import (
+    CHECKS, Finding, Format, detect_format, parse_line, to_messages,
+)
+from synth.errors import ChatsynthError
+
+
+MIN_EXAMPLES = 10
+
+
+@dataclass
+class Distribution:
+    min: float
+    median: float
+    p10: float
+    p90: float
+    max: float
+    mean: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "Distribution | None":
+        if not values:
+            return None
+        v = sorted(values)
+        return cls(min=v[0], median=quantile(v, 0.5), p10=quantile(v, 0.1), p90=quantile(v, 0.9),
+                   max=v[-1], mean=sum(v) / len(v))
+
+    def line(self, name: str) -> str:
+        def f(x: float) -> str:
+            return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+        return (f"{name}: min {f(self.min)}, p10 {f(self.p10)}, median {f(self.median)}, "
+                f"p90 {f(self.p90)}, max {f(self.max)}")
+
+
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    n = len(sorted_values)
+    pos = (n - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, n - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+@dataclass
+class ValidationReport:
+    path: str
+    format: str
+    examples: int  # lines that are JSON objects
+    lines: int
+    findings: list[Finding] = field(default_factory=list)
+    model: str = ""
+    encoding: str = ""
+    limit: int = 0
+    notes: list[str] = field(default_factory=list)
+    distributions: dict[str, Distribution] = field(default_factory=dict)
+    example_tokens: list[int] = field(default_factory=list)  # per valid example, in file order
+    invalid_lines: list[int] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.findings:
+            out[f.code] = out.get(f.code, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "format": self.format, "examples": self.examples, "lines": self.lines,
+            "ok": self.ok, "errors": len(self.errors), "warnings": len(self.warnings),
+            "counts": self.counts(), "findings": [asdict(f) for f in self.findings],
+            "model": self.model, "encoding": self.encoding, "token_limit": self.limit,
+            "notes": self.notes,
+            "distributions": {k: asdict(v) for k, v in self.distributions.items()},
+        }
+
+    def text(self, *, most: int = 200) -> str:
+        out = [f"{self.path}: {self.examples:,} examples, {self.format} format"
+               + (f", tokens counted with {self.encoding}" if self.encoding else "")
+               + (f" for {self.model}" if self.model and self.encoding else "")
+               + (f", limit {self.limit:,} tokens per example" if self.limit else "")]
+        shown = self.findings[:most]
+        out += [f.format(self.path) for f in shown]
+        if len(self.findings) > most:
+            out.append(f"... and {len(self.findings) - most:,} more findings (see --json)")
+        out += [f"note: {n}" for n in self.notes]
+        for name, d in self.distributions.items():
+            out.append(d.line(name))
+        c = self.counts()
+        if c:
+            out.append("findings by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+        out.append(f"{len(self.errors):,} error(s), {len(self.warnings):,} warning(s)"
+                   + ("" if self.errors else ": no errors found"))
+        return "\n".join(out)
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+
+
+def _looks_like_validation_file(path: str) -> bool:
+    """validation.jsonl, chat.val.jsonl, eval_set.jsonl, test.jsonl - but not latest.jsonl."""
+    words = re.split(r"[^a-z0-9]+", Path(path).name.lower())
+    return any(w.startswith("valid") or w in ("val", "eval", "test", "dev") for w in words)
+
+
+def validate_lines(lines: Sequence[bytes] | Sequence[str], *, path: str = "", model: str | None = None,
+                   fmt: Format | None = None, limit: int | None = None,
+                   validation_file: bool | None = None, min_examples: int = MIN_EXAMPLES,
+                   counter: Any = None) -> ValidationReport:
+    """Check JSONL lines (without their newlines).  Line numbers count from 1."""
+    from synth.tokens import TokenCounter, training_limit
+
+    values: list[tuple[int, Any]] = []
+    findings: list[Finding] = []
+    for i, raw in enumerate(lines, 1):
+        v, f = parse_line(raw, i)
+        findings += f
+        if v is not None or (raw.strip() and not f):
+            values.append((i, v))
+    fmt = fmt or detect_format(v for _, v in values)
+    check = CHECKS[fmt]
+    valid: list[tuple[int, dict[str, Any]]] = []
+    bad_lines = {f.line for f in findings if f.severity == "error"}
+    for i, v in values:
+        f = check(v, i)
+        findings += f
+        if any(x.severity == "error" for x in f):
+            bad_lines.add(i)
+        elif i not in bad_lines:
+            valid.append((i, v))
+    counter = counter or TokenCounter(model)
+    if limit is None:
+        limit, lim_note = training_limit(model)
+    else:
+        lim_note = None
+    report = ValidationReport(path=path, format=fmt, lines=len(lines),
+                              examples=sum(1 for _, v in values if isinstance(v, dict)),
+                              model=counter.model, encoding=counter.encoding_name, limit=limit)
+    report.notes += [n for n in (counter.note, lim_note) if n]
+    if fmt == "completion":  # plain text: no chat overhead
+        from synth.tokens import ChatCount
+
+        n = counter.count_many([x for _, v in valid for x in (v["prompt"], v["completion"])])
+        counts = [ChatCount(total=p + c, assistant=c, messages=2) for p, c in zip(n[0::2], n[1::2])]
+    else:
+        counts = counter.chat_counts([to_messages(v, fmt) for _, v in valid])
+    over = []
+    for (i, _), c in zip(valid, counts):
+        if c.total > limit:
+            findings.append(Finding(i, "too_long", f"{c.total:,} tokens, over the {limit:,}-token limit "
+                                                   f"per example (the trainer truncates or rejects it)"))
+            bad_lines.add(i)
+            over.append(i)
+    report.example_tokens = [c.total for c in counts]
+    if valid:
+        if fmt != "completion":
+            report.distributions["messages per example"] = Distribution.of([c.messages for c in counts])
+        report.distributions["tokens per example"] = Distribution.of([c.total for c in counts])
+        report.distributions["assistant tokens per example" if fmt != "completion" else
+                             "completion tokens per example"] = Distribution.of([c.assistant for c in counts])
+    if not lines or not any(x.strip() for x in lines):
+        findings.insert(0, Finding(None, "empty_file", "the file is empty: no examples"))
+    elif report.examples < min_examples:
+        is_val = validation_file if validation_file is not None else _looks_like_validation_file(path)
+        if is_val:
+            findings.insert(0, Finding(None, "too_few_examples", f"only {report.examples} example(s); "
+                                       f"fine for a validation file", "warning"))
+        else:
+            findings.insert(0, Finding(None, "too_few_examples", f"only {report.examples} example(s): "
+                                       f"fine-tuning needs at least {min_examples}"))
+    if fmt == "completion" and len(valid) > 1:
+        findings += _completion_consistency(valid)
+    findings.sort(key=lambda f: (f.line or 0))
+    report.findings = findings
+    report.invalid_lines = sorted(x for x in bad_lines if x is not None)
+    return report
+
+
+def _common_suffix(strings: list[str]) -> str:
+    rev = [s[::-1] for s in strings]
+    lo, hi = min(rev), max(rev)
+    n = 0
+    while n < min(len(lo), len(hi)) and lo[n] == hi[n]:
+        n += 1
+    return lo[:n][::-1]
+
+
+def _completion_consistency(valid: list[tuple[int, dict[str, Any]]]) -> list[Finding]:
+    """OpenAI's legacy guide: every prompt ends with the same separator, every completion with
+    the same stop sequence."""
+    out = []
+    if not _common_suffix([v["prompt"] for _, v in valid]).strip():
+        out.append(Finding(None, "no_common_separator", "prompts do not all end with the same "
+                           "separator (e.g. \"\\n\\nEVE:\"); the model can't tell where to answer",
+                           "warning"))
+    if not _common_suffix([v["completion"] for _, v in valid]).strip():
+        out.append(Finding(None, "no_common_stop", "completions do not all end with the same stop "
+                           "sequence; the model won't learn where to stop", "warning"))
+    return out
+
+
+def validate_file(path: str | Path, *, model: str | None = None, fmt: Format | None = None,
+                  limit: int | None = None, validation_file: bool | None = None) -> ValidationReport:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ChatsynthError("no such file", path=p) from None
+    except IsADirectoryError:
+        raise ChatsynthError("is a folder, expected a JSONL file", path=p) from None
+    except OSError as exc:
+        raise ChatsynthError(f"can't read: {exc.strerror}", path=p) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    stripped = data.lstrip()
+    if stripped.startswith(b"["):
+        try:
+            arr = json.loads(stripped)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            arr = None
+        if isinstance(arr, list):
+            r = ValidationReport(path=str(p), format=fmt or detect_format(arr), examples=0,
+                                 lines=data.count(b"\n") + 1)
+            r.findings.append(Finding(1, "json_array", f"the file is one JSON array of {len(arr)} "
+                                      "items, not JSON Lines: write one example per line, no brackets"))
+            return r
+    return validate_lines(split_lines(data), path=str(p), model=model, fmt=fmt, limit=limit,
+                          validation_file=validation_file)

@@ -1,0 +1,381 @@
+"""OpenAI-compatible endpoints -> one streaming call that every run goes through.
+
+``Endpoint`` is a resolved endpoint (URL, model, key, limits) with an ``AsyncOpenAI`` client
+that never retries by itself (``max_retries=0``): the engine owns retries, backoff and
+Retry-After.  ``stream_completion`` streams either API style and yields text deltas, then a
+final ``StreamEnd`` with the finish reason and usage (the server's, or an estimate).
+
+Errors are sorted into two kinds the engine acts on:
+``FatalError``    retrying can't help (400, 401, 403, 404, 422): stop the run with the message.
+``TransientError`` retry later (408, 409, 429, 5xx, timeouts, dropped or garbled streams),
+                  with ``retry_after`` seconds when the server said so.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Sequence
+
+import openai
+
+from synth.models import ApiStyle, Usage
+
+NO_KEY = "no-key-needed"  # what a keyless local server is sent as the bearer token
+FATAL_STATUS = {400, 401, 403, 404, 405, 413, 415, 422}
+OPENAI_MAX_STOP = 4
+
+
+class EndpointError(Exception):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class FatalError(EndpointError):
+    """The request can never succeed as sent (bad key, missing model, bad request)."""
+
+
+class TransientError(EndpointError):
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after: float | None = None, partial_text: str = "") -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+        self.partial_text = partial_text
+
+
+@dataclass
+class Endpoint:
+    """A resolved endpoint: everything a request needs, the key included (never printed)."""
+
+    name: str
+    base_url: str
+    model: str
+    style: ApiStyle = "chat"
+    api_key: str = field(default=NO_KEY, repr=False)
+    max_stop: int | None = None
+    timeout: float = 120.0
+    connect_timeout: float = 10.0
+    headers: dict[str, str] = field(default_factory=dict)
+    label: str = ""  # how the UI names it, e.g. "local (small offline demo model: ...)"
+    free: bool = False  # an embedded/local model costs nothing
+    include_usage: bool = True  # ask for usage in the stream (stream_options)
+    # request parameters this server rejected (learned from its 400s): "temperature", "seed",
+    # "stop", "stream_options"; and "max_tokens" -> "max_completion_tokens" for newer models
+    dropped: set[str] = field(default_factory=set)
+    token_param: str = "max_tokens"
+    _client: openai.AsyncOpenAI | None = field(default=None, repr=False)
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                api_key=self.api_key or NO_KEY,
+                base_url=self.base_url,
+                max_retries=0,
+                timeout=openai.Timeout(self.timeout, connect=self.connect_timeout),
+                default_headers=self.headers or None,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def request_stops(self, stops: Sequence[str]) -> list[str]:
+        """The stop sequences sent to the server: at most ``max_stop`` of them, in order."""
+        s = [x for x in stops if x]
+        return s[: self.max_stop] if self.max_stop is not None else s
+
+
+@dataclass
+class StreamEnd:
+    finish_reason: str | None
+    usage: Usage | None  # None: the server reported none
+
+
+def classify(exc: BaseException) -> EndpointError:
+    """An SDK or transport exception -> FatalError or TransientError with the server's words."""
+    if isinstance(exc, EndpointError):
+        return exc
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        msg = server_message(exc)
+        if status in FATAL_STATUS:
+            return FatalError(f"HTTP {status}: {msg}", status=status)
+        return TransientError(f"HTTP {status}: {msg}", status=status,
+                              retry_after=retry_after_of(exc.response.headers))
+    if isinstance(exc, openai.APITimeoutError):
+        return TransientError("timed out waiting for the server")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        detail = f" ({type(cause).__name__}: {cause})" if cause else ""
+        return TransientError(f"connection failed or dropped{detail}")
+    if isinstance(exc, openai.APIError):  # an error event inside the stream
+        return TransientError(f"error in stream: {exc.message}")
+    if isinstance(exc, (json.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError)):
+        return TransientError(f"garbled stream ({type(exc).__name__}: {exc})")
+    if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
+        return TransientError(f"{type(exc).__name__}: {exc}")
+    return TransientError(f"{type(exc).__name__}: {exc}")
+
+
+def server_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+        if isinstance(body.get("message"), str):
+            return body["message"]
+        if isinstance(body.get("detail"), str):
+            return body["detail"]
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:300]
+    return exc.message
+
+
+def retry_after_of(headers: Any, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After (seconds or HTTP date) or retry-after-ms header."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if not ra:
+        return None
+    try:
+        return max(0.0, float(ra))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(ra)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _request_params(ep: Endpoint, max_tokens: int, temperature: float, stop: Sequence[str],
+                    seed: int | None) -> dict[str, Any]:
+    kw: dict[str, Any] = {"model": ep.model, "stream": True, ep.token_param: max_tokens}
+    if "temperature" not in ep.dropped:
+        kw["temperature"] = temperature
+    stops = ep.request_stops(stop)
+    if stops and "stop" not in ep.dropped:
+        kw["stop"] = stops
+    if seed is not None and "seed" not in ep.dropped:
+        kw["seed"] = seed
+    if ep.include_usage and "stream_options" not in ep.dropped:
+        kw["stream_options"] = {"include_usage": True}
+    return kw
+
+
+def _adapt(ep: Endpoint, message: str, kw: dict[str, Any]) -> bool:
+    """Learn from a 400 that names a parameter this server or model does not take."""
+    m = message.lower()
+    if "max_completion_tokens" in m and ep.token_param == "max_tokens" and "max_tokens" in kw:
+        ep.token_param = "max_completion_tokens"
+        return True
+    if not any(w in m for w in ("unsupported", "not support", "unrecognized", "unknown",
+                                "extra inputs", "not permitted", "only the default")):
+        return False
+    for name in ("stream_options", "temperature", "seed", "stop"):
+        if name in kw and name not in ep.dropped and (f"'{name}'" in m or f"`{name}`" in m
+                                                      or f'"{name}"' in m or f" {name} " in m
+                                                      or f"{name}:" in m):
+            ep.dropped.add(name)
+            return True
+    return False
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate (about 4 characters a token) for when nothing better is known."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+async def stream_completion(
+    ep: Endpoint,
+    *,
+    prompt: str,
+    messages: list[dict[str, Any]] | None,
+    style: ApiStyle,
+    max_tokens: int,
+    temperature: float,
+    stop: Sequence[str],
+    seed: int | None = None,
+) -> AsyncIterator[str | StreamEnd]:
+    """Yield text deltas, then one StreamEnd.  Raises FatalError / TransientError."""
+    finish: str | None = None
+    usage: Usage | None = None
+    got_any = False
+    try:
+        for _ in range(6):  # a 400 naming an unsupported parameter: drop it and ask again
+            kw = _request_params(ep, max_tokens, temperature, stop, seed)
+            try:
+                if style == "chat":
+                    stream = await ep.client.chat.completions.create(
+                        messages=messages or [{"role": "user", "content": prompt}], **kw)
+                else:
+                    stream = await ep.client.completions.create(prompt=prompt, **kw)
+                break
+            except openai.APIStatusError as exc:
+                if exc.status_code not in (400, 422) or not _adapt(ep, server_message(exc), kw):
+                    raise
+        else:  # pragma: no cover - each adaptation removes a parameter; five at most
+            raise FatalError("the server rejected every form of the request")
+        try:
+            async for chunk in stream:
+                u = getattr(chunk, "usage", None)
+                if u is not None and getattr(u, "completion_tokens", None) is not None:
+                    usage = Usage(prompt_tokens=int(u.prompt_tokens or 0),
+                                  completion_tokens=int(u.completion_tokens or 0))
+                choices = chunk.choices
+                if not choices:
+                    continue
+                if not isinstance(choices, list):
+                    raise TransientError("garbled stream (choices is not a list)")
+                c = choices[0]
+                if style == "chat":
+                    delta = c.delta
+                    text = getattr(delta, "content", None) if delta is not None else None
+                else:
+                    text = getattr(c, "text", None)
+                if text:
+                    got_any = True
+                    yield text
+                if c.finish_reason:
+                    finish = c.finish_reason
+        finally:
+            await stream.close()
+    except EndpointError:
+        raise
+    except (GeneratorExit, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - sorted by classify; CancelledError re-raised
+        import asyncio
+
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+        raise classify(exc) from exc
+    if finish is None:
+        raise TransientError("the stream ended without a finish reason (cut off?)" if got_any
+                             else "the server sent no text and no finish reason")
+    yield StreamEnd(finish_reason=finish, usage=usage)
+
+
+# -- from configuration to a usable endpoint --------------------------------------------------
+
+
+def _err(message: str, **kw: Any):
+    from synth.errors import ChatsynthError
+
+    return ChatsynthError(message, **kw)
+
+
+def list_models(base_url: str, api_key: str = NO_KEY, timeout: float = 10.0) -> list[str]:
+    """Model ids a server offers (GET /models), for picking a default."""
+    import httpx
+
+    r = httpx.get(base_url.rstrip("/") + "/models", timeout=timeout,
+                  headers={"Authorization": f"Bearer {api_key or NO_KEY}"})
+    if r.status_code != 200:
+        try:
+            msg = r.json().get("error", {}).get("message") or r.text[:200]
+        except ValueError:
+            msg = r.text[:200]
+        raise FatalError(f"HTTP {r.status_code}: {msg}", status=r.status_code)
+    return [m.get("id") for m in (r.json().get("data") or []) if isinstance(m, dict) and m.get("id")]
+
+
+class EndpointSession:
+    """``with EndpointSession(config, ...) as ep``: an Endpoint ready to use; an embedded model
+    is started on enter and stopped on exit.  Blocking (call it from a thread in a UI)."""
+
+    def __init__(self, config: Any, *, name: str | None = None, base_url: str | None = None,
+                 model: str | None = None, style: str | None = None, api_key: str | None = None,
+                 key_name: str | None = None, persona_style: str = "completion") -> None:
+        self.config = config
+        self.name = name
+        self.base_url = base_url
+        self.model = model
+        self.style = style
+        self.api_key = api_key
+        self.key_name = key_name
+        self.persona_style = persona_style
+        self.server: Any = None
+        self.endpoint: Endpoint | None = None
+        self.concurrency: int | None = None
+        self.rpm: int | None = None
+        self.tpm: int | None = None
+
+    def __enter__(self) -> Endpoint:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> Endpoint:
+        from synth.library import secrets
+        from synth.library.workspace import EndpointConfig
+
+        if self.base_url:
+            cfg = EndpointConfig(name=self.base_url, kind="openai", base_url=self.base_url,
+                                 key_name=self.key_name, style=self.style or self.persona_style)
+            style = self.style or self.persona_style
+        else:
+            cfg = self.config.endpoint(self.name)
+            style = self.style or cfg.style
+        if cfg.is_embedded:
+            from synth.generate import local
+            srv = local.LocalServer(cfg.model_path)
+            srv.start()
+            self.server = srv
+            ep = Endpoint(name=cfg.name, base_url=srv.base_url, model=self.model or srv.model,
+                          style=style, max_stop=cfg.max_stop, timeout=cfg.timeout,
+                          label=f"{cfg.name} ({local.LABEL})", free=True)
+            self.concurrency = cfg.concurrency or 1  # llama.cpp serves one request at a time
+        else:
+            key = secrets.get_key(cfg.key_name, self.api_key)
+            if cfg.key_name and key.value is None:
+                raise _err(f"no API key for endpoint {cfg.name!r}: "
+                           f"{secrets.how_to_store(cfg.key_name)}", field="key")
+            api_key = key.value or NO_KEY
+            base = str(cfg.base_url).rstrip("/")
+            model = self.model or cfg.default_model
+            if not model:
+                try:
+                    models = list_models(base, api_key)
+                except FatalError as err:
+                    raise _err(f"{base}: {err.message}", field="model") from None
+                except Exception as exc:  # noqa: BLE001 - connection problems
+                    raise _err(f"can't reach {base} to list its models ({type(exc).__name__}); "
+                               "is the server running? Or give --model", field="model") from None
+                if not models:
+                    raise _err(f"{base} lists no models; give --model", field="model")
+                model = models[0]
+            max_stop = cfg.max_stop
+            if max_stop is None and "api.openai.com" in base:
+                max_stop = OPENAI_MAX_STOP
+            ep = Endpoint(name=cfg.name, base_url=base, model=model, style=style,
+                          api_key=api_key, max_stop=max_stop, timeout=cfg.timeout,
+                          headers=dict(cfg.headers or {}), label=f"{cfg.name} ({model})")
+        self.endpoint = ep
+        self.rpm, self.tpm = cfg.rpm, cfg.tpm
+        if not cfg.is_embedded:
+            self.concurrency = cfg.concurrency
+        return ep
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None

@@ -1,0 +1,131 @@
+"""Edit one field of a persona or one topic of a list in place, keeping the file's comments:
+`chatsynth personas NAME --set key=value` and `chatsynth topics NAME --remove / --rename`.
+
+A persona change is validated exactly as the loader validates the file (synth.library.personas) and
+saved through ``save_persona`` (the app's save); a value that is not valid changes nothing and
+the error names the file, the key's line and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from synth.errors import LibraryError
+from synth.library.personas import PERSONA_KEYS, persona_from_mapping, save_persona
+from synth.library.topics import load_topic_source
+from synth.models import Persona, TopicSource
+from synth.library.yamlio import (
+    atomic_write_text, dump_yaml, key_lines, parse_yaml, parse_yaml_document, read_text,
+    unknown_key_message,
+)
+
+# values read as YAML (a number, a list, a mapping); every other field is taken as plain text
+_YAML_VALUED = {"temperature", "max_tokens", "stop", "rules"}
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise LibraryError(f"expected key=value, got {text!r}", field="--set")
+    return key, value
+
+
+def set_persona_fields(persona: Persona, assignments: list[str]) -> Persona:
+    """Set ``key=value`` pairs in the persona's file; all of them or none."""
+    path = Path(persona.path or "")
+    if persona.path is None or not path.is_file():
+        raise LibraryError("this persona has no file (was it deleted?)", field="path")
+    doc = parse_yaml_document(read_text(path), path)
+    if not isinstance(doc, dict):
+        raise LibraryError("expected a persona mapping of key: value", path=path, line=1)
+    lines = key_lines(doc)
+    data: dict[str, Any] = dict(doc)
+    for item in assignments:
+        key, raw = parse_assignment(item)
+        if key not in PERSONA_KEYS:
+            raise LibraryError(unknown_key_message(key, PERSONA_KEYS), path=path, field=key)
+        data[key] = _value(key, raw, path)
+    persona_id = path.stem
+    new = persona_from_mapping(data, path, persona_id, lines)  # the loader's checks
+    save_persona(new, path)  # the app's save: unchanged fields keep their text and comments
+    return new
+
+
+def _value(key: str, raw: str, path: Path) -> Any:
+    if key not in _YAML_VALUED:
+        return raw  # text as given (a shell's $'...' passes newlines)
+    if not raw.strip():
+        return None if key in ("stop", "rules") else raw
+    try:
+        return parse_yaml(raw, Path(f"--set {key}"))
+    except LibraryError as err:
+        raise LibraryError(f"not a valid value ({err.message})", path=path, field=key) from None
+
+
+# -- topics ---------------------------------------------------------------------------------------
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _check_list(source: TopicSource) -> Path:
+    path = Path(source.path or "")
+    if source.kind == "folder":
+        raise LibraryError("a folder of documents is edited as files, not as a list", path=path,
+                           field="topics")
+    if not path.is_file():
+        raise LibraryError("this topic source has no file (was it deleted?)", path=path)
+    return path
+
+
+def _index_of(source: TopicSource, text: str, path: Path) -> int:
+    for i, t in enumerate(source.topics):
+        if _norm(t.text) == _norm(text):
+            return i
+    raise LibraryError(f"no topic {text!r} in this list ({len(source.topics)} topics; "
+                       f"`chatsynth topics {source.id}` lists them)", path=path, field="topics")
+
+
+def remove_topic(source: TopicSource, text: str) -> TopicSource:
+    """Remove one topic (matched ignoring case and spacing); comments stay."""
+    return _edit(source, text, None)
+
+
+def rename_topic(source: TopicSource, old: str, new: str) -> TopicSource:
+    """Reword one topic in place; refused when the new text is empty or already in the list."""
+    return _edit(source, old, new)
+
+
+def _edit(source: TopicSource, text: str, new: str | None) -> TopicSource:
+    path = _check_list(source)
+    i = _index_of(source, text, path)
+    if new is not None:
+        new = " ".join(new.split())
+        if not new:
+            raise LibraryError("the new topic is empty", path=path, field="topics")
+        for j, t in enumerate(source.topics):
+            if j != i and _norm(t.text) == _norm(new):
+                raise LibraryError(f"{t.text!r} is already in the list"
+                                   + (f" (line {t.source_line})" if t.source_line else "")
+                                   + "; nothing was renamed", path=path, field="topics")
+    if source.kind == "yaml":
+        doc = parse_yaml_document(read_text(path), path)
+        seq = doc.get("topics") if isinstance(doc, dict) else doc
+        k = [j for j, item in enumerate(seq) if _norm(str(item)) == _norm(source.topics[i].text)][0]
+        if new is None:
+            del seq[k]
+        else:
+            seq[k] = new
+        out = dump_yaml(doc)
+    else:  # a text file: one topic a line, comment lines kept as they are
+        src_lines = read_text(path).splitlines()
+        n = source.topics[i].source_line - 1  # type: ignore[operator]
+        if new is None:
+            del src_lines[n]
+        else:
+            src_lines[n] = new
+        out = "\n".join(src_lines) + "\n"
+    atomic_write_text(path, out)
+    return load_topic_source(path)
