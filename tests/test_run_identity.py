@@ -90,6 +90,9 @@ def test_a_removed_topic_keeps_its_conversations_and_they_still_export(workspace
     r, asked = _run(cli, fault)
     assert asked == 0 and store.run_ids() == [run_id], r.stdout
     assert len(_complete(store, run_id)) == 3, "a removed topic's conversation is kept"
+    rows = cli("review", run_id, "--list").stdout.splitlines()
+    gone = [r for r in rows if "(topic no longer in the list)" in r]
+    assert len(gone) == 1 and "grow topic 002" in gone[0], rows
 
     ids = [c.id for c in _complete(store, run_id)]
     assert cli("review", run_id, "--accept", *ids).returncode == 0

@@ -197,22 +197,39 @@ class Services:
         return est
 
     # -- export -----------------------------------------------------------------------------------
-    def export(self, run_id: str, opts, *, write: bool):
-        """Run synth.dataset.export for real.  ``write=False``: into a scratch folder that is removed
-        afterwards (a check: exactly what would be written).  Returns (result, report markdown)."""
+    def datasets(self):
+        from synth.dataset.datasets import Datasets
+
+        return Datasets(self.store)
+
+    def add_to_dataset(self, name: str, run_id: str) -> str:
+        """Add a run to the dataset ``name``, making the dataset when there is none; one line."""
+        from synth.dataset.datasets import describe
+
+        sets = self.datasets()
+        ds = sets.add(name, [run_id]) if sets.exists(name) else sets.create(name, [run_id])
+        return describe(ds)
+
+    def export(self, target: str, opts, *, write: bool):
+        """Run synth.dataset.export for real on a run id or ``dataset:NAME``.  ``write=False``:
+        into a scratch folder that is removed afterwards (a check: exactly what would be
+        written).  Returns (result, report markdown)."""
         import tempfile
 
-        from synth.dataset.export import export_run
+        from synth.dataset.export import export_dataset, export_run
 
         prices = self.ws.config.finetune_prices or None
+        export, ref = export_run, target
+        if target.startswith("dataset:"):
+            export, ref = export_dataset, target.split(":", 1)[1]
         if write:
-            result = export_run(self.store, run_id, None, opts, exports_dir=self.ws.exports_dir,
-                                finetune_prices=prices)
+            result = export(self.store, ref, None, opts, exports_dir=self.ws.exports_dir,
+                            finetune_prices=prices)
             md = next((p for p in result.report_paths if p.suffix == ".md"), None)
             return result, md.read_text(encoding="utf-8") if md else ""
         scratch = Path(tempfile.mkdtemp(prefix="chatsynth-check-"))
         try:
-            result = export_run(self.store, run_id, scratch / "out", opts, finetune_prices=prices)
+            result = export(self.store, ref, scratch / "out", opts, finetune_prices=prices)
             md = next((p for p in result.report_paths if p.suffix == ".md"), None)
             return result, md.read_text(encoding="utf-8") if md else ""
         finally:

@@ -78,7 +78,7 @@ def _pick(rs: Any, ref: str, field: str = "conversation") -> Any:
 
 
 def _row(it: Any) -> str:
-    flag = " (edited)" if it.edited else ""
+    flag = (" (edited)" if it.edited else "") + ("" if it.listed else " (topic no longer in the list)")
     why = "" if it.verdict.ok else " - " + it.verdict.summary()
     return (f"{it.id}  {it.state:<8} {plural(len(it.turns), 'turn'):>8} {it.tokens:>6,} tokens  "
             f"{it.conv.topic[:50]!r}{flag}{why}")

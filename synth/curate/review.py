@@ -34,6 +34,8 @@ class Reviewed:
     verdict: Verdict
     note: str = ""
     _tokens: int | None = field(default=None, repr=False)
+    # False: its topic (or its k) is no longer in the run's list; still stored and exportable
+    listed: bool = True
 
     @property
     def id(self) -> str:
@@ -197,13 +199,24 @@ class Review:
             edited = rec.edited_turns if rec else None
             eff[c.id] = edited if edited is not None else source.turns
         verdicts, pairs = check_run(judged, persona, turns=eff)
+        listed = self._listed()
         items = []
         for c in convs:
             rec = reviews.get(c.id)
             items.append(Reviewed(conv=c, turns=eff[c.id], decision=rec.decision if rec else None,
                                   edited=bool(rec and rec.edited), verdict=verdicts[c.id],
-                                  note=rec.note if rec else ""))
+                                  note=rec.note if rec else "",
+                                  listed=listed is None or (c.topic_id, c.k) in listed))
         return ReviewSet(self.run_id, items, pairs, problems, stops)
+
+    def _listed(self) -> set[tuple[str, int]] | None:
+        """(topic id, k) of every item of the run as its list stands at its latest start (a
+        removed topic's conversations stay stored); None where the spec can't be read."""
+        try:
+            spec = self.store.get_spec(self.run_id)
+        except ChatsynthError:
+            return None
+        return {(t.id, k) for k in range(spec.per_topic) for t in spec.topics.topics}
 
     def accept(self, cid: str, note: str = "") -> None:
         self.store.set_review(self.run_id, cid, "accepted", note=note)

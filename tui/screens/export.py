@@ -19,14 +19,15 @@ from synth.errors import ChatsynthError
 from tui.screens.base import BaseScreen
 from tui.screens.dialogs import ConfirmDialog
 from tui.widgets.mark_checkbox import MarkCheckbox
-from tui.widgets.run_picker import RunPicker
+from tui.widgets.run_picker import DATASET, RunPicker
 
 
 class ExportScreen(BaseScreen):
     MODE = "export"
     TITLE = "Export"
     HELP = """\
-Choose the formats (chat JSONL for OpenAI / Together / TRL / Axolotl / Unsloth, ShareGPT for
+Pick a run, or a dataset (several runs exported as one set: near-copies across its runs left
+out, a topic never in both parts; make one in Review with m). Choose the formats (chat JSONL for OpenAI / Together / TRL / Axolotl / Unsloth, ShareGPT for
 LLaMA-Factory, prompt/completion in the seed style), the split (by topic: validation topics
 never appear in train; or by conversation), the validation share and the seed, and the model
 you will fine-tune (its token limit and training price). F5 checks: every file is built and
@@ -47,8 +48,8 @@ written only after a dialog that names its errors."""
     def compose(self) -> ComposeResult:
         yield self.nav()
         with Horizontal(classes="picker-row"):
-            yield Label("Run ", classes="field-label")
-            yield RunPicker(id="export-run")
+            yield Label("Run or dataset ", classes="field-label")
+            yield RunPicker(id="export-run", datasets=True)
         with Horizontal(id="export"):
             with VerticalScroll(id="export-side"):
                 yield Label("Formats", classes="field-label")
@@ -84,14 +85,23 @@ written only after a dialog that names its errors."""
         yield self.footer()
 
     def on_screen_resume(self) -> None:
-        want = getattr(self.app, "current_run_id", None)
-        self.run_id = self.query_one(RunPicker).refresh_runs(self.services, want or self.run_id)
-        if self.run_id is None:
-            self.set_status("No runs yet: write some in Synthesize (2).", "muted")
+        current = getattr(self.app, "current_run_id", None)
+        keep = self.run_id if (self.run_id or "").startswith(DATASET) else None  # a dataset stays
+        self.run_id = self.query_one(RunPicker).refresh_runs(self.services,
+                                                             keep or current or self.run_id)
+        self._say_target()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "export-run" and isinstance(event.value, str):
             self.run_id = event.value
+            self._say_target()
+
+    def _say_target(self) -> None:
+        if self.run_id is None:
+            self.set_status("No runs yet: write some in Synthesize (2).", "muted")
+        elif self.run_id.startswith(DATASET):
+            self.set_status(f"Dataset {self.run_id[len(DATASET):]}: its runs export as one set "
+                            "(F5 checks). Make or extend one in Review (m).", "muted")
 
     # -- options -----------------------------------------------------------------------------
     def options(self):

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Label, Select, Static
 from synth.errors import ChatsynthError
 from synth.curate.filters import RULES
 from tui.screens.run_screen import RunScreen
+from tui.screens.dialogs import TextPrompt
 from tui.screens.edit_turn import EditTurnDialog
 from tui.widgets.chat_view import ChatView
 from tui.widgets.run_picker import RunPicker
@@ -33,6 +34,7 @@ class ReviewTable(DataTable):
         Binding("n", "screen.next_flagged", "Next flagged"),
         Binding("e", "screen.edit_turn", "Edit a turn"),
         Binding("A", "screen.accept_all_ok", "Accept all passing"),
+        Binding("m", "screen.add_to_dataset", "To dataset"),
     ]
 
 
@@ -47,7 +49,8 @@ Every conversation of the run with the filters' verdict and reasons, its turns a
 The selected one reads as a chat on the right; flagged turns are marked. a accepts, x rejects,
 u undecides, n jumps to the next undecided flagged one, e edits a turn (the original text is
 kept; the edit is what export writes), A accepts every undecided conversation that passes
-every filter. Filter the table by verdict or by reason at the top. Decisions are saved at once."""
+every filter. Filter the table by verdict or by reason at the top. Decisions are saved at once.
+m adds this run to a dataset (a new one, or one that exists) to export several runs as one set."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -173,6 +176,8 @@ every filter. Filter the table by verdict or by reason at the top. Decisions are
             text.append(f"\nyou {it.decision} it", style="bold")
         if it.edited:
             text.append("  ✎ edited (the original is kept in the log)", style="italic")
+        if not it.listed:
+            text.append("\ntopic no longer in the run's list: kept, and still exported", style="italic")
         box.update(text)
         chat.show(it.turns, persona.persona_label, persona.user_label,
                   header=f"{it.conv.topic}  ·  {it.conv.id}", marks=marks, numbered=True)
@@ -263,8 +268,25 @@ every filter. Filter the table by verdict or by reason at the top. Decisions are
         self.app.push_screen(EditTurnDialog(it.turns, first, persona.persona_label,
                                             persona.user_label), done)
 
+    def action_add_to_dataset(self) -> None:
+        """Ask for a dataset's name and add this run to it (made when there is none); a wrong
+        name or a run already there is said in the dialog, which keeps what was typed."""
+        run_id = self.run_id
+        if run_id is None:
+            return
+        have = ", ".join(self.services.datasets().names()) or "none yet"
+
+        def add(name: str) -> None:
+            said = self.services.add_to_dataset(name, run_id)
+            self.app.notify(f"Run {run_id} added: {said}. Export it on screen 5.", markup=False)
+
+        self.app.push_screen(TextPrompt(f"Add run {run_id} to the dataset (a new name makes one; "
+                                        f"have: {have}):", act=add,
+                                        empty="type the dataset's name first"))
+
     def palette_commands(self):
         return [
+            ("Add this run to a dataset", "m", self.action_add_to_dataset),
             ("Accept conversation", "a", lambda: self.action_decide("accepted")),
             ("Reject conversation", "x", lambda: self.action_decide("rejected")),
             ("Undecide conversation", "u", lambda: self.action_decide(None)),
