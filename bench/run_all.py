@@ -202,6 +202,25 @@ def figures_store(r: dict[str, Any]) -> list[Figure]:
                    "~1 = O(1) per conversation")]
 
 
+def figures_batch(r: dict[str, Any]) -> list[Figure]:
+    small = r.get("small") if isinstance(r.get("small"), dict) else {}
+    large = r.get("large") if isinstance(r.get("large"), dict) else {}
+    s_ms, l_ms = _num(small, "ms_per_1000"), _num(large, "ms_per_1000")
+    n = int(large.get("items", 0))
+    coll, bare = _num(large, "collect_s"), _num(large, "bare_json_s")
+    return [
+        Figure("batch.ratio", f"Batch prepare + collect: ms per 1,000 items at {n:,}",
+               f"{l_ms:.0f} ms" if l_ms is not None else "?",
+               f"at 1,000: {s_ms:.0f} ms" if s_ms is not None else "?",
+               _num(r, "ratio_large_over_small"), "~1 = O(1) per item"),
+        Figure("batch.collect", f"Batch collect of {n:,} answers from disk",
+               f"{coll:.2f} s" if coll is not None else "?",
+               f"json.loads of each line: {bare:.2f} s" if bare is not None else "?",
+               _num(r, "collect_over_bare_json"),
+               "lower is better: trimming, turn parsing and the store append per line"),
+    ]
+
+
 def figures_engine(r: dict[str, Any]) -> list[Figure]:
     rows = r.get("results") if isinstance(r.get("results"), list) else [r]
     out = []
@@ -371,6 +390,7 @@ BENCHES = [
     Bench("export", [], figures_export),
     Bench("local", [], figures_local),
     Bench("tui", ["--json"], figures_tui, tui_baseline),
+    Bench("batch", [], figures_batch),
 ]
 
 

@@ -53,6 +53,10 @@ NUMBERS: dict[str, Limit] = {
     "timeout": Limit(float, 0, above=True),
     "max_attempts": Limit(int, 1, 100),
     "pause_after": Limit(float, 0, above=True),
+    # batch jobs
+    "shards": Limit(int, 1, 10_000),
+    "max_requests": Limit(int, 1),
+    "max_bytes": Limit(int, 1),
 }
 
 

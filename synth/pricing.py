@@ -78,6 +78,30 @@ def cost_of(model: str, prompt_tokens: int, completion_tokens: int,
     return None if p is None else p.cost(prompt_tokens, completion_tokens)
 
 
+BATCH_DISCOUNT = 0.5  # OpenAI's Batch API (and most compatible ones): half the usual rates
+
+
+def batch_price_of(model: str, overrides: Mapping[str, Mapping[str, float]] | None = None
+                   ) -> Price | None:
+    """The price of ``model`` in a batch job: the workspace's ``batch_input``/``batch_output``
+    rates where given, else 50% of the usual rates, with a note saying so in ``source``."""
+    entry = None
+    if overrides:
+        entry = overrides.get(model) or next(
+            (v for k, v in overrides.items() if str(k).lower() == (model or "").lower()), None)
+    if isinstance(entry, Mapping) and "batch_input" in entry and "batch_output" in entry:
+        try:
+            return Price(float(entry["batch_input"]), float(entry["batch_output"]),
+                         "workspace config (batch rates)")
+        except (TypeError, ValueError):
+            pass
+    p = price_of(model, overrides)
+    if p is None:
+        return None
+    return Price(p.input * BATCH_DISCOUNT, p.output * BATCH_DISCOUNT,
+                 f"50% of {p.source}: no batch rate known, the usual Batch API discount assumed")
+
+
 def model_context_window(model: str) -> int | None:
     """The model's context window according to genai-prices, where it says."""
     try:

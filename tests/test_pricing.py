@@ -119,3 +119,17 @@ def test_estimate_run_counts_what_this_start_writes_with_a_limit():
     assert est.already_done == 4 and est.missing == 1 and est.to_write == 1
     assert est.completion_tokens_max == 600 and est.completion_tokens_avg == 300
     assert "4 already stored, 1 to write)" in "\n".join(est.lines())
+
+
+def test_batch_price_is_the_workspace_rate_else_half_with_a_note():
+    from synth.pricing import batch_price_of, price_of
+
+    full = price_of("gpt-4o-mini")
+    half = batch_price_of("gpt-4o-mini")
+    assert full is not None and half is not None
+    assert half.input == full.input / 2 and half.output == full.output / 2
+    assert "50%" in half.source and "no batch rate known" in half.source
+    own = batch_price_of("my-model", {"my-model": {"input": 1, "output": 2, "batch_input": 0.4,
+                                                   "batch_output": 0.9}})
+    assert (own.input, own.output, own.source) == (0.4, 0.9, "workspace config (batch rates)")
+    assert batch_price_of("no-such-model-anywhere") is None

@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "synth.cli.dataset",
     "synth.cli.keys",
     "synth.cli.endpoint",
+    "synth.cli.batch",
 ]
 
 

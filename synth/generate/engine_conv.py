@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from synth.generate import transcript
+from synth.generate.assemble import build_conversation
 from synth.generate.endpoints import FatalError, StreamEnd, TransientError, estimate_tokens, \
     stream_completion
 from synth.errors import ChatsynthError
@@ -198,29 +199,12 @@ class ConversationWork:
 
     def _build(self, live: _Live, *, status: str, finish: str | None,
                usage: Usage | None) -> Conversation:
-        spec = self.spec
-        item = live.item
-        turns, trim, _ = transcript.transcript_of(live.raw, self._stops, self._speakers,
-                                                  live.prompt.first_role)
-        if usage is None:
-            usage = Usage(prompt_tokens=estimate_tokens(live.prompt.text),
-                          completion_tokens=estimate_tokens(live.raw), source="estimate")
-        cost = self._price(usage.prompt_tokens, usage.completion_tokens)
-        return Conversation(
-            id=item.conversation_id, run_id=self.run_id, persona_id=spec.persona.id,
-            topic_id=item.topic.id, topic=item.topic.text, k=item.k, endpoint=spec.endpoint,
-            model=self.endpoint.model,
-            params={"style": live.prompt.style, "temperature": spec.temperature,
-                    "max_tokens": spec.max_tokens, "stop": list(spec.stop),
-                    "seed": None if spec.seed is None else spec.seed + item.k,
-                    "request_stop": self.endpoint.request_stops(spec.stop),
-                    "first_role": live.prompt.first_role,
-                    "user_labels": self._speakers.user, "persona_labels": self._speakers.assistant,
-                    "attempts": live.attempt},
-            prompt=live.prompt.text, raw_text=live.raw, turns=turns, trim=trim,
-            finish_reason=finish, usage=usage, status=status,  # type: ignore[arg-type]
-            created_at=time.time(), duration_s=time.monotonic() - live.started, cost=cost,
-            context=item.topic.context)
+        return build_conversation(
+            run_id=self.run_id, spec=self.spec, item=live.item, prompt=live.prompt, raw=live.raw,
+            model=self.endpoint.model, request_stop=self.endpoint.request_stops(self.spec.stop),
+            stops=self._stops, speakers=self._speakers, status=status, finish=finish,
+            usage=usage, attempts=live.attempt, duration_s=time.monotonic() - live.started,
+            price=self._price)
 
     async def _finish(self, live: _Live, end: StreamEnd) -> None:
         conv = self._build(live, status="complete", finish=end.finish_reason, usage=end.usage)

@@ -1,0 +1,314 @@
+"""`chatsynth batch prepare|submit|status|cancel|collect`: a run written by a provider's Batch
+API (about half the price) or by `vllm run-batch` on any number of machines, and stored as a
+streamed run stores it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from synth import checks
+from synth.cli.run import unescape
+from synth.wording import plural
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="write a run as batch jobs (Batch API, vllm run-batch)",
+                       description="Prepare a run's missing conversations as OpenAI batch "
+                       "request files, submit them, follow them, and collect the answers into "
+                       "the run.")
+    bsub = p.add_subparsers(dest="batch_command", metavar="STEP", required=True)
+    pp = bsub.add_parser("prepare", help="write the run's missing work items as request files")
+    pp.add_argument("--persona", help="persona name or YAML file (default: config defaults.persona)")
+    pp.add_argument("--topics", help="topic source name, file or folder")
+    pp.add_argument("--per-topic", type=int, help="conversations per topic (default 1)")
+    pp.add_argument("--limit", type=int, help="prepare at most this many conversations")
+    g = pp.add_mutually_exclusive_group()
+    g.add_argument("--endpoint", help="endpoint name from chatsynth.yaml")
+    g.add_argument("--base-url", help="an OpenAI-compatible URL (for vllm run-batch: any)")
+    pp.add_argument("--key-name", help="keyring entry / environment variable for --base-url")
+    pp.add_argument("--model", help="model id (default: the endpoint's default_model)")
+    pp.add_argument("--style", choices=["chat", "completion"], help="API style")
+    pp.add_argument("--temperature", type=float)
+    pp.add_argument("--max-tokens", type=int)
+    pp.add_argument("--stop", action="append", metavar="S", help="stop sequence (repeatable)")
+    pp.add_argument("--seed", type=int)
+    pp.add_argument("--shards", type=int, default=1, help="split for N machines (default 1)")
+    pp.add_argument("--max-requests", type=int, default=50_000,
+                    help="requests per file (default 50,000, OpenAI's limit)")
+    pp.add_argument("--max-bytes", type=int, default=200 * 1024 * 1024,
+                    help="bytes per file (default 200 MB, OpenAI's limit)")
+    pp.set_defaults(func=cmd_prepare)
+    for name, fn, text in (("submit", cmd_submit, "upload the parts and create the batches"),
+                           ("status", cmd_status, "where each batch is"),
+                           ("cancel", cmd_cancel, "cancel the batches still running"),
+                           ("collect", cmd_collect, "download the answers and store them")):
+        sp = bsub.add_parser(name, help=text)
+        sp.add_argument("run", help="run id, a unique prefix, or 'latest'")
+        sp.set_defaults(func=fn)
+        if name in ("submit", "status", "cancel", "collect"):
+            sp.add_argument("--endpoint", help="endpoint name (default: the run's own)")
+    bsub.choices["submit"].add_argument("--failed", action="store_true",
+                                        help="send again only the failed and expired requests")
+    bsub.choices["status"].add_argument("--wait", action="store_true",
+                                        help="poll with backoff until every batch has ended")
+    bsub.choices["collect"].add_argument(
+        "--from", dest="from_files", action="append", type=Path, metavar="FILE",
+        help="ingest this batch output file (e.g. from vllm run-batch) instead (repeatable)")
+
+
+def _ctx(args: argparse.Namespace) -> tuple[Any, Any]:
+    from synth.cli.main import workspace_from
+    from synth.dataset.store import Store
+
+    ws = workspace_from(args)
+    return ws, Store(ws.runs_dir)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from synth.generate.batch import BatchError, prepare
+    from synth.generate.endpoints import EndpointSession
+    from synth.generate.estimate import estimate_run
+    from synth.library.files import require_topics
+    from synth.library.personas import find_persona
+    from synth.library.topics import find_topics
+    from synth.models import RunSpec
+    from synth.pricing import batch_price_of, format_usd
+
+    checks.flags(args, ("temperature", "max_tokens", "per_topic", "limit", "shards",
+                        "max_requests", "max_bytes"))
+    ws, store = _ctx(args)
+    cfg = ws.config
+    defaults = cfg.defaults or {}
+    persona = find_persona(ws, args.persona or str(defaults.get("persona", "eve")))
+    topics = find_topics(ws, args.topics or str(defaults.get("topics", persona.id)))
+    require_topics(topics)
+    if not args.base_url and cfg.endpoint(args.endpoint).is_embedded:
+        raise BatchError("the embedded model takes no batch jobs; give --endpoint with a Batch "
+                         "API, or --base-url and --model for vllm run-batch", field="endpoint")
+    session = EndpointSession(cfg, name=args.endpoint, base_url=args.base_url, model=args.model,
+                              style=args.style, key_name=args.key_name, persona_style=persona.style)
+    with session as ep:
+        spec = RunSpec.for_persona(
+            persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
+            endpoint=ep.name, model=ep.model, style=ep.style, temperature=args.temperature,
+            max_tokens=args.max_tokens, stop=[unescape(s) for s in args.stop] if args.stop else None,
+            seed=args.seed, limit=args.limit)
+        done = prepare(store, spec, ep, shards=args.shards, max_requests=args.max_requests,
+                       max_bytes=args.max_bytes)
+    print(f"run {done.run_id}: {plural(done.items, 'request')} in "
+          f"{plural(len(done.parts), 'part')} ({done.already_done:,} of {done.total:,} already "
+          f"stored)")
+    for pt in done.parts:
+        print(f"  {done.folder / pt.file}  shard {pt.shard}  {pt.requests:,} requests  "
+              f"{pt.bytes:,} bytes")
+    print(f"  manifest: {done.folder / 'manifest.json'}")
+    est = estimate_run(spec, overrides=cfg.prices or None,
+                       stored=store.load(done.run_id).conversations)
+    bp = batch_price_of(spec.model, cfg.prices or None)
+    if bp is None:
+        print("batch cost: unknown (no price known for this model; add it under prices:)")
+    else:
+        print(f"batch price: ${bp.input:g} in / ${bp.output:g} out per M tokens ({bp.source})")
+        print(f"batch cost: at most {format_usd(bp.cost(est.prompt_tokens, est.completion_tokens_max))}"
+              f" for {est.prompt_tokens:,} prompt + at most {est.completion_tokens_max:,} "
+              "completion tokens"
+              + (f" (streamed: {format_usd(est.cost_max)})" if est.cost_max is not None else ""))
+    print(f"next: chatsynth batch submit {done.run_id}   (or, on a GPU machine per shard: "
+          "vllm run-batch -i part-N.jsonl -o out-N.jsonl --model M; then chatsynth batch "
+          f"collect {done.run_id} --from out-N.jsonl)")
+    return 0
+
+
+def _open(args: argparse.Namespace):
+    """(workspace, store, run id, spec, endpoint session) for a prepared run."""
+    from synth.generate.batch import BatchError
+    from synth.generate.endpoints import EndpointSession
+
+    ws, store = _ctx(args)
+    run_id = store.resolve_run(args.run)
+    spec = store.get_spec(run_id)
+    name = args.endpoint or spec.endpoint
+    url = name if "://" in name else None
+    if not url and ws.config.endpoint(name).is_embedded:
+        raise BatchError(f"run {run_id} was written with the embedded model, which takes no "
+                         "batch jobs; give --endpoint", field="endpoint")
+    session = EndpointSession(ws.config, name=None if url else name, base_url=url,
+                              model=spec.model or None, style=spec.style)
+    return ws, store, run_id, spec, session
+
+
+def _check_persona(ws: Any, spec: Any, manifest: dict[str, Any]) -> None:
+    from synth.errors import ChatsynthError
+    from synth.generate.batch import BatchError, persona_key
+    from synth.library.personas import find_persona
+
+    try:
+        now = find_persona(ws, spec.persona.id)
+    except ChatsynthError:
+        return  # gone from the library: the run's own snapshot is what was prepared
+    spec_now = type(spec).for_persona(now, spec.topics)
+    if persona_key(spec_now) != manifest.get("persona_key"):
+        raise BatchError(f"persona {spec.persona.id!r} changed since run {spec.run_id} was "
+                         "prepared; these requests would write the old pattern. Prepare again "
+                         "(a new run), or put the persona back", path=now.path, field="persona")
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from synth.generate import batch, batch_api
+    from synth.generate.planner import all_items
+
+    ws, store, run_id, spec, session = _open(args)
+    manifest = batch.read_manifest(store, run_id)
+    _check_persona(ws, spec, manifest)
+    jobs = batch_api.Jobs(store, run_id)
+    with session as ep:
+        if ep.model != spec.model:
+            ep.model = spec.model
+        client = batch_api.client_for(ep)
+        parts = manifest["parts"]
+        if args.failed:
+            busy = {cid for j in jobs.jobs.values() if j.get("status") not in batch_api.ENDED
+                    for cid in _ids(store, run_id, j["part"])}
+            done = store.finished_ids(run_id)
+            want = {it.conversation_id for it in all_items(spec)} - done - busy
+            if not want:
+                print(f"run {run_id}: nothing to send again (every request is stored or still "
+                      "running)")
+                return 0
+            n = 1 + sum(1 for j in jobs.jobs if j.startswith("retry"))
+            prep = batch.prepare(store, spec, ep, only=want, prefix=f"retry{n}")
+            parts = [pt.to_dict() for pt in prep.parts]
+        jobs = batch_api.submit(client, store, run_id, parts, style=spec.style, note=_note)
+    sent = [j for j in jobs.jobs.values() if j.get("batch_id")]
+    print(f"run {run_id}: {plural(len(sent), 'batch', 'batches')} submitted; follow them with "
+          f"`chatsynth batch status {run_id} --wait`")
+    return 0
+
+
+def _ids(store: Any, run_id: str, part: str) -> list[str]:
+    import json
+
+    from synth.generate.batch import batch_dir
+
+    path = batch_dir(store, run_id) / part
+    try:
+        with open(path, "rb") as fh:
+            return [json.loads(ln)["custom_id"] for ln in fh if ln.strip()]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _line(job: dict[str, Any], now: float) -> str:
+    c = job.get("counts") or {}
+    age = now - float(job.get("submitted_at") or now)
+    counts = (f"{c.get('completed', 0):,}/{c.get('total', 0):,} done, {c.get('failed', 0):,} "
+              "failed") if c else "no counts yet"
+    text = f"{job.get('batch_id', '-')}  {job['part']}  {job.get('status', job.get('state'))}  " \
+           f"{counts}  {age / 60:.0f} min old"
+    for e in job.get("errors") or []:
+        text += f"\n    error: line {e}"
+    if job.get("error"):
+        text += f"\n    {job['error']}"
+    return text
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from synth.generate import batch_api
+
+    ws, store, run_id, spec, session = _open(args)
+    jobs = batch_api.Jobs(store, run_id)
+    if not jobs.jobs:
+        print(f"run {run_id}: nothing submitted; `chatsynth batch submit {run_id}`")
+        return 0
+    with session as ep:
+        client = batch_api.client_for(ep)
+        batch_api.refresh(client, jobs, note=_note)
+        delay = 1.0
+        while args.wait and jobs.pending():
+            c = [j.get("counts") or {} for j in jobs.jobs.values()]
+            _note(f"{sum(x.get('completed', 0) for x in c):,}/"
+                  f"{sum(x.get('total', 0) for x in c):,} done, "
+                  f"{plural(len(jobs.pending()), 'batch', 'batches')} running")
+            time.sleep(delay)
+            delay = min(60.0, delay * 1.5)
+            batch_api.refresh(client, jobs, note=_note)
+    now = time.time()
+    for job in jobs.jobs.values():
+        print(_line(job, now))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from synth.generate import batch_api
+
+    ws, store, run_id, spec, session = _open(args)
+    jobs = batch_api.Jobs(store, run_id)
+    with session as ep:
+        said = batch_api.cancel(batch_api.client_for(ep), jobs)
+    for s in said:
+        print(s)
+    print(f"run {run_id}: {plural(len(said), 'batch', 'batches')} cancelled")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from synth.generate import batch, batch_api
+    from synth.generate.planner import all_items
+    from synth.generate.batch_collect import Collected, ingest
+    from synth.pricing import batch_price_of
+
+    ws, store, run_id, spec, session = _open(args)
+    bp = batch_price_of(spec.model, ws.config.prices or None)
+    price = (lambda p, c: bp.cost(p, c)) if bp is not None else (lambda p, c: None)
+    res = Collected()
+    with session as ep:
+        kw = dict(model=spec.model, request_stop=ep.request_stops(spec.stop), price=price)
+        if args.from_files:
+            for f in args.from_files:
+                if not f.is_file():
+                    raise batch.BatchError("no such file", path=f, field="--from")
+            res = ingest(store, spec, run_id, list(args.from_files), **kw)
+            ended = []
+        else:
+            jobs = batch_api.Jobs(store, run_id)
+            if not jobs.jobs:
+                raise batch.BatchError(f"run {run_id} has no submitted batches; submit them, or "
+                                       "give --from FILE", field="run")
+            client = batch_api.client_for(ep)
+            batch_api.refresh(client, jobs, note=_note)
+            ended = [j for j in jobs.jobs.values()
+                     if j.get("status") in batch_api.ENDED and not j.get("collected")]
+            for job in ended:
+                files = batch_api.download(client, jobs, job)
+                res.merge(ingest(store, spec, run_id, files, **kw))
+                jobs.put(job["part"], collected=True)
+            running = len(jobs.pending())
+            if running:
+                print(f"note: {plural(running, 'batch', 'batches')} still running; collect again "
+                      "when they end")
+    held_ids = store.finished_ids(run_id)
+    res.failed = {k: v for k, v in res.failed.items() if k not in held_ids}
+    for prob in res.problems:
+        print(f"note: {prob}", file=sys.stderr)
+    for cid, why in sorted(res.failed.items(), key=lambda kv: kv[1]):
+        print(f"failed: {cid}: {why}")
+    for job in ended:
+        if job.get("status") in ("failed", "expired", "cancelled", "lost"):
+            print(f"batch {job.get('batch_id')} ({job['part']}) {job['status']}"
+                  + "".join(f"; line {e}" for e in job.get("errors") or [])
+                  + (f"; {job['error']}" if job.get("error") else ""))
+    held = len(held_ids)
+    total = len(all_items(spec))
+    print(f"run {run_id}: {plural(res.stored, 'conversation')} stored now, {res.skipped:,} "
+          f"already stored, {len(res.failed):,} failed; the run holds {held:,} of {total:,}")
+    if held < total:
+        print(f"send the rest again with `chatsynth batch submit {run_id} --failed`")
+    return 1 if res.failed or res.problems else 0
