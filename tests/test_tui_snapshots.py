@@ -50,8 +50,13 @@ async def library_invalid_edit(pilot):
     await wait_for(pilot, lambda: scr.current is not None)
     await pilot.press("ctrl+e")
     await wait_for(pilot, lambda: scr.form is not None and scr.form.original is not None)
-    scr.query_one("#pf-user_label").value = "EVE"
+    field = scr.query_one("#pf-user_label")
+    field.value = "EVE"
     await wait_for(pilot, lambda: scr.query_one("#persona-form").error)
+    # the editor puts the focus on its first field after a refresh: settle it on the field the
+    # user typed in, or the picture depends on which came first (the cursor is drawn in it)
+    field.focus()
+    await wait_for(pilot, lambda: pilot.app.focused is field)
     await steady(pilot)
 
 
