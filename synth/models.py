@@ -65,6 +65,37 @@ class FilterRules:
 
 
 @dataclass
+class JudgeCriterion:
+    """One line of a judge's rubric: a name and what a good conversation does."""
+
+    name: str
+    description: str
+
+
+@dataclass
+class JudgeSpec:
+    """A persona's ``judge:`` block: the rubric, the pass threshold (the lowest score, 1-5,
+    that passes) and which endpoint/model judges (None: the workspace's ``judge_endpoint``)."""
+
+    criteria: list[JudgeCriterion] = field(default_factory=list)
+    threshold: float = 3.0
+    endpoint: str | None = None
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        self.threshold = float(self.threshold)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "JudgeSpec | None":
+        if d is None:
+            return None
+        d = dict(d)
+        crit = [c if isinstance(c, JudgeCriterion) else JudgeCriterion(**c)
+                for c in d.pop("criteria", [])]
+        return cls(criteria=crit, **d)
+
+
+@dataclass
 class Persona:
     """A chatbot's pattern: who speaks, how the synthesis prompt reads, and how to judge it."""
 
@@ -81,12 +112,15 @@ class Persona:
     stop: list[str] = field(default_factory=list)
     rules: FilterRules = field(default_factory=FilterRules)
     path: Path | None = None
+    judge: JudgeSpec | None = None  # the LLM judge's rubric (judging only, like rules)
 
     def content_hash(self) -> str:
         d = self.to_dict()
         d.pop("path", None)
         if d["rules"].get("truncated") is True:  # a later default: keep earlier runs' ids
             del d["rules"]["truncated"]
+        if d.get("judge") is None:  # a later field: keep earlier hashes
+            d.pop("judge", None)
         return stable_id(d)
 
     # the fields that shape what the model writes (the prompt and its labels); the system
@@ -105,6 +139,7 @@ class Persona:
     def from_dict(cls, d: dict[str, Any]) -> "Persona":
         d = dict(d)
         d["rules"] = FilterRules.from_dict(d.get("rules"))
+        d["judge"] = JudgeSpec.from_dict(d.get("judge"))
         d["path"] = Path(d["path"]) if d.get("path") else None
         return cls(**d)
 

@@ -20,6 +20,13 @@ action gets ``server.default`` (``"ok"``).  Actions:
   empty           chunks with an empty ``choices`` list only
   400 401 403 404 an OpenAI-style error body; 404 says the model does not exist
 
+Judge requests (a chat request whose system message starts like chatsynth's judge) get a JSON
+judgement of every criterion the prompt lists, each scored ``server.judge_score`` (4), or, as
+scripted: ``jlow`` (every score 2), ``jnotjson`` (prose), ``jmissing`` (the first criterion
+only), ``j0`` / ``j9`` / ``jhigh`` (that score for every criterion), ``jfence`` (the JSON in a
+code fence with prose around it).  ``server.reject_params = {"response_format"}`` makes it a
+server that answers 400 to a JSON schema.
+
 Fast mode (``chunk_delay`` seconds between chunks, 0 by default) is the well-behaved "ok" stream
 the benchmark uses.  Every request is recorded in ``server.requests`` with a monotonic timestamp,
 so a test can check that Retry-After was honoured and that nothing came after a cancel.
@@ -44,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LABELS = ("USER", "EVE")
+JUDGE_MARK = "You are a strict judge of synthetic chatbot conversations."
 
 
 @dataclass
@@ -76,6 +84,7 @@ class FaultServer:
         # parameters this "model" rejects with a 400, as newer OpenAI models do (max_tokens,
         # temperature, ...): the message names the parameter like OpenAI's does
         self.reject_params: set[str] = set()
+        self.judge_score: Any = 4
         self.requests: list[Request] = []
         self._rules: list[tuple[str | None, deque[str]]] = []
         self._lock = threading.Lock()
@@ -286,6 +295,13 @@ class FaultServer:
         if name == "stall":
             await asyncio.sleep(float(arg or 5))
             name = "ok"
+        if chat and JUDGE_MARK in prompt:
+            text = self._judgement(name, prompt)
+            await self._send(writer, 200, {
+                "id": "chatcmpl-judge", "object": "chat.completion", "created": int(time.time()),
+                "model": model, "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                    "role": "assistant", "content": text}}], "usage": self._usage(prompt, text)})
+            return True
         if not body.get("stream"):
             text, finish = self._text(prompt, chat, stop)
             if chat:
@@ -299,6 +315,18 @@ class FaultServer:
                                            "usage": self._usage(prompt, text)})
             return True
         return await self._stream(name, arg, writer, body, chat, prompt, stop, model)
+
+    def _judgement(self, name: str, prompt: str) -> str:
+        crit = re.findall(r"^- ([^:\n]+): ", prompt.split("Criteria:", 1)[-1], re.MULTILINE)
+        score: Any = {"jlow": 2, "j0": 0, "j9": 9, "jhigh": "high"}.get(name, self.judge_score)
+        if name == "jnotjson":
+            return "I think this conversation is quite good overall."
+        if name == "jmissing":
+            crit = crit[:1]
+        ans = {"criteria": [{"name": c, "score": score, "reason": f"{c} scored {score}."}
+                            for c in crit], "turns": [2] if score == 2 else []}
+        text = json.dumps(ans)
+        return f"Here is my judgement:\n```json\n{text}\n```\nThanks." if name == "jfence" else text
 
     def _text(self, prompt: str, chat: bool, stop: list[str]) -> tuple[str, str]:
         user, bot = self.labels

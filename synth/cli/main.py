@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "synth.cli.run",
     "synth.cli.export",
     "synth.cli.review",
+    "synth.cli.judge",
     "synth.cli.dataset",
     "synth.cli.keys",
     "synth.cli.endpoint",

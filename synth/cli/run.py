@@ -10,7 +10,9 @@ import time
 from typing import Any, TextIO
 
 from synth import checks
-from synth.generate.events import ConversationFailed, Progress, RunFinished, RunPaused, RunStarted
+from synth.generate.events import (
+    ConversationFailed, ConversationFinished, Progress, RunFinished, RunPaused, RunStarted,
+)
 from synth.wording import plural
 
 EXIT = {"complete": 0, "limit": 0, "failed": 1, "stopped": 3, "paused": 4, "budget": 5,
@@ -47,6 +49,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pause-after", type=float, default=30.0, metavar="S",
                    help="pause (exit 4) when every request has failed for S seconds (default 30)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line, summary only")
+    p.add_argument("--judge", action="store_true", help="judge each conversation as it finishes "
+                   "with the LLM judge and the persona's rubric (see `chatsynth judge`)")
+    from synth.cli.judge import add_judge_endpoint_args
+
+    add_judge_endpoint_args(p)
+    p.add_argument("--judge-concurrency", type=int, default=4, help="judge requests in flight")
+    p.add_argument("--until-pass", type=int, metavar="N", help="keep writing (topics first, then "
+                   "further samples of each topic) until N conversations pass every filter "
+                   "(and the judge with --judge)")
+    p.add_argument("--max", type=int, metavar="N", help="with --until-pass: write at most N now")
+    p.add_argument("--max-per-topic", type=int, default=5, metavar="K",
+                   help="with --until-pass: at most K conversations of a topic (default 5)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("runs", help="list runs with their counts")
@@ -76,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     checks.flags(args, ("temperature", "max_tokens", "per_topic", "limit", "concurrency", "rpm",
                         "tpm", "budget", "timeout", "max_attempts", "pause_after"))
+    check_until_flags(args)
     ws = workspace_from(args)
     cfg = ws.config
     defaults = cfg.defaults or {}
@@ -90,7 +105,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = sys.stderr
     if not args.quiet and not args.base_url and cfg.endpoint(args.endpoint).is_embedded:
         print("starting the embedded small offline demo model (Gemma 3 270M)...", file=out, flush=True)
-    with session as ep:
+    from contextlib import ExitStack
+
+    with session as ep, ExitStack() as stack:
+        judge = None
+        if args.judge:
+            from synth.cli.judge import current_judge, open_judge
+            from synth.curate.judge import rubric_for
+            from synth.curate.judging import Judge
+
+            rubric = rubric_for(persona)  # no rubric: refused before anything is written
+            jep = open_judge(stack, ws, current_judge(ws, persona), args, writer=ep)
+            judge = Judge(jep, persona, rubric, cost_fn=_cost_fn(cfg),
+                          concurrency=args.judge_concurrency)
         if args.timeout:
             ep.timeout = args.timeout
         spec = RunSpec.for_persona(
@@ -101,7 +128,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             concurrency=args.concurrency or session.concurrency or int(defaults.get("concurrency", 4)),
             rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget,
             limit=args.limit)
-        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg)))
+        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg), judge))
+
+
+def check_until_flags(args: argparse.Namespace) -> None:
+    from synth.errors import ChatsynthError
+
+    for name in ("until_pass", "max", "max_per_topic", "judge_concurrency"):
+        val = getattr(args, name, None)
+        if val is not None and val < 1:
+            raise ChatsynthError(f"--{name.replace('_', '-')} must be 1 or more, got {val}",
+                                 field=name)
+    if args.max is not None and args.until_pass is None:
+        raise ChatsynthError("--max goes with --until-pass N (for a plain run: --limit)",
+                             field="max")
+    if args.until_pass is not None and args.limit is not None:
+        raise ChatsynthError("give --until-pass N or --limit N, not both", field="limit")
 
 
 def _cost_fn(cfg: Any):
@@ -113,21 +155,21 @@ def _cost_fn(cfg: Any):
     return lambda model, p, c: cost_of(model, p, c, prices)
 
 
-async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn: Any) -> int:
+async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn: Any,
+               judge: Any = None) -> int:
     from synth.generate.engine import Engine, EngineOptions
     from synth.generate.limits import Backoff
+    from synth.cli.run_judge import JudgePipe, UntilPass, passing
 
-    engine = Engine(store, ep, cost_fn=cost_fn, options=EngineOptions(
-        backoff=Backoff(max_attempts=args.max_attempts), pause_ends_run=True,
-        storm_window_s=args.pause_after, storm_threshold=min(8, max(2, spec.concurrency * 2)),
-        emit_chunks=False))
+    engine: Any = None
     loop = asyncio.get_running_loop()
     interrupted = False
 
     def on_signal(sig: int) -> None:
         nonlocal interrupted
         interrupted = True
-        engine.cancel("interrupted (Ctrl+C)" if sig == signal.SIGINT else "terminated")
+        if engine is not None:
+            engine.cancel("interrupted (Ctrl+C)" if sig == signal.SIGINT else "terminated")
         loop.remove_signal_handler(sig)  # a second one stops at once
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -136,30 +178,84 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
         except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
             pass
     bar = ProgressLine(sys.stderr, quiet=args.quiet)
+    until = UntilPass(args.until_pass, args.max, max(args.max_per_topic, spec.per_topic)) \
+        if args.until_pass else None
+    pipe = JudgePipe(judge, spec.persona) if judge is not None else None
     finished: RunFinished | None = None
+    stop_reason = ""
+    have = 0
     try:
-        async for ev in engine.run(spec):
-            if isinstance(ev, RunStarted):
-                bar.started(ev)
-            elif isinstance(ev, Progress):
-                bar.progress(ev)
-            elif isinstance(ev, ConversationFailed):
-                kind = "partial" if ev.partial else "discarded" if ev.discarded else "failed"
-                bar.note(f"{kind}: {ev.topic[:50]!r}: {ev.reason}")
-            elif isinstance(ev, RunPaused):
-                bar.note(f"paused: {ev.reason}")
-            elif isinstance(ev, RunFinished):
-                finished = ev
+        while True:
+            if until is not None:
+                run_id = store.bind(spec)
+                if store.spec_path(run_id).exists():
+                    if pipe is not None and until.rounds == 0:
+                        await pipe.judge_stored(store, run_id)  # what an earlier start wrote
+                    have = passing(store, run_id, spec.persona, judge is not None)
+                spec.limit, stop_reason = until.next_limit(have)
+                if not spec.limit:
+                    break
+            engine = Engine(store, ep, cost_fn=cost_fn, options=EngineOptions(
+                backoff=Backoff(max_attempts=args.max_attempts), pause_ends_run=True,
+                storm_window_s=args.pause_after,
+                storm_threshold=min(8, max(2, spec.concurrency * 2)), emit_chunks=False))
+            bar.extra = (lambda: _extra(pipe, until, have)) if (pipe or until) else None
+            started = None
+            async for ev in engine.run(spec):
+                if isinstance(ev, RunStarted):
+                    started = ev
+                    if pipe is not None and pipe.judge.cache.path is None:
+                        from synth.curate.judging import CACHE_NAME, JudgeCache
+
+                        pipe.judge.cache = JudgeCache(store.run_dir(ev.run_id) / CACHE_NAME)
+                    if until is None or until.rounds == 0 or ev.to_write:
+                        bar.started(ev)
+                elif isinstance(ev, ConversationFinished):
+                    if pipe is not None:
+                        pipe.finished(ev.conversation)
+                elif isinstance(ev, Progress):
+                    bar.progress(ev)
+                elif isinstance(ev, ConversationFailed):
+                    kind = "partial" if ev.partial else "discarded" if ev.discarded else "failed"
+                    bar.note(f"{kind}: {ev.topic[:50]!r}: {ev.reason}")
+                elif isinstance(ev, RunPaused):
+                    bar.note(f"paused: {ev.reason}")
+                elif isinstance(ev, RunFinished):
+                    finished = _merge(finished, ev)
+            if pipe is not None:
+                await pipe.wait()
+                pipe.live_pass = 0
+            if until is None or interrupted or finished.outcome not in ("complete", "limit"):
+                break
+            until.rounds += 1
+            until.written += started.to_write if started else 0
+            if started is not None and not started.to_write:
+                if spec.per_topic >= until.max_per_topic:
+                    have = passing(store, finished.run_id, spec.persona, judge is not None)
+                    stop_reason = (f"every topic x {until.max_per_topic} (--max-per-topic) tried, "
+                                   f"{have}/{until.target} passing")
+                    break
+                spec.per_topic += 1  # every topic written: further samples of each
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
                 pass
+        if pipe is not None:
+            for t in list(pipe.tasks):
+                t.cancel()
+            await pipe.judge.ep.aclose()
         await ep.aclose()
         bar.clear()
     assert finished is not None
     print_summary(finished, spec, sys.stdout)
+    if judge is not None:
+        from synth.cli.judge import tally
+
+        print(f"  judge ({judge.ep.model}): {tally(judge)}", file=sys.stdout)
+        for note in judge.notes[:1]:
+            print(f"  note: {note}", file=sys.stdout)
     if interrupted:
         return 130
     code = EXIT.get(finished.outcome, 1)
@@ -167,7 +263,38 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
         code = 1
     if finished.outcome in ("stopped", "paused", "budget", "failed"):
         print(f"chatsynth: {finished.outcome}: {finished.reason}", file=sys.stderr)
+    elif until is not None:
+        print(f"  passing {have}/{until.target}: {stop_reason}", file=sys.stdout)
+        if have < until.target and code == 0:
+            code = 1
     return code
+
+
+def _extra(pipe: Any, until: Any, have: int) -> str:
+    parts = []
+    if until is not None:
+        live = pipe.live_pass if pipe is not None else 0
+        parts.append(f"passing {have + live}/{until.target}" + ("+" if pipe is None else ""))
+    if pipe is not None:
+        j = pipe.judge
+        cost = "?" if j.cost is None else f"${j.cost:.4f}"
+        parts.append(f"judge {j.judged + j.cached} ({j.failed} failed), "
+                     f"{j.prompt_tokens + j.completion_tokens:,} tok, {cost}")
+    return " | ".join(parts)
+
+
+def _merge(prev: RunFinished | None, ev: RunFinished) -> RunFinished:
+    """One summary over the rounds of an "until N pass" run."""
+    import dataclasses
+
+    if prev is None:
+        return ev
+    cost = None if prev.cost is None or ev.cost is None else prev.cost + ev.cost
+    return dataclasses.replace(
+        ev, failed=ev.failed + prev.failed, discarded=ev.discarded + prev.discarded,
+        prompt_tokens=ev.prompt_tokens + prev.prompt_tokens, cost=cost,
+        completion_tokens=ev.completion_tokens + prev.completion_tokens,
+        elapsed_s=ev.elapsed_s + prev.elapsed_s, already_done=prev.already_done)
 
 
 class ProgressLine:
@@ -180,10 +307,12 @@ class ProgressLine:
         self.tty = out.isatty()
         self.last = 0.0
         self.target = 0
+        self.extra: Any = None  # a function giving judge / passing figures for the line
         self._bar: Any = None  # rich.progress.Progress while a run shows on a terminal
         self._task: Any = None
 
     def started(self, ev: RunStarted) -> None:
+        self.clear()  # an "until N pass" run starts a round
         self.target = ev.already_done + ev.to_write - ev.rewrite
         if self.quiet:
             return
@@ -217,15 +346,16 @@ class ProgressLine:
     def progress(self, p: Progress) -> None:
         if self.quiet:
             return
+        line = self.describe(p) + (f" | {self.extra()}" if self.extra else "")
         if self._bar is not None:
             self._bar.update(self._task, completed=p.done, total=max(1, self.target),
-                             line=self.describe(p))
+                             line=line)
             return
         now = time.monotonic()
         if now - self.last < 5.0 and p.remaining:
             return
         self.last = now
-        print(f"{p.done:,}/{self.target:,} done, {self.describe(p)} | {p.elapsed_s:.0f}s",
+        print(f"{p.done:,}/{self.target:,} done, {line} | {p.elapsed_s:.0f}s",
               file=self.out, flush=True)
 
     def note(self, text: str) -> None:

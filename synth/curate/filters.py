@@ -34,6 +34,7 @@ RULES: dict[str, str] = {
     "refusal": "a refusal or an 'as an AI' disclaimer",
     "pattern": "the persona's own pattern rule (pattern:NAME)",
     "near_duplicate": "nearly the same text as an earlier conversation of the run",
+    "judge": "the LLM judge scored a criterion under the persona's threshold, or could not judge",
 }
 
 

@@ -36,6 +36,7 @@ class Reviewed:
     _tokens: int | None = field(default=None, repr=False)
     # False: its topic (or its k) is no longer in the run's list; still stored and exportable
     listed: bool = True
+    judgement: Any = None  # synth.curate.judge.Judgement of the turns as they are now, if judged
 
     @property
     def id(self) -> str:
@@ -166,6 +167,29 @@ def effective_turns(conv: Conversation, edited: list[Turn] | None, retrim_stops:
     return conv.turns
 
 
+def attach_judgements(run_dir: Any, persona: Persona, items: list[Reviewed]) -> None:
+    """The judge's verdict on each conversation's text as it is now (the ``judge`` rule): an
+    edited turn has no verdict until it is judged again."""
+    from pathlib import Path
+
+    from synth.curate.judging import CACHE_NAME, JudgeCache, text_key
+    from synth.curate.judge import judge_reasons
+
+    path = Path(run_dir) / CACHE_NAME
+    if not path.is_file():
+        return
+    cache = JudgeCache(path)
+    for it in items:
+        j = cache.latest(text_key(persona, it.turns))
+        if j is None:
+            continue
+        it.judgement = j
+        why = judge_reasons(j)
+        if why:
+            it.verdict.reasons.extend(why)
+            it.verdict.ok = False
+
+
 class Review:
     """Review actions on one run, over a ``synth.dataset.store.Store``."""
 
@@ -207,6 +231,7 @@ class Review:
                                   edited=bool(rec and rec.edited), verdict=verdicts[c.id],
                                   note=rec.note if rec else "",
                                   listed=listed is None or (c.topic_id, c.k) in listed))
+        attach_judgements(self.store.run_dir(self.run_id), persona, items)
         return ReviewSet(self.run_id, items, pairs, problems, stops)
 
     def _listed(self) -> set[tuple[str, int]] | None:

@@ -15,6 +15,7 @@ from typing import Any
 from synth import checks
 from synth.errors import Collector, LibraryError
 from synth.models import FilterRules, PatternRule, Persona
+from synth.library.judge_block import judge_to_mapping, parse_judge
 from synth.library.yamlio import (
     atomic_write_text, dump_yaml, item_line, key_lines, load_yaml_mapping, parse_yaml,
     parse_yaml_document, read_text, unknown_key_message,
@@ -24,6 +25,7 @@ PLACEHOLDERS = {"topic", "context", "name", "description", "persona_label", "use
 REQUIRED = ("name", "persona_label", "user_label", "system_prompt", "synthesis_prompt")
 PERSONA_KEYS = {
     *REQUIRED, "description", "style", "temperature", "max_tokens", "stop", "rules",
+    "judge",
 }
 RULE_KEYS = set(FilterRules.__dataclass_fields__)
 PATTERN_KEYS = set(PatternRule.__dataclass_fields__)
@@ -217,6 +219,7 @@ def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
                 for key, default in (("temperature", 0.8), ("max_tokens", 800))}
     description = take(_str, data, "description", lines, path)
     rules = take(parse_rules, data.get("rules"), path=path, line=lines.get("rules"))
+    judge = take(parse_judge, data.get("judge"), path=path, line=lines.get("judge"))
     take.done()
     return Persona(
         id=persona_id,
@@ -232,6 +235,7 @@ def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
         stop=stop,
         rules=rules,
         path=path,
+        judge=judge,
     )
 
 
@@ -338,6 +342,8 @@ def persona_to_mapping(persona: Persona) -> dict[str, Any]:
     }
     if rd:
         d["rules"] = rd
+    if persona.judge is not None:
+        d["judge"] = judge_to_mapping(persona.judge)
     return d
 
 
@@ -367,7 +373,7 @@ def save_persona(persona: Persona, path: Path | None = None) -> Path:
 
         doc = CommentedMap()
     for key in list(doc):
-        if key not in new and key in PERSONA_KEYS and key != "rules":
+        if key not in new and key in PERSONA_KEYS and key not in ("rules", "judge"):
             del doc[key]
     for key, val in new.items():
         if old is not None and key in doc and getattr(old, key) == getattr(persona, key):
@@ -381,6 +387,11 @@ def save_persona(persona: Persona, path: Path | None = None) -> Path:
         doc["rules"] = new.get("rules", {})
     elif "rules" not in doc and "rules" in new:
         doc["rules"] = new["rules"]
+    if (old is not None and old.judge != persona.judge) or ("judge" not in doc and "judge" in new):
+        if "judge" in new:
+            doc["judge"] = new["judge"]
+        else:
+            doc.pop("judge", None)
     text = dump_yaml(doc)
     # refuse to write something that would not load back as what was asked for
     check = persona_from_mapping(parse_yaml(text, path), path, path.stem)
