@@ -151,6 +151,7 @@ class Topic:
     text: str  # the topic line, or the document's name for a folder source
     context: str | None = None  # a document's full text
     source_line: int | None = None
+    parent: str | None = None  # the topic this one narrows down (brainstorm --expand)
 
     @property
     def id(self) -> str:

@@ -27,6 +27,12 @@ only), ``j0`` / ``j9`` / ``jhigh`` (that score for every criterion), ``jfence`` 
 code fence with prose around it).  ``server.reject_params = {"response_format"}`` makes it a
 server that answers 400 to a JSON schema.
 
+A topic-brainstorming request (its prompt says "topics for conversations with") is answered with
+a list: a JSON list for chat, the numbered list continued for completions.  A good answer holds
+the topics asked for plus a re-cased existing topic, a repeat and a near-duplicate (to be left
+out).  ``ideas:MODE`` misbehaves instead: ``empty``, ``notlist`` (prose), ``dupes`` (only the
+list's own topics, re-cased), ``lines`` (10,000 lines), ``badjson`` (a list of objects).
+
 Fast mode (``chunk_delay`` seconds between chunks, 0 by default) is the well-behaved "ok" stream
 the benchmark uses.  Every request is recorded in ``server.requests`` with a monotonic timestamp,
 so a test can check that Retry-After was honoured and that nothing came after a cancel.
@@ -302,8 +308,11 @@ class FaultServer:
                 "model": model, "choices": [{"index": 0, "finish_reason": "stop", "message": {
                     "role": "assistant", "content": text}}], "usage": self._usage(prompt, text)})
             return True
+        ideas = arg if name == "ideas" else "ok"
+        if name == "ideas":
+            name = "ok"
         if not body.get("stream"):
-            text, finish = self._text(prompt, chat, stop)
+            text, finish = self._text(prompt, chat, stop, ideas)
             if chat:
                 choice = {"index": 0, "message": {"role": "assistant", "content": text},
                           "finish_reason": finish}
@@ -314,7 +323,7 @@ class FaultServer:
                                            "choices": [choice],
                                            "usage": self._usage(prompt, text)})
             return True
-        return await self._stream(name, arg, writer, body, chat, prompt, stop, model)
+        return await self._stream(name, arg, writer, body, chat, prompt, stop, model, ideas)
 
     def _judgement(self, name: str, prompt: str) -> str:
         crit = re.findall(r"^- ([^:\n]+): ", prompt.split("Criteria:", 1)[-1], re.MULTILINE)
@@ -328,7 +337,10 @@ class FaultServer:
         text = json.dumps(ans)
         return f"Here is my judgement:\n```json\n{text}\n```\nThanks." if name == "jfence" else text
 
-    def _text(self, prompt: str, chat: bool, stop: list[str]) -> tuple[str, str]:
+    def _text(self, prompt: str, chat: bool, stop: list[str],
+              ideas: str = "ok") -> tuple[str, str]:
+        if re.search(r"topics for conversations with", prompt, re.IGNORECASE):
+            return _ideas(prompt, chat, stop, ideas, self.honour_stop)
         user, bot = self.labels
         m = re.search(r"^Topic:\s*(.+)$", prompt, re.MULTILINE)
         topic = m.group(1).strip() if m else "something on my mind"
@@ -358,11 +370,11 @@ class FaultServer:
 
     async def _stream(self, name: str, arg: str, writer: asyncio.StreamWriter,
                       body: dict[str, Any], chat: bool, prompt: str, stop: list[str],
-                      model: str) -> bool:
+                      model: str, ideas: str = "ok") -> bool:
         head = ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
         writer.write(head.encode())
-        text, finish = self._text(prompt, chat, stop)
+        text, finish = self._text(prompt, chat, stop, ideas)
         pieces = re.findall(r"\s*\S+", text) or [text]
         want_usage = bool((body.get("stream_options") or {}).get("include_usage")) and name != "nousage"
         created = int(time.time())
@@ -416,6 +428,72 @@ class FaultServer:
             out += chunk(None, usage=self._usage(prompt, text), empty=True)
         await send(out + _sse("[DONE]") + b"0\r\n\r\n")
         return True
+
+
+_IDEAS = ["I want to start running again after an injury",
+          "My sister and I have not spoken since the wedding",
+          "I freeze whenever my manager asks me a question in meetings",
+          "Moving to a new city where I know nobody",
+          "I spend every weekend catching up on sleep",
+          "Deciding whether to go back to school at forty",
+          "My best friend keeps cancelling our plans at the last minute",
+          "I feel guilty saying no to extra shifts",
+          "Learning to cook so I stop ordering takeaway",
+          "My teenage son only talks to me through text messages",
+          "Keeping a budget when my income changes every month",
+          "I miss the structure I had before I retired"]
+_FACETS = ["at work", "with my family", "late at night", "when I am tired", "on weekends",
+           "after a bad day", "in front of strangers", "when money is tight"]
+
+
+def _ideas(prompt: str, chat: bool, stop: list[str], mode: str,
+           honour_stop: bool) -> tuple[str, str]:
+    """A brainstorm answer: the topics asked for, a re-cased old one, a repeat and a near-copy."""
+    if chat:
+        existing = re.findall(r"^- (.+)$", prompt, re.MULTILINE)
+        m = re.search(r"Write (\d+)", prompt)
+        n = int(m.group(1)) if m else 5
+    else:
+        existing = re.findall(r"^\d+\. (.+)$", prompt, re.MULTILINE)
+        last = int(re.search(r"(\d+)\.$", prompt).group(1))
+        m = re.match(r"\n(\d+)\.", stop[0]) if stop else None
+        n = int(m.group(1)) - last if m else 5
+    parent = re.search(r'(?:subtopics of this topic:|All within) "(.+?)"', prompt)
+    if parent:
+        fresh = [f"{f.capitalize()}: {t.lower()}" for f, t in zip(_FACETS, reversed(_IDEAS))]
+    else:
+        fresh = [t for t in _IDEAS if t not in existing]
+    fresh += [f"Idea number {i} about something else entirely" for i in range(1, n + 1)]
+    items = fresh[:n]
+    if items:
+        items.insert(1, items[0].upper() + "!")  # a repeat (case and punctuation aside)
+        items.insert(2, items[0] + " again")  # a near-duplicate
+    if existing:
+        items.insert(0, existing[0].lower() + ".")  # already in the list
+    if mode == "empty":
+        items = []
+    elif mode == "dupes":
+        items = [t.upper() for t in existing[:n + 2]] or ["same", "same"]
+    elif mode == "lines":
+        items = [f"Topic line {i}" for i in range(10_000)]
+    if mode == "notlist":
+        text = "Sure! Here are some lovely ideas you could consider for your coaching sessions."
+    elif mode == "badjson":
+        text = json.dumps([{"title": t} for t in items])
+    elif mode == "empty":
+        text = ""
+    elif chat:
+        text = "```json\n" + json.dumps(items, indent=1) + "\n```"
+    else:
+        first = int(re.search(r"(\d+)\.$", prompt).group(1))
+        text = "".join(f"{'' if i == 0 else f'{first + i}.'} {t}\n" for i, t in enumerate(items))
+        text = text.rstrip("\n") + "\n\nSome unrelated text after the list."
+    finish = "stop" if chat else "length"
+    if honour_stop and stop:
+        hits = [text.find(s) for s in stop if s and s in text]
+        if hits:
+            text, finish = text[:min(hits)], "stop"
+    return text, finish
 
 
 def _sse(data: str) -> bytes:

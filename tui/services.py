@@ -95,6 +95,42 @@ class Services:
     read_topic_lines = staticmethod(library_files.read_topic_lines)
 
     # -- endpoints and runs -------------------------------------------------------------------
+    # -- brainstorming topics (synth.curate.topic_ideas) ------------------------------------
+    def brainstorm_estimate(self, source: TopicSource, n: int, about: str,
+                            parent: str | None = None, endpoint: str | None = None) -> str:
+        """The estimate line for the default (or named) endpoint, without a request."""
+        from synth.curate import topic_ideas
+        from synth.generate import brainstorm
+
+        cfg = self.ws.config.endpoint(endpoint)
+        persona = topic_ideas.persona_for(self.ws, source, None)
+        req = topic_ideas.prepare(source, persona, n, style=cfg.style or persona.style,
+                                  about=about, parent=parent)
+        est = brainstorm.estimate(req, self.default_model(cfg.name), free=cfg.is_embedded,
+                                  overrides=self.ws.config.prices or None)
+        return est.line()
+
+    def brainstorm(self, source: TopicSource, n: int, about: str, parent: str | None = None,
+                   endpoint: str | None = None):
+        """Ask the model and curate its answer (blocking: call it from a thread)."""
+        from synth.curate import topic_ideas
+
+        persona = topic_ideas.persona_for(self.ws, source, None)
+        session, _label = self.endpoint_session(endpoint, None)
+        ep = session.endpoint
+        try:
+            req = topic_ideas.prepare(source, persona, n, style=ep.style, about=about,
+                                      parent=parent)
+            return topic_ideas.propose(source, req, ep)
+        finally:
+            if session.server is None:
+                session.close()
+
+    def add_topics(self, source: TopicSource, texts: list[str], parent: str | None = None):
+        from synth.library.edit import add_topics
+
+        return add_topics(source, texts, parent=parent)
+
     def endpoint_names(self) -> list[tuple[str, str]]:
         """(label, name) for each configured endpoint, the embedded one labelled as a demo."""
         cfg = self.ws.config

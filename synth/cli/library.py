@@ -47,7 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     act.add_argument("--rename", nargs=2, metavar=("OLD", "NEW"),
                      help="reword a topic in place (comments kept)")
     act.add_argument("--delete", action="store_true", help="delete the list's file (with --yes)")
-    p.add_argument("--yes", action="store_true", help="confirm --delete")
+    act.add_argument("--brainstorm", metavar="N", type=int,
+                     help="ask the model for N new topics for the list's persona (shown; added "
+                          "with --yes, or written to --out FILE)")
+    act.add_argument("--expand", nargs=2, metavar=("TOPIC", "N"),
+                     help="ask the model for N narrower subtopics of TOPIC (recorded as its "
+                          "subtopics)")
+    p.add_argument("--yes", action="store_true", help="confirm --delete; add what --brainstorm "
+                                                      "or --expand found")
+    from synth.cli.brainstorm import add_brainstorm_flags
+    add_brainstorm_flags(p)
     p.set_defaults(func=cmd_topics)
 
     p = sub.add_parser("check", help="validate every persona, topic source and the config")
@@ -74,10 +83,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 def _needs_name(args: argparse.Namespace, what: str) -> None:
     changing = any(getattr(args, k, None) for k in ("new", "copy_to", "rename_to", "delete", "add",
                                                      "import_file", "set_fields", "remove",
-                                                     "rename"))
+                                                     "rename", "brainstorm", "expand"))
     if changing and not args.name:
         raise LibraryError(f"name the {what} to change, e.g. `chatsynth {args.command} NAME ...`",
                            field="name")
+    if getattr(args, "brainstorm", None) is not None and not args.name:
+        raise LibraryError(f"name the {what} to brainstorm for, e.g. `chatsynth topics NAME "
+                           "--brainstorm 10`", field="name")
     if getattr(args, "delete", False) and not args.yes:
         raise LibraryError("--delete removes the file; add --yes to confirm", field="delete")
 
@@ -182,6 +194,9 @@ def _topics_change(ws, args: argparse.Namespace) -> bool:
 def cmd_topics(args: argparse.Namespace) -> int:
     ws = _ws(args)
     _needs_name(args, "topic source")
+    if args.brainstorm is not None or args.expand:
+        from synth.cli.brainstorm import cmd_brainstorm
+        return cmd_brainstorm(ws, args)
     if _topics_change(ws, args):
         return 0
     if args.name:

@@ -13,8 +13,8 @@ from typing import Any
 
 from synth.errors import LibraryError
 from synth.library.personas import PERSONA_KEYS, persona_from_mapping, save_persona
-from synth.library.topics import load_topic_source
-from synth.models import Persona, TopicSource
+from synth.library.topics import SUBTOPICS_OF, load_topic_source, yaml_item
+from synth.models import Persona, Topic, TopicSource
 from synth.library.yamlio import (
     atomic_write_text, dump_yaml, key_lines, parse_yaml, parse_yaml_document, read_text,
     unknown_key_message,
@@ -113,9 +113,12 @@ def _edit(source: TopicSource, text: str, new: str | None) -> TopicSource:
     if source.kind == "yaml":
         doc = parse_yaml_document(read_text(path), path)
         seq = doc.get("topics") if isinstance(doc, dict) else doc
-        k = [j for j, item in enumerate(seq) if _norm(str(item)) == _norm(source.topics[i].text)][0]
+        k = [j for j, item in enumerate(seq)
+             if _norm(_item_text(item)) == _norm(source.topics[i].text)][0]
         if new is None:
             del seq[k]
+        elif isinstance(seq[k], dict):
+            seq[k]["topic"] = new  # a subtopic keeps where it came from
         else:
             seq[k] = new
         out = dump_yaml(doc)
@@ -127,5 +130,49 @@ def _edit(source: TopicSource, text: str, new: str | None) -> TopicSource:
         else:
             src_lines[n] = new
         out = "\n".join(src_lines) + "\n"
+    atomic_write_text(path, out)
+    return load_topic_source(path)
+
+
+def _item_text(item: Any) -> str:
+    return str(item.get("topic", "")) if isinstance(item, dict) else str(item)
+
+
+def add_topics(source: TopicSource, texts: list[str], parent: str | None = None) -> TopicSource:
+    """Append topics to a list, leaving every other line (comments too) as it is; with
+    ``parent`` they are recorded as its subtopics (a text list: under a ``# subtopics of:``
+    line; a YAML list: ``{topic: ..., from: ...}`` items).  All or nothing: a repeat of a topic
+    already there refuses the lot."""
+    path = _check_list(source)
+    texts = [" ".join(t.split()) for t in texts]
+    have = {_norm(t.text): t for t in source.topics}
+    seen: set[str] = set()
+    for t in texts:
+        if not t:
+            raise LibraryError("empty topic; nothing was added", path=path, field="topics")
+        if _norm(t) in have or _norm(t) in seen:
+            raise LibraryError(f"{t!r} is already in the list; nothing was added", path=path,
+                               field="topics")
+        seen.add(_norm(t))
+    if not texts:
+        return source
+    if source.kind == "yaml":
+        doc = parse_yaml_document(read_text(path), path)
+        seq = doc.get("topics") if isinstance(doc, dict) else doc
+        if seq is None and isinstance(doc, dict):
+            from ruamel.yaml.comments import CommentedSeq
+            seq = doc["topics"] = CommentedSeq()
+        for t in texts:
+            seq.append(yaml_item(Topic(text=t, parent=parent)))
+        out = dump_yaml(doc)
+    else:
+        old = read_text(path)
+        lines = old.splitlines()
+        if parent:
+            block = ([""] if lines and lines[-1].strip() else []) + [f"{SUBTOPICS_OF} {parent}"]
+        else:  # after a block of subtopics, a blank line ends the block
+            ends_in_tree = bool(source.topics and source.topics[-1].parent)
+            block = [""] if ends_in_tree and lines and lines[-1].strip() else []
+        out = "\n".join(lines + block + texts) + "\n"
     atomic_write_text(path, out)
     return load_topic_source(path)

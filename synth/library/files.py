@@ -116,8 +116,9 @@ def save_topics(source: TopicSource, texts: list[str]) -> TopicSource:
     for i, t in enumerate(texts):
         if not t:
             raise LibraryError("empty topic", path=source.path, field=f"topics[{i}]")
+    parents = {" ".join(t.text.split()).casefold(): t.parent for t in source.topics}
     new = TopicSource(id=source.id, kind=source.kind, path=source.path, persona=source.persona,
-                      topics=[Topic(text=t) for t in texts])
+                      topics=[Topic(text=t, parent=parents.get(t.casefold())) for t in texts])
     save_topic_source(new, source.path)
     return load_topic_source(Path(source.path))  # type: ignore[arg-type]
 

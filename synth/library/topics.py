@@ -20,6 +20,9 @@ from synth.models import Topic, TopicSource
 TOPIC_FILE_KEYS = {"topics", "persona", "description"}
 DOC_SUFFIXES = {".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".text"}
 TOPIC_SUFFIXES = {".yaml", ".yml", ".txt"}
+# a text list's tree: this comment line names the parent of the topics under it (to a blank line)
+SUBTOPICS_OF = "# subtopics of:"
+ITEM_KEYS = {"topic", "from"}  # a YAML list's item may be {topic: TEXT, from: PARENT}
 
 def _dedupe_check(topics: list[Topic], path: Path) -> None:
     """Refuse repeated topics (case and spacing do not count), naming every repeat.  Topics
@@ -54,11 +57,16 @@ def load_topic_source(path: Path) -> TopicSource:
 def _load_text_topics(path: Path) -> TopicSource:
     text = read_text(path)
     topics = []
+    parent = None
     for n, line in enumerate(text.splitlines(), start=1):
         s = line.strip()
+        if s.lower().startswith(SUBTOPICS_OF):
+            parent = " ".join(s[len(SUBTOPICS_OF):].split()) or None
+        if not s:
+            parent = None
         if not s or s.startswith("#"):
             continue
-        topics.append(Topic(text=s, source_line=n))
+        topics.append(Topic(text=s, source_line=n, parent=parent))
     _dedupe_check(topics, path)
     return TopicSource(id=path.stem, kind="text", topics=topics, path=path)
 
@@ -93,17 +101,50 @@ def _load_yaml_topics(path: Path) -> TopicSource:
         line = item_line(items, i) or base_line
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             item = str(item)
+        parent = None
+        if isinstance(item, dict):
+            item, parent = _tree_item(item, path, line, i, take)
+            if item is None:
+                continue
         if not isinstance(item, str):
             take.add(type_error("a topic (one line of text)", item, path=path, line=line,
                                  field=f"topics[{i}]"))
         elif not item.strip():
             take.add(LibraryError("empty topic", path=path, line=line, field=f"topics[{i}]"))
         else:
-            topics.append(Topic(text=" ".join(item.split()), source_line=line))
+            topics.append(Topic(text=" ".join(item.split()), source_line=line, parent=parent))
     if topics or not take.errors:
         take(_dedupe_check, topics, path)
     take.done()
     return TopicSource(id=path.stem, kind="yaml", topics=topics, path=path, persona=persona)
+
+
+def _tree_item(item: dict, path: Path, line: int | None, i: int, take: Collector):
+    """``{topic: TEXT, from: PARENT}`` -> (TEXT, PARENT); a problem is collected, (None, None)."""
+    for key in item:
+        if str(key) not in ITEM_KEYS:
+            take.add(LibraryError(unknown_key_message(str(key), ITEM_KEYS), path=path, line=line,
+                                  field=f"topics[{i}]"))
+            return None, None
+    text, parent = item.get("topic"), item.get("from")
+    if not isinstance(text, str) or (parent is not None and not isinstance(parent, str)):
+        take.add(type_error("a topic (one line of text)", text if not isinstance(text, str)
+                            else parent, path=path, line=line, field=f"topics[{i}]"))
+        return None, None
+    return text, (" ".join(parent.split()) or None) if parent else None
+
+
+def yaml_item(topic: Topic):
+    """How a topic is written in a YAML list: its text, or {topic, from} for a subtopic."""
+    if not topic.parent:
+        return " ".join(topic.text.split())
+    from ruamel.yaml.comments import CommentedMap
+
+    m = CommentedMap()
+    m["topic"] = " ".join(topic.text.split())
+    m["from"] = topic.parent
+    m.fa.set_flow_style()
+    return m
 
 
 def _load_folder(path: Path) -> TopicSource:
@@ -158,6 +199,7 @@ def save_topic_source(source: TopicSource, path: Path | None = None) -> Path:
         raise LibraryError("a folder of documents is edited as files, not saved as a list",
                            path=path, field="topics")
     texts = [" ".join(t.text.split()) for t in source.topics]
+    items = [yaml_item(t) for t in source.topics]  # subtopics keep where they came from
     tmp = TopicSource(id=source.id, kind=source.kind,
                       topics=[Topic(text=t) for t in texts])  # not in the file yet: no lines
     _dedupe_check(tmp.topics, path)
@@ -169,14 +211,14 @@ def save_topic_source(source: TopicSource, path: Path | None = None) -> Path:
             except LibraryError:
                 doc = None
         if isinstance(doc, dict):
-            doc["topics"] = texts
+            doc["topics"] = items
         else:
             from ruamel.yaml.comments import CommentedMap
 
             doc = CommentedMap()
             if source.persona:
                 doc["persona"] = source.persona
-            doc["topics"] = texts
+            doc["topics"] = items
         text = dump_yaml(doc)
     else:
         header = []

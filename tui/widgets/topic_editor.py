@@ -30,6 +30,8 @@ class TopicTable(DataTable):
         Binding("shift+down,J", "editor('down')", "Move down"),
         Binding("i", "editor('import')", "Import"),
         Binding("slash", "editor('filter')", "Filter"),
+        Binding("b", "editor('brainstorm')", "Brainstorm"),
+        Binding("B", "editor('expand')", "Subtopics"),
     ]
 
     def action_editor(self, what: str) -> None:
@@ -210,6 +212,24 @@ class TopicEditor(Guarded, Vertical):
 
         self.app.push_screen(TextPrompt("Import topics from a text file (one a line):",
                                         placeholder="/path/to/topics.txt"), done)
+
+    def do_brainstorm(self, parent: str | None = None) -> None:
+        """Ask the model for new topics (``parent``: subtopics of it) and add the ticked ones."""
+        from tui.screens.brainstorm import BrainstormDialog
+
+        def done(saved: TopicSource | None) -> None:
+            if saved is not None:
+                added = len(saved.topics) - len(self.texts)
+                self.load(saved, keep_cursor=len(saved.topics) - 1)
+                self.post_message(self.Saved(saved))
+                self.app.notify(f"Added {added} topic{'' if added == 1 else 's'}")
+
+        self.app.push_screen(BrainstormDialog(self.source, parent=parent), done)
+
+    def do_expand(self) -> None:
+        i = self.selected_index()
+        if i is not None:
+            self.do_brainstorm(parent=self.texts[i])
 
     # -- events ------------------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
