@@ -159,15 +159,24 @@ def test_report_measures():
     assert first_line_share(["I feel stuck.\nAt work, mostly.", "I feel stuck.\nWith money.", "Hello"])[0] == 2 / 3
 
 
-def test_report_first_line_and_tokens_per_conversation(run, tmp_path):
+@pytest.mark.parametrize("fmt", ["chat", "completion"])
+def test_report_first_line_and_tokens_per_conversation(run, tmp_path, fmt):
+    from synth.tokens import counter_for
+
     store, run_id, _ = run
-    export_run(store, run_id, tmp_path / "r", ExportOptions(validation_fraction=0))
+    res = export_run(store, run_id, tmp_path / "r", ExportOptions(formats=(fmt,), validation_fraction=0))
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     assert rep["same_first_line"] == {"share": 0.0, "most_common": []}
     assert rep["tokens_per_conversation"]["min"] > 0
     md = (tmp_path / "r" / "report.md").read_text()
     assert "same first line: none (no two exported conversations open with the same line)" in md
-    assert "- tokens per conversation (its turns after trims and edits, as Review shows them): min " in md
+    assert "- tokens per conversation (its turns after trims and edits, as exported): min " in md
+    # the tokens of the exported turns with the export's encoding: for chat, the very counts that
+    # validated each example (no second tokenization); for completion, counted the same way
+    enc = counter_for("gpt-4o-mini")
+    want = sorted(sum(enc.count(t.text.strip()) for t in it.turns) for it in res.selection.chosen)
+    assert (rep["tokens_per_conversation"]["min"], rep["tokens_per_conversation"]["max"]) == (want[0], want[-1])
+    assert sorted(res.turn_tokens.values()) == (want if fmt == "chat" else [])
 
 
 def test_report_counts_reasons_and_near_duplicates(tmp_path):
