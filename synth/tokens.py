@@ -121,6 +121,7 @@ class ChatCount:
     total: int  # the whole example, with the chat overhead
     assistant: int  # the content tokens of assistant messages (what is trained on)
     messages: int
+    turns: int = 0  # the content tokens of every message but the system prompt
 
 
 class TokenCounter:
@@ -135,7 +136,7 @@ class TokenCounter:
             self.encoding_name, self.note = encoding_for(model)
         self.enc = load_encoding(self.encoding_name)
         self.threads = threads or min(8, (os.cpu_count() or 2))
-        self._small: dict[str, int] = {}  # roles and names: a handful of distinct strings
+        self._small: dict[str, int] = {}  # roles, names, system prompts: a few distinct strings
 
     def count(self, text: str) -> int:
         return len(self.enc.encode_ordinary(text))
@@ -167,6 +168,7 @@ class TokenCounter:
         spans: list[tuple[int, int, int, int]] = []  # (start, end) of texts, n messages
         texts: list[str] = []
         is_asst: list[bool] = []
+        is_turn: list[bool] = []
         for msgs in examples:
             start = len(texts)
             base = REPLY_PRIMING
@@ -175,6 +177,7 @@ class TokenCounter:
                 if not isinstance(m, dict):
                     continue
                 asst = m.get("role") == "assistant"
+                system = m.get("role") == "system"
                 for key, value in m.items():
                     if key == "role" or key == "name":
                         if isinstance(value, str):
@@ -184,9 +187,14 @@ class TokenCounter:
                         continue
                     if isinstance(value, (dict, list)):
                         value = json.dumps(value, ensure_ascii=False)
+                    if system and key == "content" and isinstance(value, str) and (
+                            value in self._small or len(self._small) < 256):
+                        base += self._small_count(value)  # one persona's prompt, every example
+                        continue
                     if isinstance(value, str):
                         texts.append(value)
                         is_asst.append(asst and key == "content")
+                        is_turn.append(not system and key == "content")
             fixed.append(base)
             spans.append((start, len(texts), len(msgs), 0))
         lens = self.count_many(texts)
@@ -194,7 +202,8 @@ class TokenCounter:
         for base, (s, e, n, _) in zip(fixed, spans):
             total = base + sum(lens[s:e])
             asst = sum(lens[k] for k in range(s, e) if is_asst[k])
-            out.append(ChatCount(total=total, assistant=asst, messages=n))
+            turns = sum(lens[k] for k in range(s, e) if is_turn[k])
+            out.append(ChatCount(total=total, assistant=asst, messages=n, turns=turns))
         return out
 
     def chat_tokens(self, messages: Sequence[dict[str, Any]]) -> int:

@@ -137,6 +137,32 @@ def test_invalid_examples_are_refused_by_name(tmp_path):
     assert res.examples["chat.train"] == 11
 
 
+@pytest.mark.parametrize("fmt", ["chat", "sharegpt", "completion"])
+def test_findings_of_an_export_number_the_written_lines(tmp_path, fmt):
+    # the export checks each example once, as it writes it: after a refused example the
+    # warnings of the ones written later name their lines in the file as written, exactly as
+    # validate of that file finds them
+    def secret(i, k):
+        if i == 2:
+            return turns("My key is sk-proj-ABCDEFGHIJKLMNOPQRSTUV1234 - is that safe to share?",
+                         "Please never share it. Could you rotate it today?",
+                         "Yes, I will rotate it.", "Good. Shall we set a reminder to check tomorrow?")
+        return None
+    store, run_id, _ = make_run(tmp_path / "runs", n_topics=12, per_topic=1, extra=secret)
+    res = export_run(store, run_id, tmp_path / "o", ExportOptions(
+        formats=(fmt,), validation_fraction=0, system_prompt=False,
+        separator="\n\nEVE:" if fmt == "completion" else None))
+    key = f"{fmt}.train"
+    assert res.refused and all(r.reasons[0].endswith("[secret]") for r in res.refused)
+    again = validate_file(res.files[key], model="gpt-4o-mini", fmt=fmt)
+    exported = res.reports[key]
+    assert [f.format() for f in exported.findings] == [f.format() for f in again.findings]
+    assert exported.example_tokens == again.example_tokens
+    assert exported.examples == again.examples == res.examples[key]
+    if fmt == "chat":  # no system prompt: every written line warns, numbered 1..n
+        assert [f.line for f in exported.warnings] == list(range(1, res.examples[key] + 1))
+
+
 def test_nothing_to_export_and_bad_options(tmp_path, run):
     store, run_id, _ = run
     with pytest.raises(ExportError, match="nothing to export"):
@@ -159,15 +185,24 @@ def test_report_measures():
     assert first_line_share(["I feel stuck.\nAt work, mostly.", "I feel stuck.\nWith money.", "Hello"])[0] == 2 / 3
 
 
-def test_report_first_line_and_tokens_per_conversation(run, tmp_path):
+@pytest.mark.parametrize("fmt", ["chat", "completion"])
+def test_report_first_line_and_tokens_per_conversation(run, tmp_path, fmt):
+    from synth.tokens import counter_for
+
     store, run_id, _ = run
-    export_run(store, run_id, tmp_path / "r", ExportOptions(validation_fraction=0))
+    res = export_run(store, run_id, tmp_path / "r", ExportOptions(formats=(fmt,), validation_fraction=0))
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     assert rep["same_first_line"] == {"share": 0.0, "most_common": []}
     assert rep["tokens_per_conversation"]["min"] > 0
     md = (tmp_path / "r" / "report.md").read_text()
     assert "same first line: none (no two exported conversations open with the same line)" in md
-    assert "- tokens per conversation (its turns after trims and edits, as Review shows them): min " in md
+    assert "- tokens per conversation (its turns after trims and edits, as exported): min " in md
+    # the tokens of the exported turns with the export's encoding: for chat, the very counts that
+    # validated each example (no second tokenization); for completion, counted the same way
+    enc = counter_for("gpt-4o-mini")
+    want = sorted(sum(enc.count(t.text.strip()) for t in it.turns) for it in res.selection.chosen)
+    assert (rep["tokens_per_conversation"]["min"], rep["tokens_per_conversation"]["max"]) == (want[0], want[-1])
+    assert sorted(res.turn_tokens.values()) == (want if fmt == "chat" else [])
 
 
 def test_report_counts_reasons_and_near_duplicates(tmp_path):

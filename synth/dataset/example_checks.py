@@ -200,6 +200,8 @@ def check_sharegpt(ex: Any, lineno: int) -> list[Finding]:
             out.append(F(lineno, "value_not_string", f"{w} value must be a string"))
         elif not t["value"].strip():
             out.append(F(lineno, "empty_value", f"{w} ({t['from']}) has an empty value"))
+        elif _API_KEY.search(t["value"]):
+            out.append(F(lineno, "secret", f"{w} value looks like it holds an API key"))
         froms.append(t["from"])
     if out:
         return out

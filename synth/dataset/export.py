@@ -16,7 +16,6 @@ Examples that fail validation are not written: the result lists which and why.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -26,8 +25,7 @@ from typing import Any, Callable, Literal, Sequence
 from synth.errors import ChatsynthError
 from synth.models import Persona, Turn
 from synth.curate.review import Policy, Reviewed, ReviewSet, Selection
-from synth.private_files import DIR_MODE, FILE_MODE, private_dir
-from synth.library.yamlio import atomic_write_text
+from synth.private_files import DIR_MODE, private_dir
 
 FORMATS = ("chat", "sharegpt", "completion")
 SplitBy = Literal["topic", "conversation"]
@@ -91,6 +89,8 @@ class ExportResult:
     separator: str = ""
     stop_token: str = ""
     seconds: float = 0.0
+    # tokens of each exported conversation's turns, from the count that validated its example
+    turn_tokens: dict[str, int] = field(default_factory=dict)
 
     @property
     def written_errors(self) -> int:
@@ -171,39 +171,6 @@ def split(items: Sequence[Reviewed], by: SplitBy, fraction: float, seed: int
 
 # -- writing -------------------------------------------------------------------------------------
 
-def write_lines_atomic(path: Path, lines: Sequence[str]) -> None:
-    """Write JSONL so that a crash leaves the old file or the new one, never half of one."""
-    atomic_write_text(path, "\n".join(lines) + "\n" if lines else "", mode=FILE_MODE)
-
-
-def _build(fmt: str, items: Sequence[Reviewed], persona_of: Callable[[Reviewed], Persona],
-           opts: ExportOptions, sep: str | None, stop: str | None
-           ) -> tuple[list[str], list[tuple[str, int | None]]]:
-    """Serialized lines and, per line, (conversation id, persona turn index or None).  Each
-    conversation takes its own persona's system prompt and labels (a dataset mixes personas);
-    ``sep``/``stop``: the completion format's, or None for each persona's default."""
-    dumps = json.JSONEncoder(ensure_ascii=False).encode
-    lines: list[str] = []
-    origin: list[tuple[str, int | None]] = []
-    for it in items:
-        persona = persona_of(it)
-        system = persona.system_prompt.strip() if opts.system_prompt else None
-        turns = _clean(it.turns)
-        if fmt == "chat":
-            lines.append(dumps(chat_example(turns, system)))
-            origin.append((it.id, None))
-        elif fmt == "sharegpt":
-            lines.append(dumps(sharegpt_example(turns, system)))
-            origin.append((it.id, None))
-        else:
-            for i, ex in completion_examples(
-                    turns, persona, sep if sep is not None else default_separator(persona),
-                    stop if stop is not None else default_stop(persona)):
-                lines.append(dumps(ex))
-                origin.append((it.id, i))
-    return lines, origin
-
-
 def default_separator(persona: Persona) -> str:
     return f"\n\n{persona.persona_label}:"
 
@@ -237,7 +204,7 @@ def export_sources(sources: Sequence[Source], out_dir: Path, opts: ExportOptions
     across runs, split by topic over all of them, build, validate, write, report."""
     from synth.dataset.report import build_report, write_report
     from synth.tokens import counter_for
-    from synth.dataset.validate import validate_lines
+    from synth.dataset.export_parts import write_part
 
     t0 = time.perf_counter()
     opts.check()
@@ -275,37 +242,21 @@ def export_sources(sources: Sequence[Source], out_dir: Path, opts: ExportOptions
             if not items:
                 continue
             key = f"{fmt}.{part}"
-            say(f"building {key} ({len(items):,} conversations)")
-            lines, origin = _build(fmt, items, persona_of, opts, sep, stop)
-            say(f"validating {key} ({len(lines):,} examples)")
-            rep = validate_lines(lines, path=f"{key}.jsonl", model=opts.model, fmt=fmt,  # type: ignore[arg-type]
-                                 validation_file=(part == "validation"), counter=counter)
-            bad = set(rep.invalid_lines)
-            if bad:
-                why: dict[int, list[str]] = {}
-                for f in rep.errors:
-                    if f.line is not None:
-                        why.setdefault(f.line, []).append(f"{f.message} [{f.code}]")
-                for ln in sorted(bad):
-                    cid, turn = origin[ln - 1]
-                    result.refused.append(Refused(cid, fmt, part, turn, why.get(ln, ["invalid"])))
-                keep = [i for i in range(len(lines)) if i + 1 not in bad]
-                lines = [lines[i] for i in keep]
-                rep = validate_lines(lines, path=f"{key}.jsonl", model=opts.model, fmt=fmt,  # type: ignore[arg-type]
-                                     validation_file=(part == "validation"), counter=counter)
-            if not lines:  # every example refused: no empty file for a trainer to reject
+            path = out_dir / f"{key}.jsonl"
+            say(f"building, validating and writing {key} ({len(items):,} conversations)")
+            done = write_part(path, fmt, part, items, persona_of, opts, sep, stop, counter)
+            result.refused += done.refused
+            result.turn_tokens.update(done.turn_tokens)
+            rep = done.report
+            if rep is None:  # every example refused: no empty file for a trainer to reject
                 result.notes.append(f"{key}: every example was refused, so no {key}.jsonl "
                                     "was written")
                 continue
-            if rep.errors and not opts.allow_invalid:  # a file a trainer would reject: not written
+            if not done.written:  # a file a trainer would reject: not written
                 result.withheld[key] = rep  # the report lists its errors
                 continue
-            path = out_dir / f"{key}.jsonl"
-            say(f"writing {path}")
-            write_lines_atomic(path, lines)
             result.files[key] = path
-            result.examples[key] = len(lines)
-            rep.path = str(path)
+            result.examples[key] = done.examples
             result.reports[key] = rep
             result.notes += [n for n in rep.notes if n not in result.notes]  # e.g. a stated encoding
     result.seconds = time.perf_counter() - t0

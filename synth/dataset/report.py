@@ -56,6 +56,23 @@ def _dist(values: Sequence[float]) -> dict[str, float] | None:
     return asdict(d) if d else None
 
 
+def _turn_tokens(chosen: Sequence[Any], known: dict[str, int], model: str) -> list[int]:
+    """Tokens of each chosen conversation's turns (stripped, as exported, with the export's
+    encoding): the counts that validated its chat or ShareGPT example, so nothing is tokenized
+    twice; the rest (a completion-only export, a refused example) counted here the same way."""
+    from synth.tokens import counter_for
+
+    todo = [it for it in chosen if it.id not in known]
+    if todo:
+        lens = counter_for(model).count_many([t.text.strip() for it in todo for t in it.turns])
+        pos = 0
+        known = dict(known)
+        for it in todo:
+            known[it.id] = sum(lens[pos:pos + len(it.turns)])
+            pos += len(it.turns)
+    return [known[it.id] for it in chosen]
+
+
 def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str | None = None,
                  finetune_prices: dict[str, float] | None = None) -> dict[str, Any]:
     """The report of an export of one run or of a dataset's runs (``synth.dataset.export.Source``)."""
@@ -65,8 +82,7 @@ def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str
     chosen = result.selection.chosen
     items = [it for s in sources for it in s.rs.items]
     pairs = [p for s in sources for p in s.rs.pairs]
-    for s in sources:
-        s.rs.count_tokens()
+    tokens = _turn_tokens(chosen, result.turn_tokens, opts.model)
     n = len(items)
     by_state: Counter[str] = Counter()
     by_rule: Counter[str] = Counter()
@@ -129,7 +145,7 @@ def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str
         "split": {"by": opts.split_by, "validation_fraction": opts.validation_fraction,
                   "seed": opts.seed, "validation_topics": result.validation_topics},
         "turns_per_conversation": _dist([len(it.turns) for it in chosen]),
-        "tokens_per_conversation": _dist([it.tokens for it in chosen]),
+        "tokens_per_conversation": _dist(tokens),
         "generation_usage": {"prompt_tokens": usage_p, "completion_tokens": usage_c,
                              "counted_here": counted,
                              "cost_usd": round(sum(costs), 6) if costs else None,
@@ -194,7 +210,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         out.append(f"- turns per conversation: min {t['min']:.0f}, median {t['median']:g}, max {t['max']:.0f}")
     t = r.get("tokens_per_conversation")
     if t:
-        out.append(f"- tokens per conversation (its turns after trims and edits, as Review shows them): "
+        out.append(f"- tokens per conversation (its turns after trims and edits, as exported): "
                    f"min {t['min']:,.0f}, median {t['median']:,g}, max {t['max']:,.0f}")
     nd = r["near_duplicates"]
     out += [f"- near-duplicates: {nd['pairs']} pairs, {nd['flagged']} conversations flagged ({_pct(nd['rate'])})"

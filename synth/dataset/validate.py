@@ -135,97 +135,151 @@ def _looks_like_validation_file(path: str) -> bool:
     return any(w.startswith("valid") or w in ("val", "eval", "test", "dev") for w in words)
 
 
+class FileCheck:
+    """The checks of one file, fed chunk by chunk (``examine`` then ``add``) so that an export
+    validates its examples as it writes them, each tokenized once, without holding the file.
+    ``validate_lines`` feeds it a whole file at once."""
+
+    def __init__(self, *, path: str = "", model: str | None = None, fmt: Format = "chat",
+                 limit: int | None = None, validation_file: bool | None = None,
+                 min_examples: int = MIN_EXAMPLES, counter: Any = None) -> None:
+        from synth.tokens import TokenCounter, training_limit
+
+        self.counter = counter or TokenCounter(model)
+        if limit is None:
+            limit, lim_note = training_limit(model)
+        else:
+            lim_note = None
+        self.path, self.fmt, self.limit = path, fmt, limit
+        self.validation_file, self.min_examples = validation_file, min_examples
+        self.notes = [n for n in (self.counter.note, lim_note) if n]
+        self.findings: list[Finding] = []
+        self.bad: set[int] = set()
+        self.counts: list[Any] = []  # ChatCount of each valid example, in file order
+        self.examples = 0  # values that are JSON objects
+        self.lines = 0
+        self.blank = True  # no line with anything on it (yet)
+        self._suffix: list[str | None] = [None, None]  # completion: common prompt/completion ends
+
+    def examine(self, numbered: Sequence[tuple[int, Any]]) -> list[tuple[int, Any, list[Finding], Any]]:
+        """(line, value, findings, ChatCount or None where the example is invalid) for parsed
+        values; one batch of token counts for the valid ones.  Changes nothing: see ``add``."""
+        from synth.tokens import ChatCount
+
+        check = CHECKS[self.fmt]
+        rows: list[tuple[int, Any, list[Finding], Any]] = []
+        valid: list[int] = []
+        for i, v in numbered:
+            f = check(v, i)
+            if not any(x.severity == "error" for x in f):
+                valid.append(len(rows))
+            rows.append((i, v, f, None))
+        if self.fmt == "completion":  # plain text: no chat overhead
+            n = self.counter.count_many([x for k in valid for x in (rows[k][1]["prompt"], rows[k][1]["completion"])])
+            counts = [ChatCount(total=p + c, assistant=c, messages=2) for p, c in zip(n[0::2], n[1::2])]
+        else:
+            counts = self.counter.chat_counts([to_messages(rows[k][1], self.fmt) for k in valid])
+        for k, c in zip(valid, counts):
+            i, v, f, _ = rows[k]
+            if c.total > self.limit:
+                f = [*f, Finding(i, "too_long", f"{c.total:,} tokens, over the {self.limit:,}-token "
+                                                f"limit per example (the trainer truncates or rejects it)")]
+                c = None
+            rows[k] = (i, v, f, c)
+        return rows
+
+    def add(self, rows: Sequence[tuple[int, Any, list[Finding], Any]]) -> None:
+        """Record examined rows as lines of the file (their findings, counts, bad lines)."""
+        if rows:
+            self.blank = False
+        for i, v, f, c in rows:
+            self.lines = max(self.lines, i)
+            self.findings += f
+            if isinstance(v, dict):
+                self.examples += 1
+            if c is None:
+                self.bad.add(i)
+                continue
+            self.counts.append(c)
+            if self.fmt == "completion":
+                self._suffix = [_common_end(self._suffix[0], v["prompt"]),
+                                _common_end(self._suffix[1], v["completion"])]
+
+    def report(self) -> ValidationReport:
+        counts = self.counts
+        report = ValidationReport(path=self.path, format=self.fmt, lines=self.lines,
+                                  examples=self.examples, model=self.counter.model,
+                                  encoding=self.counter.encoding_name, limit=self.limit,
+                                  notes=list(self.notes))
+        report.example_tokens = [c.total for c in counts]
+        if counts:
+            if self.fmt != "completion":
+                report.distributions["messages per example"] = Distribution.of([c.messages for c in counts])
+            report.distributions["tokens per example"] = Distribution.of([c.total for c in counts])
+            report.distributions["assistant tokens per example" if self.fmt != "completion" else
+                                 "completion tokens per example"] = Distribution.of([c.assistant for c in counts])
+        findings = list(self.findings)
+        if self.blank:
+            findings.insert(0, Finding(None, "empty_file", "the file is empty: no examples"))
+        elif self.examples < self.min_examples:
+            is_val = (self.validation_file if self.validation_file is not None
+                      else _looks_like_validation_file(self.path))
+            if is_val:
+                findings.insert(0, Finding(None, "too_few_examples", f"only {self.examples} "
+                                           "example(s); fine for a validation file", "warning"))
+            else:
+                findings.insert(0, Finding(None, "too_few_examples", f"only {self.examples} example(s): "
+                                           f"fine-tuning needs at least {self.min_examples}"))
+        if self.fmt == "completion" and len(counts) > 1:
+            findings += _completion_consistency(*self._suffix)
+        findings.sort(key=lambda f: (f.line or 0))
+        report.findings = findings
+        report.invalid_lines = sorted(self.bad | {f.line for f in findings
+                                                  if f.severity == "error" and f.line is not None})
+        return report
+
+
 def validate_lines(lines: Sequence[bytes] | Sequence[str], *, path: str = "", model: str | None = None,
                    fmt: Format | None = None, limit: int | None = None,
                    validation_file: bool | None = None, min_examples: int = MIN_EXAMPLES,
                    counter: Any = None) -> ValidationReport:
     """Check JSONL lines (without their newlines).  Line numbers count from 1."""
-    from synth.tokens import TokenCounter, training_limit
-
     values: list[tuple[int, Any]] = []
-    findings: list[Finding] = []
+    parse_findings: list[Finding] = []
     for i, raw in enumerate(lines, 1):
         v, f = parse_line(raw, i)
-        findings += f
+        parse_findings += f
         if v is not None or (raw.strip() and not f):
             values.append((i, v))
-    fmt = fmt or detect_format(v for _, v in values)
-    check = CHECKS[fmt]
-    valid: list[tuple[int, dict[str, Any]]] = []
-    bad_lines = {f.line for f in findings if f.severity == "error"}
-    for i, v in values:
-        f = check(v, i)
-        findings += f
-        if any(x.severity == "error" for x in f):
-            bad_lines.add(i)
-        elif i not in bad_lines:
-            valid.append((i, v))
-    counter = counter or TokenCounter(model)
-    if limit is None:
-        limit, lim_note = training_limit(model)
-    else:
-        lim_note = None
-    report = ValidationReport(path=path, format=fmt, lines=len(lines),
-                              examples=sum(1 for _, v in values if isinstance(v, dict)),
-                              model=counter.model, encoding=counter.encoding_name, limit=limit)
-    report.notes += [n for n in (counter.note, lim_note) if n]
-    if fmt == "completion":  # plain text: no chat overhead
-        from synth.tokens import ChatCount
-
-        n = counter.count_many([x for _, v in valid for x in (v["prompt"], v["completion"])])
-        counts = [ChatCount(total=p + c, assistant=c, messages=2) for p, c in zip(n[0::2], n[1::2])]
-    else:
-        counts = counter.chat_counts([to_messages(v, fmt) for _, v in valid])
-    over = []
-    for (i, _), c in zip(valid, counts):
-        if c.total > limit:
-            findings.append(Finding(i, "too_long", f"{c.total:,} tokens, over the {limit:,}-token limit "
-                                                   f"per example (the trainer truncates or rejects it)"))
-            bad_lines.add(i)
-            over.append(i)
-    report.example_tokens = [c.total for c in counts]
-    if valid:
-        if fmt != "completion":
-            report.distributions["messages per example"] = Distribution.of([c.messages for c in counts])
-        report.distributions["tokens per example"] = Distribution.of([c.total for c in counts])
-        report.distributions["assistant tokens per example" if fmt != "completion" else
-                             "completion tokens per example"] = Distribution.of([c.assistant for c in counts])
-    if not lines or not any(x.strip() for x in lines):
-        findings.insert(0, Finding(None, "empty_file", "the file is empty: no examples"))
-    elif report.examples < min_examples:
-        is_val = validation_file if validation_file is not None else _looks_like_validation_file(path)
-        if is_val:
-            findings.insert(0, Finding(None, "too_few_examples", f"only {report.examples} example(s); "
-                                       f"fine for a validation file", "warning"))
-        else:
-            findings.insert(0, Finding(None, "too_few_examples", f"only {report.examples} example(s): "
-                                       f"fine-tuning needs at least {min_examples}"))
-    if fmt == "completion" and len(valid) > 1:
-        findings += _completion_consistency(valid)
-    findings.sort(key=lambda f: (f.line or 0))
-    report.findings = findings
-    report.invalid_lines = sorted(x for x in bad_lines if x is not None)
-    return report
+    fc = FileCheck(path=path, model=model, fmt=fmt or detect_format(v for _, v in values), limit=limit,
+                   validation_file=validation_file, min_examples=min_examples, counter=counter)
+    fc.findings += parse_findings
+    fc.bad |= {f.line for f in parse_findings if f.severity == "error" and f.line is not None}
+    fc.add(fc.examine(values))
+    fc.lines = len(lines)
+    fc.blank = not any(x.strip() for x in lines)
+    return fc.report()
 
 
-def _common_suffix(strings: list[str]) -> str:
-    rev = [s[::-1] for s in strings]
-    lo, hi = min(rev), max(rev)
+def _common_end(acc: str | None, s: str) -> str:
+    """The common suffix of ``acc`` (None: nothing seen yet) and ``s``."""
+    if acc is None:
+        return s
     n = 0
-    while n < min(len(lo), len(hi)) and lo[n] == hi[n]:
+    while n < min(len(acc), len(s)) and acc[-1 - n] == s[-1 - n]:
         n += 1
-    return lo[:n][::-1]
+    return acc[len(acc) - n:]
 
 
-def _completion_consistency(valid: list[tuple[int, dict[str, Any]]]) -> list[Finding]:
+def _completion_consistency(prompt_end: str | None, completion_end: str | None) -> list[Finding]:
     """OpenAI's legacy guide: every prompt ends with the same separator, every completion with
     the same stop sequence."""
     out = []
-    if not _common_suffix([v["prompt"] for _, v in valid]).strip():
+    if not (prompt_end or "").strip():
         out.append(Finding(None, "no_common_separator", "prompts do not all end with the same "
                            "separator (e.g. \"\\n\\nEVE:\"); the model can't tell where to answer",
                            "warning"))
-    if not _common_suffix([v["completion"] for _, v in valid]).strip():
+    if not (completion_end or "").strip():
         out.append(Finding(None, "no_common_stop", "completions do not all end with the same stop "
                            "sequence; the model won't learn where to stop", "warning"))
     return out
