@@ -26,6 +26,7 @@ from synth.errors import ChatsynthError
 from synth.models import Persona, Turn
 from synth.curate.review import Policy, Reviewed, ReviewSet, Selection
 from synth.private_files import DIR_MODE, private_dir
+from synth.wording import plural
 
 FORMATS = ("chat", "sharegpt", "completion")
 SplitBy = Literal["topic", "conversation"]
@@ -243,7 +244,7 @@ def export_sources(sources: Sequence[Source], out_dir: Path, opts: ExportOptions
                 continue
             key = f"{fmt}.{part}"
             path = out_dir / f"{key}.jsonl"
-            say(f"building, validating and writing {key} ({len(items):,} conversations)")
+            say(f"building, validating and writing {key} ({plural(len(items), 'conversation')})")
             done = write_part(path, fmt, part, items, persona_of, opts, sep, stop, counter)
             result.refused += done.refused
             result.turn_tokens.update(done.turn_tokens)
