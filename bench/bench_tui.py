@@ -5,7 +5,7 @@ and the time from launch to the first screen.
     python bench/bench_tui.py --quick    # a shorter run (used by the test suite)
     python bench/bench_tui.py --json     # the figures as one JSON object
     python bench/bench_tui.py --big 100000   # also Review/Trim/Export on a run of 100,000
-                                             # (bench_bigrun.py; --quick uses 2,000)
+                                             # (bench_bigrun.py; --quick uses 300)
 
 The app runs headless (Textual's Pilot) against the loopback fault server started as a separate
 process (its fast "ok" streams), so the server does not share this process's GIL.  A key
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--big", type=int, default=None,
                     help="conversations in the big run that Review, Trim and Export open "
-                    "(default 100,000; 2,000 with --quick; 0 skips it)")
+                    "(default 100,000; 300 with --quick; 0 skips it)")
     ap.add_argument("--big-wait", type=float, default=600,
                     help="seconds to wait for Review's full pass of the filters before filtering")
     a = ap.parse_args(argv)
@@ -239,12 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         proc.kill()
         proc.wait()
-    big = a.big if a.big is not None else (2000 if a.quick else 100_000)
+    big = a.big if a.big is not None else (300 if a.quick else 100_000)
     if big:
         sys.path.insert(0, str(REPO / "bench"))
         from bench_bigrun import run as run_big
 
-        res["big_run"] = run_big(big, 20 if a.quick else 60, a.big_wait)
+        res["big_run"] = run_big(big, 10 if a.quick else 60, a.big_wait)
     res["first_screen_from_launch_ms_median"] = statistics.median(launches) * 1000
     res["first_screen_from_launch_ms_max"] = max(launches) * 1000
     res["first_screen_from_launch_cpu_ms_median"] = statistics.median(launch_cpu) * 1000
