@@ -217,7 +217,11 @@ def test_append_without_sync_and_sync_due(tmp_path):
         assert not w.sync_due()
 
 
-def test_list_runs_reads_a_run_again_only_when_it_changed(workspace, monkeypatch):
+def test_list_runs_counts_from_the_index_and_reads_only_what_was_appended(workspace, monkeypatch):
+    """Listing runs (every screen of the app does) never loads the conversations: it counts
+    from the run's index, which a grown log extends from where it ended."""
+    from synth.dataset import runindex
+
     store = Store(workspace.runs_dir)
     rid = store.open_run(spec_for(workspace))
     with store.writer(rid) as w:
@@ -227,9 +231,19 @@ def test_list_runs_reads_a_run_again_only_when_it_changed(workspace, monkeypatch
     real_load = Store.load
     monkeypatch.setattr(Store, "load", lambda self, r: loads.append(r) or real_load(self, r))
     assert [(r.done, r.partial) for r in store.list_runs()] == [(3, 0)]
-    assert [(r.done, r.partial) for r in Store(workspace.runs_dir).list_runs()] == [(3, 0)]
-    assert loads == [rid]  # the second listing (another Store, same file) counted from memory
+    first = store.index(rid)
+    end = first.end
     with store.writer(rid) as w:
         w.append(make_conversation(rid, 3))
-    assert [r.done for r in store.list_runs()] == [4]
-    assert loads == [rid, rid]
+    assert [r.done for r in Store(workspace.runs_dir).list_runs()] == [4]
+    assert loads == []
+    again = store.index(rid)
+    assert again is first and again.end > end  # extended, not rebuilt
+    assert [e.id for e in again.entries] == [c.id for c in real_load(store, rid).conversations]
+    entry = again.entries[2]
+    assert store.read_conversation(rid, entry).to_dict() == \
+        real_load(store, rid).conversations[2].to_dict()
+    runindex._CACHE.clear()
+    assert [e.id for e in store.index(rid).entries] == [e.id for e in again.entries]
+
+

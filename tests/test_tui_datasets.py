@@ -1,4 +1,4 @@
-"""Datasets in the app: Review's m adds the shown run to a dataset (made when new; a mistake is
+"""Datasets in the app: Review's D adds the shown run to a dataset (made when new; a mistake is
 said in the dialog, which keeps the typed name), and Export picks a dataset like a run."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def _runs(ws):
     return a, b
 
 
-async def test_review_m_adds_the_run_to_a_dataset_and_says_what_is_wrong_in_place(workspace):
+async def test_review_D_adds_the_run_to_a_dataset_and_says_what_is_wrong_in_place(workspace):
     a, b = _runs(workspace)
     sets = Datasets(Store(workspace.runs_dir))
     app = ChatsynthApp(workspace, blink=False, first_run=False, start="review")
@@ -28,14 +28,14 @@ async def test_review_m_adds_the_run_to_a_dataset_and_says_what_is_wrong_in_plac
         shown = scr.run_id
         assert shown in (a, b)
         scr.query_one("#review-table").focus()
-        await pilot.press("m")
+        await pilot.press("D")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
         await pilot.press(*"mix", "enter")
         await wait_for(pilot, lambda: sets.exists("mix"))
         assert sets.get("mix").runs == [shown]
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ReviewScreen")
         # the same run again: refused in the dialog, the name kept
-        await pilot.press("m")
+        await pilot.press("D")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
         await pilot.press(*"mix", "enter")
         err = app.screen.query_one("#prompt-error")

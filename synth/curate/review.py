@@ -76,8 +76,13 @@ class ReviewSet:
     pairs: list[DuplicatePair]
     problems: list[str] = field(default_factory=list)  # unreadable store lines
     retrim_stops: list[str] | None = None
+    _ids: dict[str, Reviewed] = field(default_factory=dict, repr=False)
 
     def by_id(self, cid: str) -> Reviewed:
+        if len(self._ids) != len(self.items):
+            self._ids = {it.id: it for it in self.items}
+        if cid in self._ids:
+            return self._ids[cid]
         for it in self.items:
             if it.id == cid or it.id.startswith(cid):
                 return it
@@ -204,8 +209,9 @@ class Review:
             self._persona = self.store.get_spec(self.run_id).persona
         return self._persona
 
-    def load(self, convs: list[Conversation] | None = None) -> ReviewSet:
-        """Conversations with their decisions, edits and verdicts (near-duplicates included)."""
+    def load(self, convs: list[Conversation] | None = None, filters: bool = True) -> ReviewSet:
+        """Conversations with their decisions, edits and verdicts (near-duplicates included).
+        ``filters=False`` runs no filter (every verdict ok): for a caller that shows none."""
         problems: list[str] = []
         if convs is None:
             res = self.store.load(self.run_id)
@@ -222,7 +228,10 @@ class Review:
             judged.append(source)
             edited = rec.edited_turns if rec else None
             eff[c.id] = edited if edited is not None else source.turns
-        verdicts, pairs = check_run(judged, persona, turns=eff)
+        if filters:
+            verdicts, pairs = check_run(judged, persona, turns=eff)
+        else:
+            verdicts, pairs = {c.id: Verdict(ok=True) for c in convs}, []
         listed = self._listed()
         items = []
         for c in convs:

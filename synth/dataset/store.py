@@ -39,11 +39,8 @@ from synth.private_files import FILE_MODE, private_dir, tighten, tighten_fd
 from synth.dataset.runlog import (
     CONV_FILE, ConversationWriter, check_header, ends_with_newline, repair_tail, try_lock,
 )
+from synth.dataset.runindex import Entry, RunIndex, index_log, read_record
 from synth.library.yamlio import atomic_write_text
-
-# (conversations file, size, mtime) -> (complete, partial, problems), for list_runs
-_COUNTS: dict[tuple[str, int, int], tuple[int, int, tuple[str, ...]]] = {}
-
 
 
 # -- the catalog ---------------------------------------------------------------------------------
@@ -298,25 +295,22 @@ class Store:
         return out
 
     def _counts(self, run_id: str) -> tuple[int, int, list[str]]:
-        """(complete, partial, problems) of a run, read again only when its file has changed
-        (size and modification time): listing runs is what every screen of the app does."""
-        path = self.conversations_path(run_id)
+        """(complete, partial, problems) of a run, from its index (``synth.dataset.runindex``):
+        listing runs is what every screen of the app does, and a run may hold 100,000."""
+        idx = self.index(run_id)
+        return (*idx.counts(), list(idx.problems))
+
+    def index(self, run_id: str) -> RunIndex:
+        """Offsets, topics and statuses of the stored conversations, no bodies."""
+        return index_log(self.conversations_path(run_id), run_id)
+
+    def read_conversation(self, run_id: str, entry: Entry) -> Conversation:
+        """One conversation's body, read at its indexed offset."""
         try:
-            st = path.stat()
-            key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-        except OSError:
-            key = None
-        if key is not None and key in _COUNTS:
-            done, partial, problems = _COUNTS[key]
-            return done, partial, list(problems)
-        res = self.load(run_id)
-        done = sum(1 for c in res.conversations if c.status == "complete")
-        counts = (done, len(res.conversations) - done, tuple(res.problems))
-        if key is not None and not res.problems:  # a torn tail may be set aside next time
-            if len(_COUNTS) >= 256:
-                _COUNTS.pop(next(iter(_COUNTS)))
-            _COUNTS[key] = counts
-        return counts[0], counts[1], list(counts[2])
+            return Conversation.from_dict(read_record(self.conversations_path(run_id), entry))
+        except (TypeError, KeyError, ValueError, OSError) as exc:
+            raise StoreError(f"record can't be read ({exc})", path=self.conversations_path(run_id),
+                             line=entry.line) from None
 
     # conversations
     def writer(self, run_id: str) -> ConversationWriter:

@@ -27,10 +27,11 @@ class ExportScreen(BaseScreen):
     TITLE = "Export"
     HELP = """\
 Pick a run, or a dataset (several runs exported as one set: near-copies across its runs left
-out, a topic never in both parts; make one in Review with m). Choose the formats (chat JSONL for OpenAI / Together / TRL / Axolotl / Unsloth, ShareGPT for
-LLaMA-Factory, prompt/completion in the seed style), the split (by topic: validation topics
-never appear in train; or by conversation), the validation share and the seed, and the model
-you will fine-tune (its token limit and training price). F5 checks: every file is built and
+out, a topic never in both parts; make one in Review with D). Choose the formats (chat JSONL
+for OpenAI / Together / TRL / Axolotl / Unsloth, ShareGPT for LLaMA-Factory, prompt/completion
+in the seed style), the split (by topic: validation topics never appear in train; or by
+conversation), the validation share and the seed, and the model you will fine-tune (its token
+limit and training price). F5 checks: every file is built and
 validated and the dataset report is shown, nothing is written yet. Ctrl+W writes the files
 into exports/ and shows where they are; a file with errors (say, fewer than 10 examples) is
 written only after a dialog that names its errors."""
@@ -101,7 +102,7 @@ written only after a dialog that names its errors."""
             self.set_status("No runs yet: write some in Synthesize (2).", "muted")
         elif self.run_id.startswith(DATASET):
             self.set_status(f"Dataset {self.run_id[len(DATASET):]}: its runs export as one set "
-                            "(F5 checks). Make or extend one in Review (m).", "muted")
+                            "(F5 checks). Make or extend one in Review (D).", "muted")
 
     # -- options -----------------------------------------------------------------------------
     def options(self):

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Label, Select, Static
+from textual.widgets import Label, Select, Static
 
 from synth.errors import ChatsynthError
 from synth.curate.filters import RULES
@@ -19,6 +19,7 @@ from tui.screens.dialogs import TextPrompt
 from tui.screens.edit_turn import EditTurnDialog
 from tui.widgets.chat_view import ChatView
 from tui.widgets.run_picker import RunPicker
+from tui.widgets.virtual_table import VirtualTable
 
 STATE_ICONS = {"accepted": "✓ accepted", "rejected": "✗ rejected", "ok": "· ok",
                "flagged": "⚑ flagged", "partial": "◐ partial"}
@@ -26,7 +27,7 @@ VIEWS = [("All", "all"), ("Flagged", "flagged"), ("Passing", "ok"), ("Accepted",
          ("Rejected", "rejected"), ("Partial", "partial"), ("Undecided", "undecided")]
 
 
-class ReviewTable(DataTable):
+class ReviewTable(VirtualTable):
     BINDINGS = [
         Binding("a", "screen.decide('accepted')", "Accept"),
         Binding("x", "screen.decide('rejected')", "Reject"),
@@ -34,7 +35,7 @@ class ReviewTable(DataTable):
         Binding("n", "screen.next_flagged", "Next flagged"),
         Binding("e", "screen.edit_turn", "Edit a turn"),
         Binding("A", "screen.accept_all_ok", "Accept all passing"),
-        Binding("m", "screen.add_to_dataset", "To dataset"),
+        Binding("D", "screen.add_to_dataset", "To dataset", show=False),
     ]
 
 
@@ -50,7 +51,7 @@ The selected one reads as a chat on the right; flagged turns are marked. a accep
 u undecides, n jumps to the next undecided flagged one, e edits a turn (the original text is
 kept; the edit is what export writes), A accepts every undecided conversation that passes
 every filter. Filter the table by verdict or by reason at the top. Decisions are saved at once.
-m adds this run to a dataset (a new one, or one that exists) to export several runs as one set."""
+D adds this run to a dataset (a new one, or one that exists) to export several runs as one set."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,7 +68,7 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
         yield Static("", id="review-counts", classes="status-line")
         with Horizontal(id="review"):
             with Vertical(id="review-side"):
-                yield ReviewTable(id="review-table", cursor_type="row", zebra_stripes=True)
+                yield ReviewTable(id="review-table")
             with Vertical(id="review-main"):
                 yield Static("", id="review-reasons", classes="reasons")
                 yield ChatView(id="review-chat")
@@ -90,6 +91,27 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
         if event.select.id in ("review-view", "review-reason"):
             self.fill_table()
 
+    def run_indexed(self, run_id: str, index) -> None:
+        """The rows at once from the run's index; verdicts, turns and tokens follow the full load."""
+        table = self.query_one(ReviewTable)
+        self.shown = [e.id for e in index.entries]
+        table.set_rows(self.shown, self._quick_cells)
+        want = self.selected or getattr(self.app, "current_conversation_id", None)
+        self.selected = want if want in index.positions else (self.shown[0] if self.shown else None)
+        if self.selected is not None:
+            table.move_cursor(row=index.positions[self.selected])
+        n = len(self.shown)
+        self.query_one("#review-counts", Static).update(
+            Text(f"{n:,} conversations  ·  the filters are judging them…  ·  showing {n:,}"))
+        self.draw_selected()
+
+    def _quick_cells(self, cid: str) -> tuple:
+        entry = self.index.get(cid)
+        rec = self.reviews.get(cid)
+        decision = rec.decision if rec else None
+        state = STATE_ICONS[decision] if decision else "… judging"
+        return (state, "…", "…", "…", entry.topic if entry else "")
+
     def run_loaded(self, run_id: str, rs) -> None:
         reasons = [("any reason", "any")] + [(f"{r} ({n})", r) for r, n in rs.reason_counts().items()]
         sel = self.query_one("#review-reason", Select)
@@ -101,9 +123,9 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
         for p in rs.problems[:3]:
             self.app.notify(p, severity="warning", markup=False)
 
-    def _visible(self, it) -> bool:
-        view = self.query_one("#review-view", Select).value
-        reason = self.query_one("#review-reason", Select).value
+    def _visible(self, it, view=None, reason=None) -> bool:
+        view = view or self.query_one("#review-view", Select).value
+        reason = reason or self.query_one("#review-reason", Select).value
         if view == "undecided" and it.decision is not None:
             return False
         if view not in ("all", "undecided") and it.state != view:
@@ -119,12 +141,10 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
         if self.rs is None:
             return
         table = self.query_one(ReviewTable)
-        table.clear()
-        self.shown = []
-        for it in self.rs.items:
-            if self._visible(it):
-                table.add_row(*self._cells(it), key=it.id)
-                self.shown.append(it.id)
+        view = self.query_one("#review-view", Select).value
+        reason = self.query_one("#review-reason", Select).value
+        self.shown = [it.id for it in self.rs.items if self._visible(it, view, reason)]
+        table.set_rows(self.shown, lambda cid: self._cells(self.rs.by_id(cid)))
         self.draw_counts()
         want = want or self.selected
         if want in self.shown:
@@ -145,7 +165,7 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
         self.query_one("#review-counts", Static).update(
             Text("  ·  ".join(parts) + f"  ·  showing {len(self.shown)}"))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_virtual_table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value != self.selected:
             self.selected = event.row_key.value
             self.app.current_conversation_id = self.selected  # type: ignore[attr-defined]
@@ -154,17 +174,24 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
     def draw_selected(self) -> None:
         chat = self.query_one(ChatView)
         box = self.query_one("#review-reasons", Static)
-        if self.rs is None or self.selected is None:
+        it = None
+        if self.rs is not None and self.selected is not None:
+            it = self.rs.by_id(self.selected)
+        elif self.selected is not None:
+            it = self._quick_reviewed(self.selected)
+        if it is None or self.review is None:
             chat.clear("")
             box.update("")
             return
-        it = self.rs.by_id(self.selected)
-        persona = self.review.persona  # type: ignore[union-attr]
+        persona = self.review.persona
         marks: dict[int, list[str]] = {}
         for r in it.verdict.reasons:
             if r.turn_index is not None:
                 marks.setdefault(r.turn_index, []).append(r.rule)
-        if it.verdict.ok:
+        if self.rs is None:
+            text = Text("the filters are still judging the run; this one on its own: ", style="dim")
+            text.append("✓ passes" if it.verdict.ok else "⚑ " + ", ".join(it.verdict.rules))
+        elif it.verdict.ok:
             text = Text("✓ passes every filter", style="green")
         else:
             text = Text()
@@ -183,6 +210,20 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
                   header=f"{it.conv.topic}  ·  {it.conv.id}", marks=marks, numbered=True)
         chat.scroll_home(animate=False)
 
+    def _quick_reviewed(self, cid: str):
+        """The selected conversation before the full load: its body read at its offset and
+        judged on its own (near-duplicates need the whole run)."""
+        from synth.curate.filters import check
+        from synth.curate.review import Reviewed
+
+        got = self.quick_item(cid)
+        if got is None:
+            return None
+        conv, turns, edited = got
+        rec = self.reviews.get(cid)
+        return Reviewed(conv=conv, turns=turns, decision=rec.decision if rec else None,
+                        edited=edited, verdict=check(conv, persona=self.review.persona, turns=turns))
+
     # -- decisions ---------------------------------------------------------------------------
     def action_decide(self, decision: str | None) -> None:
         if self.review is None or self.selected is None:
@@ -193,6 +234,12 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
                 decision or "", self.review.undecide)(cid)
         except ChatsynthError as err:
             self.error(err)
+            return
+        if self.rs is None:  # still loading: the row shows the decision, the load reads it
+            self.reviews = {**self.reviews, cid: self.services.store.reviews(self.run_id).get(cid)}
+            self.query_one(ReviewTable).refresh_rows([cid])
+            if decision:
+                self.move_down()
             return
         it = self.rs.by_id(cid)
         it.decision = decision
@@ -207,8 +254,7 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
         if not self._visible(it):
             self.fill_table()
             return
-        for key, val in zip(("state", "reasons", "turns", "tokens", "topic"), self._cells(it)):
-            table.update_cell(it.id, key, val)
+        table.refresh_rows([it.id])
         self.draw_counts()
         self.draw_selected()
 
@@ -219,6 +265,8 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
 
     def action_next_flagged(self) -> None:
         if self.rs is None:
+            if self.index is not None:
+                self.app.notify("The filters are still judging this run; n works when they are done.")
             return
         nxt = self.rs.next_flagged(self.selected)
         if nxt is None:
@@ -234,7 +282,9 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
         self.draw_selected()
 
     def action_accept_all_ok(self) -> None:
-        if self.review is None:
+        if self.review is None or self.rs is None:
+            if self.index is not None:
+                self.app.notify("The filters are still judging this run; A works when they are done.")
             return
         try:
             n = self.review.accept_all_ok(self.rs)
@@ -286,7 +336,7 @@ m adds this run to a dataset (a new one, or one that exists) to export several r
 
     def palette_commands(self):
         return [
-            ("Add this run to a dataset", "m", self.action_add_to_dataset),
+            ("Add this run to a dataset", "D", self.action_add_to_dataset),
             ("Accept conversation", "a", lambda: self.action_decide("accepted")),
             ("Reject conversation", "x", lambda: self.action_decide("rejected")),
             ("Undecide conversation", "u", lambda: self.action_decide(None)),

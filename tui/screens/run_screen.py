@@ -1,13 +1,16 @@
 """A screen over one stored run (Trim, Review): a run picker that follows the app's current
-run, and the run's review set loaded in a thread."""
+run, and the run loaded in a thread in two steps, so a run of 100,000 conversations shows at once:
+first its index (ids, topics, decisions; no bodies), drawn as soon as it is read, then the full
+review set (``self.rs``: bodies, edits, and for Review the filters' verdicts).  Until then a
+conversation's body is read on demand at its indexed offset (``quick_item``)."""
 
 from __future__ import annotations
 
 from textual import work
-from textual.widgets import DataTable, Select
+from textual.widgets import Select
 
 from synth.errors import ChatsynthError
-from synth.curate.review import Review
+from synth.curate.review import Review, effective_turns
 from tui.screens.base import BaseScreen
 from tui.widgets.run_picker import RunPicker
 
@@ -15,17 +18,21 @@ from tui.widgets.run_picker import RunPicker
 class RunScreen(BaseScreen):
     PICKER_ID = ""
     TABLE_ID = ""
+    FILTERS = True  # the full load runs the filters over the whole run (Review); Trim needs none
 
     def __init__(self) -> None:
         super().__init__()
         self.run_id: str | None = None
         self.review: Review | None = None
         self.rs = None
+        self.index = None  # synth.dataset.runindex.RunIndex of the run being loaded
+        self.reviews: dict = {}  # conversation id -> ReviewRecord, read with the index
+        self.meta: dict = {}
         self.selected: str | None = None
 
     def on_screen_resume(self) -> None:
         if self.focused is None or self.focused.id == self.PICKER_ID:
-            self.query_one(f"#{self.TABLE_ID}", DataTable).focus()
+            self.query_one(f"#{self.TABLE_ID}").focus()
         want = getattr(self.app, "current_run_id", None)
         rid = self.query_one(f"#{self.PICKER_ID}", RunPicker).refresh_runs(self.services,
                                                                          want or self.run_id)
@@ -48,14 +55,24 @@ class RunScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="run-load", exit_on_error=False)
     def _load(self, run_id: str) -> None:
+        store = self.services.store
         try:
-            review = Review(self.services.store, run_id)
-            rs = review.load()
-            rs.count_tokens()  # here, not while the table is drawn
+            review = Review(store, run_id)
+            if self.rs is None or self.rs.run_id != run_id:  # a reload keeps the old set shown
+                index, reviews, meta = store.index(run_id), store.reviews(run_id), store.run_meta(run_id)
+                review.persona  # noqa: B018 - read here, not on the first key press
+                self.app.call_from_thread(self._indexed, run_id, review, index, reviews, meta)
+            rs = review.load(filters=self.FILTERS)
         except ChatsynthError as err:
             self.app.call_from_thread(self.error, err)
             return
         self.app.call_from_thread(self._loaded, run_id, review, rs)
+
+    def _indexed(self, run_id: str, review: Review, index, reviews: dict, meta: dict) -> None:
+        if run_id != self.run_id:
+            return
+        self.review, self.rs, self.index, self.reviews, self.meta = review, None, index, reviews, meta
+        self.run_indexed(run_id, index)
 
     def _loaded(self, run_id: str, review: Review, rs) -> None:
         if run_id != self.run_id:
@@ -63,6 +80,24 @@ class RunScreen(BaseScreen):
         self.review, self.rs = review, rs
         self.run_loaded(run_id, rs)
 
+    def run_indexed(self, run_id: str, index) -> None:
+        """Draw the run's rows from its index (``self.rs`` is None until ``run_loaded``)."""
+
     def run_loaded(self, run_id: str, rs) -> None:
         """Draw the loaded run (``self.review`` and ``self.rs`` are set)."""
         raise NotImplementedError
+
+    def quick_item(self, cid: str):
+        """(conversation as stored, its effective turns, edited?) read on demand from the index,
+        or None where it can't be read (said once by the full load)."""
+        entry = self.index.get(cid) if self.index is not None else None
+        if entry is None or self.review is None:
+            return None
+        try:
+            conv = self.services.store.read_conversation(self.run_id, entry)  # type: ignore[arg-type]
+        except ChatsynthError:
+            return None
+        rec = self.reviews.get(cid)
+        edited = rec.edited_turns if rec else None
+        turns = effective_turns(conv, edited, self.meta.get("retrim_stops"), self.review.persona)
+        return conv, turns, edited is not None

@@ -17,7 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, DataTable, Label, Static, TextArea
+from textual.widgets import Button, Label, Static, TextArea
 
 from synth.errors import ChatsynthError
 from synth.curate.filters import check
@@ -26,6 +26,7 @@ from tui.screens.dialogs import ConfirmDialog
 from tui.screens.run_screen import RunScreen
 from tui.stops_text import stops_to_text, text_to_stops
 from tui.widgets.run_picker import RunPicker
+from tui.widgets.virtual_table import VirtualTable
 
 
 def cut_view(raw: str, at: int | None, stop: str | None, prefix: str = "") -> Text:
@@ -46,6 +47,7 @@ class TrimScreen(RunScreen):
     PICKER_ID = "trim-run"
     TABLE_ID = "trim-table"
     TITLE = "Trim"
+    FILTERS = False
     HELP = """\
 Pick a run and a conversation; edit the stop sequences (one a line, \\n is a newline) and
 see at once where the text is cut: the kept part as is, a ✂ mark naming the sequence that
@@ -67,6 +69,7 @@ is requested again."""
         self._stops_run: str | None = None
         self._cuts_timer = None
         self.cuts_for: list[str] | None = None  # the stops the table's "Cut at" column shows
+        self.cut_rows: dict[str, tuple[str, str]] = {}  # id -> (cut at, turns) at those stops
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -75,7 +78,7 @@ is requested again."""
             yield RunPicker(id="trim-run")
         with Horizontal(id="trim"):
             with Vertical(id="trim-side"):
-                yield DataTable(id="trim-table", cursor_type="row", zebra_stripes=True)
+                yield VirtualTable(id="trim-table")
             with Vertical(id="trim-main"):
                 yield Label("Stop sequences (one a line, \\n = newline): the view follows as you type",
                             classes="field-label")
@@ -90,7 +93,7 @@ is requested again."""
         yield self.footer()
 
     def on_mount(self) -> None:
-        t = self.query_one("#trim-table", DataTable)
+        t = self.query_one("#trim-table", VirtualTable)
         t.add_column("Topic", key="topic", width=26)
         t.add_column("Cut at", key="stop", width=14)
         t.add_column("Turns", key="turns", width=5)
@@ -99,20 +102,35 @@ is requested again."""
     def no_runs(self) -> None:
         self.set_status("No runs yet: write some in Synthesize (2).", "muted")
 
+    def run_indexed(self, run_id: str, index) -> None:
+        """The rows at once from the run's index; where each is cut follows the full load."""
+        table = self.query_one("#trim-table", VirtualTable)
+        ids = [e.id for e in index.entries]
+        table.set_rows(ids, lambda cid: (index.get(cid).topic, "…", "…"))
+        want = getattr(self.app, "current_conversation_id", None)
+        self.selected = want if want in index.positions else (ids[0] if ids else None)
+        if self.selected is not None:
+            table.move_cursor(row=index.positions[self.selected])
+        first = self.quick_item(ids[0]) if ids else None
+        self._init_stops(run_id, self.meta.get("retrim_stops"), first[0] if first else None)
+        self.redraw()
+
+    def _init_stops(self, run_id: str, retrim_stops, first) -> None:
+        """The stops field: the run's re-trim, else its own stops (a reload keeps what was typed)."""
+        if self._stops_run == run_id:
+            return
+        self._stops_run = run_id
+        stops = retrim_stops if retrim_stops is not None else self.review.persona.stop
+        spec_stops = first.params.get("stop") if first is not None else None
+        if retrim_stops is None and spec_stops is not None:
+            stops = spec_stops
+        self.query_one("#trim-stops", TextArea).load_text(stops_to_text(list(stops)))
+
     def run_loaded(self, run_id: str, rs) -> None:
-        review = self.review
-        table = self.query_one("#trim-table", DataTable)
-        table.clear()
-        for it in rs.items:
-            c = it.conv
-            table.add_row(c.topic, self._cut_label(it, rs), str(len(it.turns)), key=c.id)
-        if self._stops_run != run_id:  # a reload of the same run keeps what the user typed
-            self._stops_run = run_id
-            stops = rs.retrim_stops if rs.retrim_stops is not None else review.persona.stop
-            spec_stops = rs.items[0].conv.params.get("stop") if rs.items else None
-            if rs.retrim_stops is None and spec_stops is not None:
-                stops = spec_stops
-            self.query_one("#trim-stops", TextArea).load_text(stops_to_text(list(stops)))
+        table = self.query_one("#trim-table", VirtualTable)
+        self.cut_rows = {}
+        table.set_rows([it.id for it in rs.items], lambda cid: self._row(rs.by_id(cid), rs))
+        self._init_stops(run_id, rs.retrim_stops, rs.items[0].conv if rs.items else None)
         self.schedule_cuts()  # a reload that kept typed stops: the table follows them again
         want = getattr(self.app, "current_conversation_id", None)
         ids = [it.id for it in rs.items]
@@ -123,6 +141,11 @@ is requested again."""
             self.selected = ids[0]
         self.redraw()
 
+    def _row(self, it, rs) -> tuple[str, str, str]:
+        if it.id in self.cut_rows:  # where the typed stops cut
+            return (it.conv.topic, *self.cut_rows[it.id])
+        return it.conv.topic, self._cut_label(it, rs), str(len(it.turns))
+
     def _cut_label(self, it, rs) -> str:
         """Where this conversation is cut now: the run's re-trim where one was applied."""
         if it.edited:
@@ -132,7 +155,7 @@ is requested again."""
             conv = retrim(conv, rs.retrim_stops, self.review.persona)
         return repr(conv.trim.stop) if conv.trim.stop else "—"
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_virtual_table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value != self.selected:
             self.selected = event.row_key.value
             self.app.current_conversation_id = self.selected  # type: ignore[attr-defined]
@@ -167,29 +190,29 @@ is requested again."""
     def _show_cuts(self, rs, stops: list[str], rows: dict[str, tuple[str, str]]) -> None:
         if rs is not self.rs or stops != self.stops():
             return  # the run or the stops changed meanwhile: a newer pass follows
-        table = self.query_one("#trim-table", DataTable)
-        for cid, (cut, turns) in rows.items():
-            try:
-                if table.get_cell(cid, "stop") != cut:
-                    table.update_cell(cid, "stop", cut)
-                if table.get_cell(cid, "turns") != turns:
-                    table.update_cell(cid, "turns", turns)
-            except Exception:  # noqa: BLE001 - a row the table no longer has
-                continue
+        self.cut_rows = rows  # the rows on screen are drawn again from these
+        self.query_one("#trim-table", VirtualTable).refresh_rows()
         self.cuts_for = list(stops)
 
     def stops(self) -> list[str]:
         return text_to_stops(self.query_one("#trim-stops", TextArea).text)
 
     def redraw(self) -> None:
-        if self.rs is None or self.selected is None or self.review is None:
+        if self.selected is None or self.review is None:
             return
-        try:
-            it = self.rs.by_id(self.selected)
-        except KeyError:
-            return
+        if self.rs is not None:
+            try:
+                it = self.rs.by_id(self.selected)
+            except KeyError:
+                return
+            conv, edited = it.conv, it.edited
+        else:  # the full load is still reading: this one, read at its offset
+            got = self.quick_item(self.selected)
+            if got is None:
+                return
+            conv, _, edited = got
         persona = self.review.persona
-        new = retrim(it.conv, self.stops(), persona)
+        new = retrim(conv, self.stops(), persona)
         self.preview = new
         verdict = check(new, persona=persona)
         tr = new.trim
@@ -197,10 +220,10 @@ is requested again."""
         fired = f"cut at {tr.stop!r} (character {tr.at:,})" if tr.stop else "no stop sequence fires: kept whole"
         line = (f"{fired} · kept {kept:,} characters, trimmed {len(tr.tail):,} · {len(new.turns)} turns · "
                 + ("✓ passes every filter" if verdict.ok else "⚑ " + verdict.summary()))
-        if it.edited:
+        if edited:
             line += " · (this conversation has an edit: applying replaces it)"
         self.set_status(line, "good" if verdict.ok else "warn")
-        first = it.conv.params.get("first_role")
+        first = conv.params.get("first_role")
         prefix = {"user": persona.user_label + ":", "assistant": persona.persona_label + ":"}.get(first, "")
         self.query_one("#trim-raw", Static).update(cut_view(new.raw_text, tr.at, tr.stop, prefix))
 
