@@ -86,7 +86,8 @@ class ConversationWork:
     async def _conversation(self, item: WorkItem) -> None:
         spec = self.spec
         cid = item.conversation_id
-        live = _Live(item=item, prompt=render(spec.persona, item.topic, spec.style),
+        live = _Live(item=item, prompt=render(spec.persona, item.topic, spec.style,
+                                            item.conversation_id),
                      attempt=self._attempts.get(cid, 0))
         self._live[cid] = live
         bo = self.opt.backoff
@@ -164,7 +165,8 @@ class ConversationWork:
             style=live.prompt.style, max_tokens=spec.max_tokens, temperature=spec.temperature,
             stop=stops,
             # the k-th conversation of a topic gets its own seed, or all k would be the same
-            seed=None if spec.seed is None else spec.seed + live.item.k)
+            seed=None if spec.seed is None else spec.seed + live.item.k,
+            sampling=spec.sampling())
         try:
             async for piece in gen:
                 if isinstance(piece, StreamEnd):
@@ -216,11 +218,21 @@ class ConversationWork:
                     "request_stop": self.endpoint.request_stops(spec.stop),
                     "first_role": live.prompt.first_role,
                     "user_labels": self._speakers.user, "persona_labels": self._speakers.assistant,
-                    "attempts": live.attempt},
+                    "attempts": live.attempt, **self._sampling_params(live)},
             prompt=live.prompt.text, raw_text=live.raw, turns=turns, trim=trim,
             finish_reason=finish, usage=usage, status=status,  # type: ignore[arg-type]
             created_at=time.time(), duration_s=time.monotonic() - live.started, cost=cost,
             context=item.topic.context)
+
+    def _sampling_params(self, live: _Live) -> dict:
+        """The optional sampling values, examples shown, and values the endpoint refused."""
+        out: dict = dict(self.spec.sampling())
+        if live.prompt.examples:
+            out["examples"] = list(live.prompt.examples)
+        refused = sorted(self.endpoint.dropped & set(out))
+        if refused:
+            out["sent_without"] = refused
+        return out
 
     async def _finish(self, live: _Live, end: StreamEnd) -> None:
         conv = self._build(live, status="complete", finish=end.finish_reason, usage=end.usage)

@@ -14,14 +14,16 @@ from typing import Any
 from synth.errors import LibraryError
 from synth.library.personas import PERSONA_KEYS, persona_from_mapping, save_persona
 from synth.library.topics import load_topic_source
-from synth.models import Persona, TopicSource
+from synth.models import SAMPLING_FIELDS, Persona, TopicSource
 from synth.library.yamlio import (
     atomic_write_text, dump_yaml, key_lines, parse_yaml, parse_yaml_document, read_text,
     unknown_key_message,
 )
 
 # values read as YAML (a number, a list, a mapping); every other field is taken as plain text
-_YAML_VALUED = {"temperature", "max_tokens", "stop", "rules"}
+_YAML_VALUED = {"temperature", "max_tokens", "stop", "rules", *SAMPLING_FIELDS, "examples",
+                "examples_per_prompt"}
+_BLANK_UNSETS = {"stop", "rules", "examples", *SAMPLING_FIELDS}  # key= clears these
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -57,7 +59,7 @@ def _value(key: str, raw: str, path: Path) -> Any:
     if key not in _YAML_VALUED:
         return raw  # text as given (a shell's $'...' passes newlines)
     if not raw.strip():
-        return None if key in ("stop", "rules") else raw
+        return None if key in _BLANK_UNSETS else raw
     try:
         return parse_yaml(raw, Path(f"--set {key}"))
     except LibraryError as err:
