@@ -168,9 +168,9 @@ def test_a_bad_sampling_value_is_refused_naming_the_file_and_field(workspace, cl
 
 def test_an_example_in_other_labels_is_refused_with_its_line(workspace, cli):
     eve = workspace.personas_dir / "eve.yaml"
-    text = eve.read_text(encoding="utf-8").replace("rules:", "examples:\n  - |\n    USER: hi\n"
-                                                   "    AGENT: hello, how can I help?\n"
-                                                   "rules:", 1)
+    text = eve.read_text(encoding="utf-8").replace("\nexamples:\n", "\nexamples:\n  - |\n"
+                                                   "    USER: hi\n"
+                                                   "    AGENT: hello, how can I help?\n", 1)
     eve.write_text(text, encoding="utf-8")
     line = text.splitlines().index("    AGENT: hello, how can I help?") + 1
     r = cli("check")
@@ -214,3 +214,22 @@ def test_a_cli_run_sends_the_flags_and_says_which_value_the_endpoint_refused(wor
     assert sum("frequency_penalty" not in p for p in sent) == 2
     spec = json.loads(next(workspace.runs_dir.glob("*/spec.json")).read_text(encoding="utf-8"))
     assert spec["top_p"] == 0.8 and spec["frequency_penalty"] == 0.5
+
+
+@pytest.mark.parametrize("name", ["eve", "bank-support", "doc-explainer", "socratic-tutor"])
+def test_each_shipped_persona_has_an_example_that_passes_its_own_filters(name):
+    from dataclasses import replace
+    from pathlib import Path
+
+    from synth.library.examples import example_turns
+    from synth.library.personas import load_persona
+
+    p = load_persona(Path(__file__).resolve().parent.parent / "personas" / f"{name}.yaml")
+    assert len(p.examples) == 1 and p.sampling()
+    turns = [Turn(r, t) for r, t in example_turns(p.examples[0], p.user_label, p.persona_label)]
+    conv = Conversation(id="c", run_id="r", persona_id=p.id, topic_id="t", topic="x", k=0,
+                        endpoint="e", model="m", params={}, prompt="", raw_text="", turns=turns,
+                        finish_reason="stop")
+    assert check(conv, persona=replace(p, examples=[])).ok  # the shape the filters want
+    assert render(p, Topic(text="x", context="a document"), key="c").text.startswith(
+        p.examples[0].strip() + "\nEND OF CONVERSATION\n\n")

@@ -55,6 +55,32 @@ def set_persona_fields(persona: Persona, assignments: list[str]) -> Persona:
     return new
 
 
+def add_example(persona: Persona, turns: list[tuple[str, str]]) -> tuple[Persona, int]:
+    """Append a conversation (``(role, text)`` turns) to the persona's ``examples:`` in its file,
+    as it is now on disk (comments kept); returns the saved persona and the example's number."""
+    from synth.library.examples import ExampleError, example_turns
+    from synth.library.personas import load_persona
+
+    path = Path(persona.path or "")
+    if persona.path is None or not path.is_file():
+        raise LibraryError(f"persona {persona.id!r} has no file here (was it deleted?)",
+                           field="examples")
+    current = load_persona(path)
+    labels = {"user": current.user_label, "assistant": current.persona_label}
+    text = "".join(f"{labels[role]}: {body.strip()}\n" for role, body in turns)
+    try:
+        example_turns(text, current.user_label, current.persona_label)
+    except ExampleError as exc:
+        raise LibraryError(f"this conversation can't be an example: {exc}", path=path,
+                           field="examples") from None
+    if text in current.examples:
+        raise LibraryError("this conversation is already one of the persona's examples",
+                           path=path, field="examples")
+    current.examples.append(text)
+    save_persona(current, path)
+    return current, len(current.examples)
+
+
 def _value(key: str, raw: str, path: Path) -> Any:
     if key not in _YAML_VALUED:
         return raw  # text as given (a shell's $'...' passes newlines)

@@ -33,6 +33,7 @@ class ReviewTable(DataTable):
         Binding("n", "screen.next_flagged", "Next flagged"),
         Binding("e", "screen.edit_turn", "Edit a turn"),
         Binding("A", "screen.accept_all_ok", "Accept all passing"),
+        Binding("m", "screen.mark_example", "Make it an example"),
     ]
 
 
@@ -47,7 +48,9 @@ Every conversation of the run with the filters' verdict and reasons, its turns a
 The selected one reads as a chat on the right; flagged turns are marked. a accepts, x rejects,
 u undecides, n jumps to the next undecided flagged one, e edits a turn (the original text is
 kept; the edit is what export writes), A accepts every undecided conversation that passes
-every filter. Filter the table by verdict or by reason at the top. Decisions are saved at once."""
+every filter, m makes the conversation one of its persona's few-shot examples (saved to the
+persona's file; later runs show it to the model). Filter the table by verdict or by reason at
+the top. Decisions are saved at once."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -263,6 +266,18 @@ every filter. Filter the table by verdict or by reason at the top. Decisions are
         self.app.push_screen(EditTurnDialog(it.turns, first, persona.persona_label,
                                             persona.user_label), done)
 
+    def action_mark_example(self) -> None:
+        if self.rs is None or self.selected is None:
+            return
+        it = self.rs.by_id(self.selected)
+        try:
+            persona, n = self.services.add_example(it.conv.persona_id, it.turns)
+        except ChatsynthError as err:
+            self.error(err)
+            return
+        self.app.notify(f"Saved as example {n} of {persona.name} ({persona.path.name}); "
+                        "runs started from now on show it to the model.", markup=False)
+
     def palette_commands(self):
         return [
             ("Accept conversation", "a", lambda: self.action_decide("accepted")),
@@ -271,6 +286,7 @@ every filter. Filter the table by verdict or by reason at the top. Decisions are
             ("Next flagged conversation", "n", self.action_next_flagged),
             ("Edit a turn", "e", self.action_edit_turn),
             ("Accept all passing conversations", "A", self.action_accept_all_ok),
+            ("Make it a few-shot example of its persona", "m", self.action_mark_example),
         ] + [(f"Show only: {rule}", desc, lambda r=rule: self._only(r)) for rule, desc in RULES.items()]
 
     def _only(self, rule: str) -> None:
