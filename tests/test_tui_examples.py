@@ -57,3 +57,54 @@ async def test_m_saves_the_shown_conversation_as_an_example_of_its_persona(run_w
         assert "already one of the persona's examples" in shown
         assert "can't be an example: an example needs at least two turns" in shown
         assert app.unexpected_errors == []
+
+
+async def test_persona_form_edits_sampling_values_checked_like_the_cli(workspace):
+    path = workspace.personas_dir / "eve.yaml"
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.current is not None)
+        scr.query_one("#persona-list").focus()
+        await pilot.press("enter")
+        form = await wait_for(pilot, lambda: scr.form)
+        await wait_for(pilot, lambda: form.original is not None)
+        assert scr.query_one("#pf-top_p").value == "0.9"
+        assert scr.query_one("#pf-frequency_penalty").value == ""  # unset: the server's
+        assert "Few-shot examples: 1 in the file" in str(scr.query_one("#pf-examples").render())
+        scr.query_one("#pf-repeat_penalty").value = "a lot"
+        await wait_for(pilot, lambda: form.error is not None)
+        assert form.error.startswith("repeat_penalty: expected a number"), form.error
+        scr.query_one("#pf-repeat_penalty").value = "1e9"
+        await wait_for(pilot, lambda: form.error and "more than 0 and at most 10" in form.error)
+        scr.query_one("#pf-repeat_penalty").value = "1.3"
+        scr.query_one("#pf-top_p").value = ""
+        await wait_for(pilot, lambda: form.error is None and form.dirty)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not form.dirty)
+        assert app.unexpected_errors == []
+    saved = load_persona(path)
+    assert saved.repeat_penalty == 1.3 and saved.top_p is None and len(saved.examples) == 1
+    assert "# Sampling values that suit the small embedded model" in path.read_text()
+
+
+async def test_synthesize_form_takes_the_personas_sampling_values_and_checks_them(workspace):
+    from tui.widgets.run_form import RunForm
+
+    app = ChatsynthApp(workspace, blink=False, first_run=False, start="synthesize")
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        form = scr.query_one(RunForm)
+        await wait_for(pilot, lambda: scr.query_one("#rf-top_p").value == "0.9")
+        assert scr.query_one("#rf-repeat_penalty").value == "1.15"
+        scr.query_one("#rf-frequency_penalty").value = "0.5"
+        req = form.request()
+        assert (req.top_p, req.presence_penalty, req.frequency_penalty, req.repeat_penalty) == (
+            0.9, 0.3, 0.5, 1.15)
+        spec = app.services.spec_for(req, endpoint="local", model="m", style=None)
+        assert spec.sampling() == {"top_p": 0.9, "presence_penalty": 0.3,
+                                   "frequency_penalty": 0.5, "repeat_penalty": 1.15}
+        scr.query_one("#rf-presence_penalty").value = "3"
+        with pytest.raises(Exception, match="presence penalty: must be between -2 and 2, not 3"):
+            form.request()
+        assert app.unexpected_errors == []
