@@ -10,6 +10,7 @@ Each figure is a ratio against a baseline measured in the same run, on the same 
   store       ms per stored conversation for the last 1,000 of 100,000 vs the first 1,000
   export      export (validated as it writes) vs raw tiktoken batch encoding; peak RSS
   local       embedded model tokens/s through chatsynth vs llama-cpp-python called directly
+  quality     embedded model, Eve with and without its example and sampling values: right shape, passing
   tui         key latency p50/p95 while 64 conversations stream, and time to first screen
 
 Every benchmark is a module ``bench/bench_<name>.py`` with ``main(argv)``; its figures are
@@ -276,6 +277,27 @@ def figures_local(r: dict[str, Any]) -> list[Figure]:
                    "higher is better; ~1 = no overhead")]
 
 
+def figures_quality(r: dict[str, Any]) -> list[Figure]:
+    """Shares of conversations with the right speaker labels and turn order, and passing every
+    filter: the shipped Eve (example + sampling values) over the plain one.  Where the plain one
+    has none, there is no ratio (shown as n/a) and the counts say so."""
+    a, b = r.get("plain") or {}, r.get("shipped") or {}
+    n = r.get("topics", "?")
+    out = []
+    for key, what in (("right_shape", "right speaker labels and turn order"),
+                      ("pass", "pass every filter")):
+        ca, cb = _num(a, key), _num(b, key)
+        na, nb = _num(a, "conversations") or 0, _num(b, "conversations") or 0
+        out.append(Figure(
+            f"quality.{key}", f"Embedded model, Eve, {n} topics, same seed: conversations that "
+            f"{what}, with its example + sampling values",
+            f"{cb:.0f}/{nb:.0f}" if cb is not None else "?",
+            f"Eve without them: {ca:.0f}/{na:.0f}" if ca is not None else "?",
+            (cb / nb) / (ca / na) if ca and cb is not None and na and nb else None,
+            "share ratio: higher is better (n/a: none without them)"))
+    return out
+
+
 def figures_tui(r: dict[str, Any]) -> list[Figure]:
     """bench_tui's dict plus our same-run baseline (``r["baseline"]``, see tui_baseline)."""
     base = r.get("baseline") or {}
@@ -395,6 +417,7 @@ BENCHES = [
     Bench("engine", ["--json"], figures_engine),
     Bench("export", [], figures_export),
     Bench("local", [], figures_local),
+    Bench("quality", [], figures_quality),
     Bench("tui", ["--json"], figures_tui, tui_baseline),
     Bench("batch", [], figures_batch),
 ]

@@ -3,8 +3,8 @@ sizes, rates, money), the name rule (personas, topic lists, endpoints) and endpo
 
 The persona loader, the persona form, the Synthesize form, chatsynth.yaml and every CLI flag
 call these, so a value is refused the same way, with the same words, wherever it is typed.
-A new sampling field (top_p, presence_penalty, frequency_penalty, repeat_penalty) is one more
-row in ``NUMBERS``.
+The optional sampling values (top_p, presence_penalty, frequency_penalty, repeat_penalty) are
+listed in ``SAMPLING``: unset means "the server's default", and nothing is sent.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class Limit:
 
     def describe(self) -> str:
         lo, hi = self.lo, self.hi
+        if lo is not None and hi is not None and self.above:
+            return f"more than {lo:g} and at most {hi:g}"
         if lo is not None and hi is not None:
             return f"between {lo:g} and {hi:g}"
         if lo is not None:
@@ -40,8 +42,11 @@ NUMBERS: dict[str, Limit] = {
     # sampling (a persona's values, a run's overrides)
     "temperature": Limit(float, 0, 2),
     "max_tokens": Limit(int, 1, 200_000),
-    # later, e.g.: "top_p": Limit(float, 0, 1), "presence_penalty": Limit(float, -2, 2),
-    # "frequency_penalty": Limit(float, -2, 2), "repeat_penalty": Limit(float, 0, 10, above=True)
+    "top_p": Limit(float, 0, 1, above=True),
+    "presence_penalty": Limit(float, -2, 2),
+    "frequency_penalty": Limit(float, -2, 2),
+    "repeat_penalty": Limit(float, 0, 10, above=True),  # llama.cpp, vLLM: 1 is "no penalty"
+    "examples_per_prompt": Limit(int, 0, 20),
     # how much and how fast
     "per_topic": Limit(int, 1, 100_000),
     "limit": Limit(int, 0),
@@ -58,6 +63,11 @@ NUMBERS: dict[str, Limit] = {
     "max_requests": Limit(int, 1),
     "max_bytes": Limit(int, 1),
 }
+
+
+# optional sampling values: None (unset) sends nothing; repeat_penalty goes in the request's
+# extra body, for servers that take it (llama.cpp, vLLM)
+SAMPLING = ("top_p", "presence_penalty", "frequency_penalty", "repeat_penalty")
 
 
 def number(name: str, value: Any, *, field: str | None = None, path: Any = None,

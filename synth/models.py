@@ -64,6 +64,11 @@ class FilterRules:
         return cls(patterns=pats, **data)
 
 
+SAMPLING_FIELDS = ("top_p", "presence_penalty", "frequency_penalty", "repeat_penalty")
+NEWER_DEFAULTS: dict[str, Any] = {**{k: None for k in SAMPLING_FIELDS}, "examples": [],
+                                  "examples_per_prompt": 1}
+
+
 @dataclass
 class JudgeCriterion:
     """One line of a judge's rubric: a name and what a good conversation does."""
@@ -113,10 +118,25 @@ class Persona:
     rules: FilterRules = field(default_factory=FilterRules)
     path: Path | None = None
     judge: JudgeSpec | None = None  # the LLM judge's rubric (judging only, like rules)
+    # optional sampling values (None: not sent, the server's default)
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repeat_penalty: float | None = None
+    # few-shot examples: whole conversations in the persona's labels ("USER: ...\nEVE: ...")
+    examples: list[str] = field(default_factory=list)
+    examples_per_prompt: int = 1
+
+    def sampling(self) -> dict[str, float]:
+        """The optional sampling values that are set."""
+        return {k: getattr(self, k) for k in SAMPLING_FIELDS if getattr(self, k) is not None}
 
     def content_hash(self) -> str:
         d = self.to_dict()
         d.pop("path", None)
+        for key, default in NEWER_DEFAULTS.items():  # later fields: keep earlier hashes
+            if d.get(key) == default:
+                del d[key]
         if d["rules"].get("truncated") is True:  # a later default: keep earlier runs' ids
             del d["rules"]["truncated"]
         if d.get("judge") is None:  # a later field: keep earlier hashes
@@ -138,6 +158,7 @@ class Persona:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Persona":
         d = dict(d)
+        d["examples"] = list(d.get("examples") or [])
         d["rules"] = FilterRules.from_dict(d.get("rules"))
         d["judge"] = JudgeSpec.from_dict(d.get("judge"))
         d["path"] = Path(d["path"]) if d.get("path") else None
@@ -192,6 +213,10 @@ class RunSpec:
     max_tokens: int = 800
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repeat_penalty: float | None = None
     # how, not what:
     concurrency: int = 4
     rpm: int | None = None
@@ -206,9 +231,14 @@ class RunSpec:
     def run_id(self) -> str:
         return self.run_ref or stable_id(self.identity())
 
+    def sampling(self) -> dict[str, float]:
+        """The optional sampling values that are set (sent with each request)."""
+        return {k: getattr(self, k) for k in SAMPLING_FIELDS if getattr(self, k) is not None}
+
     def identity(self) -> dict[str, Any]:
-        """What decides a conversation's text, apart from its topic and k."""
-        return {
+        """What decides a conversation's text, apart from its topic and k.  The optional sampling
+        values and the persona's examples count only when set, so earlier runs keep their ids."""
+        ident = {
             "scheme": 2,
             "persona": self.persona.id,
             "persona_pattern": stable_id(self.persona.pattern()),
@@ -221,6 +251,10 @@ class RunSpec:
             "stop": list(self.stop),
             "seed": self.seed,
         }
+        ident.update(self.sampling())
+        if self.persona.examples and self.persona.examples_per_prompt:
+            ident["examples"] = stable_id(self.persona.examples, self.persona.examples_per_prompt)
+        return ident
 
     @classmethod
     def for_persona(cls, persona: Persona, topics: TopicSource, **overrides: Any) -> "RunSpec":
@@ -230,6 +264,7 @@ class RunSpec:
             temperature=persona.temperature,
             max_tokens=persona.max_tokens,
             stop=list(persona.stop),
+            **persona.sampling(),
         )
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(persona=persona, topics=topics, **base)
@@ -274,6 +309,7 @@ class RunSpec:
             max_tokens=d["max_tokens"],
             stop=list(d["stop"]),
             seed=d.get("seed"),
+            **{k: d[k] for k in SAMPLING_FIELDS if d.get(k) is not None},
             concurrency=d.get("concurrency", 4),
             rpm=d.get("rpm"),
             tpm=d.get("tpm"),

@@ -7,6 +7,7 @@ Control routes (besides the OpenAI ones of ``tests/faultserver.py``):
   POST /_control/script   {"actions": [...], "match": null}   queue actions
   POST /_control/default  {"action": "ok"}                    the unscripted action
   POST /_control/delay    {"chunk_delay": 0.01}               slow or fast streaming
+  POST /_control/reject   {"params": ["top_p"]}               400 for these request parameters
   GET  /_control/log      every request so far: t (monotonic, same clock as the test's),
                           action, prompt's topic line, authorization header
 
@@ -47,6 +48,8 @@ class ControlledFaultServer(FaultServer):
             self.default = str(body["action"])
         elif p == "/_control/delay":
             self.chunk_delay = float(body["chunk_delay"])
+        elif p == "/_control/reject":
+            self.reject_params = set(body["params"])
         elif p == "/_control/reset":
             self.reset()
         elif p == "/_control/log":
@@ -55,7 +58,9 @@ class ControlledFaultServer(FaultServer):
                 m = _TOPIC.search(r.prompt)
                 out.append({"t": r.t, "action": r.action, "path": r.path,
                             "topic": m.group(1).strip() if m else "",
-                            "authorization": (getattr(r, "headers", None) or {}).get("authorization")})
+                            "authorization": (getattr(r, "headers", None) or {}).get("authorization"),
+                            "params": {k: v for k, v in (r.body or {}).items()
+                                       if k not in ("prompt", "messages")}})
             await self._send(writer, 200, {"requests": out})
             return True
         await self._send(writer, 200, {"ok": True})
@@ -104,6 +109,9 @@ class FaultProc:
 
     def reset(self) -> None:
         self._post("reset", {})
+
+    def reject(self, *params: str) -> None:
+        self._post("reject", {"params": list(params)})
 
     def log(self) -> list[dict[str, Any]]:
         assert self._http is not None

@@ -39,6 +39,10 @@ class RunRequest:
     budget: float | None = None
     limit: int | None = None
     seed: int | None = None
+    top_p: float | None = None  # None: the persona's (else the server's default)
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repeat_penalty: float | None = None
     only: list[str] | None = None  # write just these conversations (again, if stored)
 
 

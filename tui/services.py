@@ -79,6 +79,14 @@ class Services:
     def save_persona(self, persona: Persona) -> Path:
         return save_persona(persona, persona.path)
 
+    def add_example(self, persona_id: str, turns) -> tuple[Persona, int]:
+        """The conversation (its turns, edits included) becomes one of the persona's examples."""
+        from synth.library.edit import add_example
+        from synth.library.personas import find_persona
+
+        return add_example(find_persona(self.ws, persona_id),
+                           [(t.role, t.text) for t in turns])
+
     # -- topic sources ----------------------------------------------------------------------
     def topic_sources(self) -> tuple[list[TopicSource], list[LibraryError]]:
         return load_topic_sources(self.ws)
@@ -201,7 +209,8 @@ class Services:
         return RunSpec.for_persona(
             persona, topics, per_topic=req.per_topic or 1, endpoint=endpoint, model=model,
             style=style, temperature=req.temperature, max_tokens=req.max_tokens, stop=req.stop,
-            seed=req.seed,
+            seed=req.seed, top_p=req.top_p, presence_penalty=req.presence_penalty,
+            frequency_penalty=req.frequency_penalty, repeat_penalty=req.repeat_penalty,
             concurrency=req.concurrency or concurrency or int(defaults.get("concurrency", 4)),
             budget=req.budget, limit=req.limit)
 

@@ -132,6 +132,10 @@ def cmd_personas(args: argparse.Namespace) -> int:
             print(f"  {p.description}")
         print(f"  labels: {p.user_label} / {p.persona_label}   style: {p.style}   "
               f"temperature: {p.temperature}   max_tokens: {p.max_tokens}")
+        if p.sampling():
+            print("  sampling: " + "   ".join(f"{k}: {v:g}" for k, v in p.sampling().items()))
+        if p.examples:
+            print(f"  examples: {len(p.examples)} ({p.examples_per_prompt} a prompt)")
         print(f"  stop: {', '.join(repr(s) for s in p.stop) or '(none)'}")
         print("  rules: " + ", ".join(r.name for r in p.rules.patterns) if p.rules.patterns else "  rules: defaults")
         print("  system prompt:")

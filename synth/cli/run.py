@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop", action="append", metavar="S",
                    help="stop sequence (repeatable; replaces the persona's; \\n is a newline)")
     p.add_argument("--seed", type=int)
+    for name, what in (("top-p", "nucleus sampling, above 0 and at most 1"),
+                       ("presence-penalty", "-2 to 2"), ("frequency-penalty", "-2 to 2"),
+                       ("repeat-penalty", "llama.cpp and vLLM; 1 is none")):
+        p.add_argument("--" + name, type=float, metavar="X",
+                       help=f"{what} (default: the persona's, else the server's)")
     p.add_argument("--timeout", type=float, help="seconds to wait for the server between bytes")
     p.add_argument("--max-attempts", type=int, default=6, help="tries per conversation (default 6)")
     p.add_argument("--pause-after", type=float, default=30.0, metavar="S",
@@ -88,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from synth.models import RunSpec
     from synth.dataset.store import Store
 
-    checks.flags(args, ("temperature", "max_tokens", "per_topic", "limit", "concurrency", "rpm",
+    checks.flags(args, ("temperature", "max_tokens", *checks.SAMPLING, "per_topic", "limit", "concurrency", "rpm",
                         "tpm", "budget", "timeout", "max_attempts", "pause_after"))
     check_until_flags(args)
     ws = workspace_from(args)
@@ -125,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
             endpoint=ep.name, model=ep.model, style=ep.style, temperature=args.temperature,
             max_tokens=args.max_tokens, stop=stops, seed=args.seed,
+            **{k: getattr(args, k) for k in checks.SAMPLING},
             concurrency=args.concurrency or session.concurrency or int(defaults.get("concurrency", 4)),
             rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget,
             limit=args.limit)
@@ -256,6 +262,10 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
         print(f"  judge ({judge.ep.model}): {tally(judge)}", file=sys.stdout)
         for note in judge.notes[:1]:
             print(f"  note: {note}", file=sys.stdout)
+    refused = [k for k in spec.sampling() if k in ep.dropped]
+    if refused:
+        print("  note: the endpoint refused " + ", ".join(f"{k}={spec.sampling()[k]:g}" for k in refused)
+              + ": sent without " + ("it" if len(refused) == 1 else "them"), file=sys.stdout)
     if interrupted:
         return 130
     code = EXIT.get(finished.outcome, 1)

@@ -19,6 +19,7 @@ from itertools import repeat
 from typing import Any, Sequence
 
 from synth.errors import LibraryError
+from synth.library.examples import example_text, example_turns
 from synth.models import Conversation, FilterRules, Persona, Turn
 from synth.generate.transcript import truncation
 
@@ -35,6 +36,7 @@ RULES: dict[str, str] = {
     "pattern": "the persona's own pattern rule (pattern:NAME)",
     "near_duplicate": "nearly the same text as an earlier conversation of the run",
     "judge": "the LLM judge scored a criterion under the persona's threshold, or could not judge",
+    "copies_example": "nearly the same text as one of the persona's few-shot examples",
 }
 
 
@@ -284,7 +286,30 @@ def check(conv: Conversation, rules: FilterRules | None = None, persona: Persona
     if rules.refusals:
         reasons += _refusals(turns, rules, persona)
     reasons += _patterns(turns, rules, persona)
+    reasons += _copies_example(turns, rules, persona)
     return Verdict(ok=not reasons, reasons=reasons)
+
+
+@lru_cache(maxsize=64)
+def _example_shingles(text: str, user_label: str, persona_label: str) -> frozenset:
+    try:
+        return frozenset(shingles(example_text(example_turns(text, user_label, persona_label))))
+    except ValueError:  # checked when the persona loaded; a stored snapshot may be older
+        return frozenset()
+
+
+def _copies_example(turns: list[Turn], rules: FilterRules, persona: Persona) -> list[Reason]:
+    """A conversation that is a near-copy of one of its persona's examples (the
+    near-duplicate threshold; 0 turns both off)."""
+    if not persona.examples or not rules.near_duplicates or not turns:
+        return []
+    mine = shingles(conversation_text(turns))
+    for i, ex in enumerate(persona.examples):
+        sim = jaccard(mine, set(_example_shingles(ex, persona.user_label, persona.persona_label)))
+        if sim >= rules.near_duplicates:
+            return [Reason("copies_example", f"a near-copy of the persona's example {i + 1} "
+                                             f"(similarity {sim:.2f})")]
+    return []
 
 
 # -- near-duplicates across a run --------------------------------------------------------------

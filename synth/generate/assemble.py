@@ -19,8 +19,10 @@ def build_conversation(*, run_id: str, spec: RunSpec, item: WorkItem, prompt: Pr
                        model: str, request_stop: list[str], stops: Sequence[str],
                        speakers: transcript.Speakers, status: str, finish: str | None,
                        usage: Usage | None, attempts: int, duration_s: float,
-                       price: Callable[[int, int], float | None]) -> Conversation:
-    """The record of one answer (``raw``: the model's text, cut at a stop or not)."""
+                       price: Callable[[int, int], float | None],
+                       extra_params: dict | None = None) -> Conversation:
+    """The record of one answer (``raw``: the model's text, cut at a stop or not);
+    ``extra_params``: what else the request carried (sampling values, examples shown)."""
     turns, trim, _ = transcript.transcript_of(raw, stops, speakers, prompt.first_role)
     if usage is None:
         usage = Usage(prompt_tokens=estimate_tokens(prompt.text),
@@ -36,7 +38,7 @@ def build_conversation(*, run_id: str, spec: RunSpec, item: WorkItem, prompt: Pr
                 "request_stop": request_stop,
                 "first_role": prompt.first_role,
                 "user_labels": speakers.user, "persona_labels": speakers.assistant,
-                "attempts": attempts},
+                "attempts": attempts, **(extra_params or {})},
         prompt=prompt.text, raw_text=raw, turns=turns, trim=trim,
         finish_reason=finish, usage=usage, status=status,  # type: ignore[arg-type]
         created_at=time.time(), duration_s=duration_s, cost=cost,

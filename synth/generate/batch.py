@@ -49,11 +49,12 @@ def persona_key(spec: RunSpec) -> str:
 
 def request_body(ep: Endpoint, spec: RunSpec, item: WorkItem) -> dict[str, Any]:
     """The body the streaming engine sends for ``item``, without streaming."""
-    prompt = render(spec.persona, item.topic, spec.style)
+    prompt = render(spec.persona, item.topic, spec.style, item.conversation_id)
     kw = _request_params(ep, spec.max_tokens, spec.temperature, spec.stop,
-                         None if spec.seed is None else spec.seed + item.k)
+                         None if spec.seed is None else spec.seed + item.k, spec.sampling())
     kw.pop("stream", None)
     kw.pop("stream_options", None)
+    kw.update(kw.pop("extra_body", {}))  # the SDK's extra fields are plain body fields here
     if spec.style == "chat":
         body = {"model": kw.pop("model"),
                 "messages": prompt.messages or [{"role": "user", "content": prompt.text}]}

@@ -78,7 +78,6 @@ def ingest(store: Any, spec: RunSpec, run_id: str, paths: list[Path], *, model: 
     done = store.finished_ids(run_id)
     stops = [s for s in spec.stop if s]
     speakers = transcript.Speakers.for_persona(spec.persona)
-    prompts: dict[str, Any] = {}
     seen: dict[str, str] = {}  # conversation id -> where its answer was first read
     res = Collected()
     writer = store.writer(run_id)
@@ -128,11 +127,10 @@ def ingest(store: Any, spec: RunSpec, run_id: str, paths: list[Path], *, model: 
                     res.problems.append(f"{where}: response.body: {wrong}; skipped")
                     res.failed[cid] = f"{where}: {wrong}"
                     continue
-                if item.topic.id not in prompts:
-                    prompts[item.topic.id] = render(spec.persona, item.topic, spec.style)
+                prompt = render(spec.persona, item.topic, spec.style, item.conversation_id)
                 body = resp.get("body") or {}
                 conv = build_conversation(
-                    run_id=run_id, spec=spec, item=item, prompt=prompts[item.topic.id], raw=text,
+                    run_id=run_id, spec=spec, item=item, prompt=prompt, raw=text,
                     model=str(body.get("model") or model), request_stop=request_stop,
                     stops=stops, speakers=speakers, status="complete", finish=finish,
                     usage=usage, attempts=1, duration_s=0.0, price=price)

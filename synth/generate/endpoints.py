@@ -64,7 +64,7 @@ class Endpoint:
     free: bool = False  # an embedded/local model costs nothing
     include_usage: bool = True  # ask for usage in the stream (stream_options)
     # request parameters this server rejected (learned from its 400s): "temperature", "seed",
-    # "stop", "stream_options"; and "max_tokens" -> "max_completion_tokens" for newer models
+    # "stop", "stream_options", a sampling value (SAMPLING_PARAMS); and "max_tokens" -> "max_completion_tokens" for newer models
     dropped: set[str] = field(default_factory=set)
     token_param: str = "max_tokens"
     _client: openai.AsyncOpenAI | None = field(default=None, repr=False)
@@ -165,8 +165,14 @@ def retry_after_of(headers: Any, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# sampling values an OpenAI-style server takes as named parameters; others (repeat_penalty, for
+# llama.cpp and vLLM) go in the body as extra fields
+_NAMED_SAMPLING = ("top_p", "presence_penalty", "frequency_penalty")
+SAMPLING_PARAMS = (*_NAMED_SAMPLING, "repeat_penalty")
+
+
 def _request_params(ep: Endpoint, max_tokens: int, temperature: float, stop: Sequence[str],
-                    seed: int | None) -> dict[str, Any]:
+                    seed: int | None, sampling: dict[str, float] | None = None) -> dict[str, Any]:
     kw: dict[str, Any] = {"model": ep.model, "stream": True, ep.token_param: max_tokens}
     if "temperature" not in ep.dropped:
         kw["temperature"] = temperature
@@ -177,6 +183,15 @@ def _request_params(ep: Endpoint, max_tokens: int, temperature: float, stop: Seq
         kw["seed"] = seed
     if ep.include_usage and "stream_options" not in ep.dropped:
         kw["stream_options"] = {"include_usage": True}
+    extra = {}
+    for name, value in (sampling or {}).items():
+        if value is not None and name not in ep.dropped:
+            if name in _NAMED_SAMPLING:
+                kw[name] = value
+            else:
+                extra[name] = value
+    if extra:
+        kw["extra_body"] = extra
     return kw
 
 
@@ -189,8 +204,9 @@ def _adapt(ep: Endpoint, message: str, kw: dict[str, Any]) -> bool:
     if not any(w in m for w in ("unsupported", "not support", "unrecognized", "unknown",
                                 "extra inputs", "not permitted", "only the default")):
         return False
-    for name in ("stream_options", "temperature", "seed", "stop"):
-        if name in kw and name not in ep.dropped and (f"'{name}'" in m or f"`{name}`" in m
+    sent = set(kw) | set(kw.get("extra_body") or ())
+    for name in ("stream_options", "temperature", "seed", "stop", *SAMPLING_PARAMS):
+        if name in sent and name not in ep.dropped and (f"'{name}'" in m or f"`{name}`" in m
                                                       or f'"{name}"' in m or f" {name} " in m
                                                       or f"{name}:" in m):
             ep.dropped.add(name)
@@ -213,14 +229,15 @@ async def stream_completion(
     temperature: float,
     stop: Sequence[str],
     seed: int | None = None,
+    sampling: dict[str, float] | None = None,
 ) -> AsyncIterator[str | StreamEnd]:
     """Yield text deltas, then one StreamEnd.  Raises FatalError / TransientError."""
     finish: str | None = None
     usage: Usage | None = None
     got_any = False
     try:
-        for _ in range(6):  # a 400 naming an unsupported parameter: drop it and ask again
-            kw = _request_params(ep, max_tokens, temperature, stop, seed)
+        for _ in range(10):  # a 400 naming an unsupported parameter: drop it and ask again
+            kw = _request_params(ep, max_tokens, temperature, stop, seed, sampling)
             try:
                 if style == "chat":
                     stream = await ep.client.chat.completions.create(
@@ -231,7 +248,7 @@ async def stream_completion(
             except openai.APIStatusError as exc:
                 if exc.status_code not in (400, 422) or not _adapt(ep, server_message(exc), kw):
                     raise
-        else:  # pragma: no cover - each adaptation removes a parameter; five at most
+        else:  # pragma: no cover - each adaptation removes a parameter; nine at most
             raise FatalError("the server rejected every form of the request")
         try:
             async for chunk in stream:

@@ -87,7 +87,8 @@ class ConversationWork:
     async def _conversation(self, item: WorkItem) -> None:
         spec = self.spec
         cid = item.conversation_id
-        live = _Live(item=item, prompt=render(spec.persona, item.topic, spec.style),
+        live = _Live(item=item, prompt=render(spec.persona, item.topic, spec.style,
+                                            item.conversation_id),
                      attempt=self._attempts.get(cid, 0))
         self._live[cid] = live
         bo = self.opt.backoff
@@ -165,7 +166,8 @@ class ConversationWork:
             style=live.prompt.style, max_tokens=spec.max_tokens, temperature=spec.temperature,
             stop=stops,
             # the k-th conversation of a topic gets its own seed, or all k would be the same
-            seed=None if spec.seed is None else spec.seed + live.item.k)
+            seed=None if spec.seed is None else spec.seed + live.item.k,
+            sampling=spec.sampling())
         try:
             async for piece in gen:
                 if isinstance(piece, StreamEnd):
@@ -204,7 +206,17 @@ class ConversationWork:
             model=self.endpoint.model, request_stop=self.endpoint.request_stops(self.spec.stop),
             stops=self._stops, speakers=self._speakers, status=status, finish=finish,
             usage=usage, attempts=live.attempt, duration_s=time.monotonic() - live.started,
-            price=self._price)
+            price=self._price, extra_params=self._sampling_params(live))
+
+    def _sampling_params(self, live: _Live) -> dict:
+        """The optional sampling values, examples shown, and values the endpoint refused."""
+        out: dict = dict(self.spec.sampling())
+        if live.prompt.examples:
+            out["examples"] = list(live.prompt.examples)
+        refused = sorted(self.endpoint.dropped & set(out))
+        if refused:
+            out["sent_without"] = refused
+        return out
 
     async def _finish(self, live: _Live, end: StreamEnd) -> None:
         conv = self._build(live, status="complete", finish=end.finish_reason, usage=end.usage)

@@ -1,5 +1,5 @@
 """What a run will cost before it starts: prompt tokens counted exactly (each topic's rendered
-prompt), completion tokens at most max_tokens (or the run's own average so far), in money where
+prompt, with the few-shot examples each conversation is given), completion tokens at most max_tokens (or the run's own average so far), in money where
 a price is known.  Counts what this start writes: the engine's own plan, limit applied."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def estimate_run(spec: Any, *, overrides: Mapping[str, Mapping[str, float]] | No
                  local: bool = False, stored: Sequence[Any] = ()) -> RunEstimate:
     """What a run will cost, without a request.  ``stored``: the run's conversations so far."""
     from synth.generate.planner import plan
-    from synth.generate.prompts import render
+    from synth.generate.prompts import pick_examples, render
     from synth.tokens import counter_for
 
     counter = counter_for(spec.model or None)
@@ -72,18 +72,21 @@ def estimate_run(spec: Any, *, overrides: Mapping[str, Mapping[str, float]] | No
     p = plan(spec, done_ids)
     total, todo = p.total, p.todo
     missing = total - p.already_done
-    # every repeat of a topic sends the same prompt: render and count each topic once
-    prompts = {}
+    # every repeat of a topic with the same examples sends the same prompt: count each once
+    prompts: dict = {}
+    item_key = {}
     for w in todo:
-        if w.topic.id not in prompts:
-            prompts[w.topic.id] = render(spec.persona, w.topic, spec.style)
+        cid = w.conversation_id
+        key = item_key[cid] = (w.topic.id, tuple(pick_examples(spec.persona, cid)))
+        if key not in prompts:
+            prompts[key] = render(spec.persona, w.topic, spec.style, cid)
     ids = list(prompts)
     if spec.style == "chat":
         counts = [c.total for c in counter.chat_counts([prompts[i].messages for i in ids])]
     else:
         counts = counter.count_many([prompts[i].text for i in ids])
     per_topic = dict(zip(ids, counts))
-    prompt_tokens = sum(per_topic[w.topic.id] for w in todo)
+    prompt_tokens = sum(per_topic[item_key[w.conversation_id]] for w in todo)
     ctok_max = spec.max_tokens * len(todo)
     finished = [c for c in stored if c.id in done_ids]
     avg = None

@@ -7,10 +7,17 @@ chat request, and the model writes the whole labelled transcript.
 The template uses ``str.format`` syntax ({topic}, {context}, {name}, {description},
 {persona_label}, {user_label}; ``{{`` for a literal brace).  Unknown placeholders are a library
 validation concern; here they are left as written, and rendering never raises.
+
+Few-shot examples (the persona's ``examples``): each conversation gets up to
+``examples_per_prompt`` of them, drawn with a seed from its own id (``key``) so different
+conversations see different examples.  Completion style puts them before the prompt as earlier
+transcripts in the same labels, each closed by the persona's first stop sequence (say "END OF
+CONVERSATION"); chat style adds them to the user message as an example of the format.
 """
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +48,7 @@ class Prompt:
     text: str  # completion: the whole prompt; chat: the user message
     messages: list[dict[str, Any]] = field(default_factory=list)  # chat only
     first_role: Role | None = None  # the label the prompt ends with (completion)
+    examples: list[int] = field(default_factory=list)  # which of the persona's examples it shows
 
 
 def values_for(persona: Persona, topic: Topic) -> dict[str, str]:
@@ -54,19 +62,39 @@ def values_for(persona: Persona, topic: Topic) -> dict[str, str]:
     }
 
 
-def render(persona: Persona, topic: Topic, style: ApiStyle | None = None) -> Prompt:
+def pick_examples(persona: Persona, key: str | None) -> list[int]:
+    """Which of the persona's examples a conversation sees: a draw seeded by its id."""
+    n = min(persona.examples_per_prompt, len(persona.examples))
+    if n <= 0:
+        return []
+    return random.Random(f"examples:{key or ''}").sample(range(len(persona.examples)), n)
+
+
+def render(persona: Persona, topic: Topic, style: ApiStyle | None = None,
+           key: str | None = None) -> Prompt:
+    """The prompt for one conversation; ``key`` (its id) picks its examples."""
     style = style or persona.style
     body = fill(persona.synthesis_prompt, values_for(persona, topic))
+    chosen = pick_examples(persona, key)
+    shown = [persona.examples[i].strip() for i in chosen]
     if style == "chat":
         text = _strip_trailing_label(body, persona).rstrip()
-        return Prompt(style="chat", text=text, messages=[{"role": "user", "content": text}])
+        if shown:
+            text += ("\n\nAn example of the format (on another topic):\n\n"
+                     + "\n\n".join(shown))
+        return Prompt(style="chat", text=text, messages=[{"role": "user", "content": text}],
+                      examples=chosen)
     ending = _trailing_role(body, persona)
     if ending is None:
         body = body.rstrip() + f"\n\n{persona.user_label}:"
         ending = "user"
     else:
         body = body.rstrip()
-    return Prompt(style="completion", text=body, first_role=ending)
+    if shown:
+        end = next((s.strip() for s in persona.stop if s.strip()), "")
+        body = "".join(e + (f"\n{end}" if end and not e.endswith(end) else "") + "\n\n"
+                       for e in shown) + body
+    return Prompt(style="completion", text=body, first_role=ending, examples=chosen)
 
 
 def _trailing_role(text: str, persona: Persona) -> Role | None:

@@ -14,14 +14,16 @@ from typing import Any
 from synth.errors import LibraryError
 from synth.library.personas import PERSONA_KEYS, persona_from_mapping, save_persona
 from synth.library.topics import SUBTOPICS_OF, load_topic_source, yaml_item
-from synth.models import Persona, Topic, TopicSource
+from synth.models import SAMPLING_FIELDS, Persona, Topic, TopicSource
 from synth.library.yamlio import (
     atomic_write_text, dump_yaml, key_lines, parse_yaml, parse_yaml_document, read_text,
     unknown_key_message,
 )
 
 # values read as YAML (a number, a list, a mapping); every other field is taken as plain text
-_YAML_VALUED = {"temperature", "max_tokens", "stop", "rules"}
+_YAML_VALUED = {"temperature", "max_tokens", "stop", "rules", *SAMPLING_FIELDS, "examples",
+                "examples_per_prompt"}
+_BLANK_UNSETS = {"stop", "rules", "examples", *SAMPLING_FIELDS}  # key= clears these
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -53,11 +55,37 @@ def set_persona_fields(persona: Persona, assignments: list[str]) -> Persona:
     return new
 
 
+def add_example(persona: Persona, turns: list[tuple[str, str]]) -> tuple[Persona, int]:
+    """Append a conversation (``(role, text)`` turns) to the persona's ``examples:`` in its file,
+    as it is now on disk (comments kept); returns the saved persona and the example's number."""
+    from synth.library.examples import ExampleError, example_turns
+    from synth.library.personas import load_persona
+
+    path = Path(persona.path or "")
+    if persona.path is None or not path.is_file():
+        raise LibraryError(f"persona {persona.id!r} has no file here (was it deleted?)",
+                           field="examples")
+    current = load_persona(path)
+    labels = {"user": current.user_label, "assistant": current.persona_label}
+    text = "".join(f"{labels[role]}: {body.strip()}\n" for role, body in turns)
+    try:
+        example_turns(text, current.user_label, current.persona_label)
+    except ExampleError as exc:
+        raise LibraryError(f"this conversation can't be an example: {exc}", path=path,
+                           field="examples") from None
+    if text in current.examples:
+        raise LibraryError("this conversation is already one of the persona's examples",
+                           path=path, field="examples")
+    current.examples.append(text)
+    save_persona(current, path)
+    return current, len(current.examples)
+
+
 def _value(key: str, raw: str, path: Path) -> Any:
     if key not in _YAML_VALUED:
         return raw  # text as given (a shell's $'...' passes newlines)
     if not raw.strip():
-        return None if key in ("stop", "rules") else raw
+        return None if key in _BLANK_UNSETS else raw
     try:
         return parse_yaml(raw, Path(f"--set {key}"))
     except LibraryError as err:

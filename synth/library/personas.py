@@ -14,7 +14,8 @@ from typing import Any
 
 from synth import checks
 from synth.errors import Collector, LibraryError
-from synth.models import FilterRules, PatternRule, Persona
+from synth.models import SAMPLING_FIELDS, FilterRules, PatternRule, Persona
+from synth.library.examples import parse_examples
 from synth.library.judge_block import judge_to_mapping, parse_judge
 from synth.library.yamlio import (
     atomic_write_text, dump_yaml, item_line, key_lines, load_yaml_mapping, parse_yaml,
@@ -25,7 +26,7 @@ PLACEHOLDERS = {"topic", "context", "name", "description", "persona_label", "use
 REQUIRED = ("name", "persona_label", "user_label", "system_prompt", "synthesis_prompt")
 PERSONA_KEYS = {
     *REQUIRED, "description", "style", "temperature", "max_tokens", "stop", "rules",
-    "judge",
+    "judge", *SAMPLING_FIELDS, "examples", "examples_per_prompt",
 }
 RULE_KEYS = set(FilterRules.__dataclass_fields__)
 PATTERN_KEYS = set(PatternRule.__dataclass_fields__)
@@ -216,10 +217,16 @@ def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
     style = take(_style, data, lines, path)
     stop = take(_stops, data.get("stop"), path, lines.get("stop"))
     sampling = {key: take(_sampling, data, key, lines, path, default=default)
-                for key, default in (("temperature", 0.8), ("max_tokens", 800))}
+                for key, default in (("temperature", 0.8), ("max_tokens", 800),
+                                     *((k, None) for k in SAMPLING_FIELDS),
+                                     ("examples_per_prompt", 1))}
     description = take(_str, data, "description", lines, path)
     rules = take(parse_rules, data.get("rules"), path=path, line=lines.get("rules"))
     judge = take(parse_judge, data.get("judge"), path=path, line=lines.get("judge"))
+    examples = []
+    if vals["persona_label"] and vals["user_label"]:
+        examples = take(parse_examples, data.get("examples"), vals["user_label"],
+                        vals["persona_label"], path=path, line=lines.get("examples")) or []
     take.done()
     return Persona(
         id=persona_id,
@@ -236,6 +243,9 @@ def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
         rules=rules,
         path=path,
         judge=judge,
+        **{k: sampling[k] for k in SAMPLING_FIELDS},
+        examples=examples,
+        examples_per_prompt=sampling["examples_per_prompt"],
     )
 
 
@@ -340,6 +350,11 @@ def persona_to_mapping(persona: Persona) -> dict[str, Any]:
         "system_prompt": persona.system_prompt,
         "synthesis_prompt": persona.synthesis_prompt,
     }
+    d.update(persona.sampling())  # only the values that are set
+    if persona.examples:
+        d["examples"] = [_literal(e.rstrip("\n") + "\n") for e in persona.examples]
+    if persona.examples_per_prompt != 1:
+        d["examples_per_prompt"] = persona.examples_per_prompt
     if rd:
         d["rules"] = rd
     if persona.judge is not None:
@@ -378,6 +393,10 @@ def save_persona(persona: Persona, path: Path | None = None) -> Path:
     for key, val in new.items():
         if old is not None and key in doc and getattr(old, key) == getattr(persona, key):
             continue  # unchanged: keep the user's text, quoting and comments
+        if (key == "examples" and old is not None and isinstance(doc.get(key), list)
+                and persona.examples[:len(old.examples)] == old.examples):
+            doc[key].extend(val[len(old.examples):])  # examples added: the rest stays as written
+            continue
         if isinstance(val, str) and "\n" in val:
             # system_prompt is read back stripped, so it keeps the usual "|" block style;
             # the synthesis prompt is kept to the character ("|-" when it has no final newline)

@@ -36,6 +36,7 @@ class ReviewTable(VirtualTable):
         Binding("e", "screen.edit_turn", "Edit a turn"),
         Binding("A", "screen.accept_all_ok", "Accept all passing"),
         Binding("D", "screen.add_to_dataset", "To dataset", show=False),
+        Binding("m", "screen.mark_example", "Make it an example"),
     ]
 
 
@@ -50,8 +51,10 @@ Every conversation of the run with the filters' verdict and reasons, its turns a
 The selected one reads as a chat on the right; flagged turns are marked. a accepts, x rejects,
 u undecides, n jumps to the next undecided flagged one, e edits a turn (the original text is
 kept; the edit is what export writes), A accepts every undecided conversation that passes
-every filter. Filter the table by verdict or by reason at the top. Decisions are saved at once.
-D adds this run to a dataset (a new one, or one that exists) to export several runs as one set."""
+every filter, m makes the conversation one of its persona's few-shot examples (saved to the
+persona's file; later runs show it to the model). Filter the table by verdict or by reason at
+the top. Decisions are saved at once. D adds this run to a dataset (a new one, or one that
+exists) to export several runs as one set."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -334,6 +337,18 @@ D adds this run to a dataset (a new one, or one that exists) to export several r
                                         f"have: {have}):", act=add,
                                         empty="type the dataset's name first"))
 
+    def action_mark_example(self) -> None:
+        if self.rs is None or self.selected is None:
+            return
+        it = self.rs.by_id(self.selected)
+        try:
+            persona, n = self.services.add_example(it.conv.persona_id, it.turns)
+        except ChatsynthError as err:
+            self.error(err)
+            return
+        self.app.notify(f"Saved as example {n} of {persona.name} ({persona.path.name}); "
+                        "runs started from now on show it to the model.", markup=False)
+
     def palette_commands(self):
         return [
             ("Add this run to a dataset", "D", self.action_add_to_dataset),
@@ -343,6 +358,7 @@ D adds this run to a dataset (a new one, or one that exists) to export several r
             ("Next flagged conversation", "n", self.action_next_flagged),
             ("Edit a turn", "e", self.action_edit_turn),
             ("Accept all passing conversations", "A", self.action_accept_all_ok),
+            ("Make it a few-shot example of its persona", "m", self.action_mark_example),
         ] + [(f"Show only: {rule}", desc, lambda r=rule: self._only(r)) for rule, desc in RULES.items()]
 
     def _only(self, rule: str) -> None:

@@ -10,13 +10,17 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
+from synth import checks
 from synth.errors import LibraryError
 from synth.library.personas import persona_from_mapping, persona_to_mapping
-from synth.models import Persona
+from synth.models import SAMPLING_FIELDS, Persona
 from tui.guard import Guarded
 from tui.stops_text import stops_to_text, text_to_stops
 
-TEXT_FIELDS = ("name", "description", "persona_label", "user_label", "temperature", "max_tokens")
+TEXT_FIELDS = ("name", "description", "persona_label", "user_label", "temperature", "max_tokens",
+               *SAMPLING_FIELDS)
+SAMPLING_LABELS = {"top_p": "Top p", "presence_penalty": "Presence",
+                   "frequency_penalty": "Frequency", "repeat_penalty": "Repeat"}  # penalties
 AREA_FIELDS = ("stop", "system_prompt", "synthesis_prompt")
 
 
@@ -35,6 +39,13 @@ def _number(raw: str) -> Any:
         except ValueError:
             pass
     return raw  # the library says "expected a number, got str ..."
+
+
+def _examples_line(p: Persona | None) -> str:
+    if p is None or not p.examples:
+        return "Few-shot examples: none (in Review, m makes a conversation one)"
+    return (f"Few-shot examples: {len(p.examples)} in the file, {p.examples_per_prompt} shown "
+            "a prompt (in Review, m adds one)")
 
 
 class PersonaForm(Guarded, VerticalScroll):
@@ -79,6 +90,15 @@ class PersonaForm(Guarded, VerticalScroll):
             with Vertical(classes="field-cell"):
                 yield Label("Max tokens", classes="field-label")
                 yield _field("max_tokens")
+        with Horizontal(classes="field-row"):  # blank: not sent, the server's default
+            for key in SAMPLING_FIELDS:
+                with Vertical(classes="field-cell"):
+                    yield Label(SAMPLING_LABELS[key], classes="field-label")
+                    field = _field(key, "-")
+                    field.tooltip = (f"{key} ({checks.NUMBERS[key].describe()}); blank: not "
+                                     "sent, the server's default")
+                    yield field
+        yield Static("", id="pf-examples", classes="field-label")
         yield Label("Stop sequences (one a line, \\n = newline)", classes="field-label")
         yield TextArea(id="pf-stop", classes="stops-area", soft_wrap=False, compact=True)
         yield Label("System prompt (exported as the system message)", classes="field-label")
@@ -99,6 +119,10 @@ class PersonaForm(Guarded, VerticalScroll):
             self.query_one("#pf-user_label", Input).value = p.user_label if p else ""
             self.query_one("#pf-temperature", Input).value = f"{p.temperature:g}" if p else ""
             self.query_one("#pf-max_tokens", Input).value = str(p.max_tokens) if p else ""
+            for key in SAMPLING_FIELDS:
+                value = getattr(p, key) if p else None
+                self.query_one(f"#pf-{key}", Input).value = "" if value is None else f"{value:g}"
+            self.query_one("#pf-examples", Static).update(_examples_line(p))
             self.query_one("#pf-style", Select).value = p.style if p else "completion"
             self.query_one("#pf-stop", TextArea).load_text(stops_to_text(p.stop) if p else "")
             self.query_one("#pf-system_prompt", TextArea).load_text(p.system_prompt if p else "")
@@ -116,6 +140,7 @@ class PersonaForm(Guarded, VerticalScroll):
             "user_label": val("user_label"),
             "temperature": _number(val("temperature")),
             "max_tokens": _number(val("max_tokens")),
+            **{key: _number(val(key)) for key in SAMPLING_FIELDS},
             "style": self.query_one("#pf-style", Select).value,
             "stop": text_to_stops(self.query_one("#pf-stop", TextArea).text),
             "system_prompt": self.query_one("#pf-system_prompt", TextArea).text,

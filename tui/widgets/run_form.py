@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, Select, Static, TextArea
 
 from synth import checks
 from synth.errors import ChatsynthError
+from synth.models import SAMPLING_FIELDS
 from tui.guard import Guarded
 from tui.runner import RunRequest
 from tui.stops_text import stops_to_text, text_to_stops
@@ -34,6 +35,17 @@ def own_topic_source(persona_id: str | None, sources: list) -> str | None:
         if getattr(s, "persona", None) == persona_id:
             return s.id
     return persona_id if any(s.id == persona_id for s in sources) else None
+
+
+SAMPLING_LABELS = dict(zip(SAMPLING_FIELDS, ("Top p", "Presence", "Frequency", "Repeat")))
+
+
+def _sampling_cell(key: str) -> Vertical:
+    """Top p or a penalty; blank: the persona's value, else the server's default."""
+    return _cell(SAMPLING_LABELS[key], Input(
+        "", id=f"rf-{key}", type="number", placeholder="-", compact=True,
+        tooltip=f"{key} ({checks.NUMBERS[key].describe()}); blank: the persona's, "
+                "else the server's default"))
 
 
 def _cell(label: str, widget) -> Vertical:
@@ -66,6 +78,7 @@ class RunForm(Guarded, VerticalScroll):
         yield Horizontal(
             _cell("Temperature", Input("", id="rf-temperature", type="number", compact=True)),
             _cell("Max tokens", Input("", id="rf-max_tokens", type="integer", compact=True)),
+            _sampling_cell("top_p"),
             classes="field-row")
         yield Label("Stop sequences (\\n = newline)", classes="field-label")
         yield TextArea("", id="rf-stop", soft_wrap=False, compact=True, classes="stops-area")
@@ -74,6 +87,10 @@ class RunForm(Guarded, VerticalScroll):
             _cell("Budget $", Input("", id="rf-budget", type="number", placeholder="none", compact=True)),
             classes="field-row")
         yield Static("", id="estimate", classes="estimate")
+        # the penalties, below the estimate: seldom changed, and the estimate stays in view
+        yield Label("Penalties (blank: the persona's, else the server's default)",
+                    classes="field-label")
+        yield Horizontal(*(_sampling_cell(k) for k in SAMPLING_FIELDS[1:]), classes="field-row")
 
     # -- filling --------------------------------------------------------------------------
     def fill(self, services: Any, preselect: dict[str, Any]) -> None:
@@ -134,6 +151,9 @@ class RunForm(Guarded, VerticalScroll):
             return
         self.query_one("#rf-temperature", Input).value = f"{p.temperature:g}"
         self.query_one("#rf-max_tokens", Input).value = str(p.max_tokens)
+        for key in SAMPLING_FIELDS:
+            value = getattr(p, key)
+            self.query_one(f"#rf-{key}", Input).value = "" if value is None else f"{value:g}"
         self.query_one("#rf-stop", TextArea).load_text(stops_to_text(p.stop))
 
     # -- reading --------------------------------------------------------------------------
@@ -163,6 +183,7 @@ class RunForm(Guarded, VerticalScroll):
             model=self.query_one("#rf-model", Input).value.strip() or None,
             temperature=self._num("temperature"),
             max_tokens=self._num("max_tokens"),
+            **{key: self._num(key) for key in SAMPLING_FIELDS},
             stop=text_to_stops(self.query_one("#rf-stop", TextArea).text),
             concurrency=self._num("concurrency"),
             budget=self._num("budget"),
