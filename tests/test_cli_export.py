@@ -206,3 +206,16 @@ def test_estimate_counts_the_limit(workspace, cli):
     assert "completion tokens: at most 1,000 (max_tokens x 2 to write)" in r.stdout
     r = cli(*args, "--limit", "-1")
     assert r.returncode == 2 and "--limit: must be 0 or more" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_escapes_in_typed_text_keep_every_other_character(workspace, cli):
+    """`--text` and `--stop` read \\n as a newline; a non-ASCII letter beside it stays as typed
+    (a unicode_escape decode turned 'Café' into 'CafÃ©')."""
+    store, run_id, _ = make_run(workspace.runs_dir, n_topics=2, per_topic=1)
+    cid = cli("review", run_id, "--list").stdout.splitlines()[0].split()[0]
+    r = cli("review", run_id, "--edit", cid, "--turn", "2", "--text", "Café, naïve?\\nTry it.")
+    assert r.returncode == 0, r.stderr
+    from synth.curate.review import Review
+    assert Review(store, run_id).load().by_id(cid).turns[1].text == "Café, naïve?\nTry it."
+    r = cli("trim", run_id, "--stop", "déjà\\n")
+    assert r.returncode == 0 and "'déjà\\n'" in r.stdout, r.stdout + r.stderr

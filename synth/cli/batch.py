@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from synth import checks
-from synth.cli.run import unescape
+from synth.cli.run import SPEC_FLAGS, add_spec_args, spec_from_args
 from synth.wording import plural
 
 
@@ -22,20 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the run.")
     bsub = p.add_subparsers(dest="batch_command", metavar="STEP", required=True)
     pp = bsub.add_parser("prepare", help="write the run's missing work items as request files")
-    pp.add_argument("--persona", help="persona name or YAML file (default: config defaults.persona)")
-    pp.add_argument("--topics", help="topic source name, file or folder")
-    pp.add_argument("--per-topic", type=int, help="conversations per topic (default 1)")
-    pp.add_argument("--limit", type=int, help="prepare at most this many conversations")
-    g = pp.add_mutually_exclusive_group()
-    g.add_argument("--endpoint", help="endpoint name from chatsynth.yaml")
-    g.add_argument("--base-url", help="an OpenAI-compatible URL (for vllm run-batch: any)")
-    pp.add_argument("--key-name", help="keyring entry / environment variable for --base-url")
-    pp.add_argument("--model", help="model id (default: the endpoint's default_model)")
-    pp.add_argument("--style", choices=["chat", "completion"], help="API style")
-    pp.add_argument("--temperature", type=float)
-    pp.add_argument("--max-tokens", type=int)
-    pp.add_argument("--stop", action="append", metavar="S", help="stop sequence (repeatable)")
-    pp.add_argument("--seed", type=int)
+    add_spec_args(pp, limit_help="prepare at most this many conversations")
     pp.add_argument("--shards", type=int, default=1, help="split for N machines (default 1)")
     pp.add_argument("--max-requests", type=int, default=50_000,
                     help="requests per file (default 50,000, OpenAI's limit)")
@@ -75,11 +62,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from synth.library.files import require_topics
     from synth.library.personas import find_persona
     from synth.library.topics import find_topics
-    from synth.models import RunSpec
     from synth.pricing import batch_price_of, format_usd
 
-    checks.flags(args, ("temperature", "max_tokens", "per_topic", "limit", "shards",
-                        "max_requests", "max_bytes"))
+    checks.flags(args, (*SPEC_FLAGS, "shards", "max_requests", "max_bytes"))
     ws, store = _ctx(args)
     cfg = ws.config
     defaults = cfg.defaults or {}
@@ -92,11 +77,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     session = EndpointSession(cfg, name=args.endpoint, base_url=args.base_url, model=args.model,
                               style=args.style, key_name=args.key_name, persona_style=persona.style)
     with session as ep:
-        spec = RunSpec.for_persona(
-            persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
-            endpoint=ep.name, model=ep.model, style=ep.style, temperature=args.temperature,
-            max_tokens=args.max_tokens, stop=[unescape(s) for s in args.stop] if args.stop else None,
-            seed=args.seed, limit=args.limit)
+        spec = spec_from_args(args, persona, topics, ep, defaults)
         done = prepare(store, spec, ep, shards=args.shards, max_requests=args.max_requests,
                        max_bytes=args.max_bytes)
     print(f"run {done.run_id}: {plural(done.items, 'request')} in "

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from synth import checks
 from synth.errors import ChatsynthError
+from synth.stops_text import unescape_stop
 from synth.wording import plural
 
 
@@ -75,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _unescape(s: str | None) -> str | None:
-    return s.encode("utf-8").decode("unicode_escape") if s is not None and "\\" in s else s
+    return None if s is None else unescape_stop(s)
 
 
 def _store(args: argparse.Namespace):

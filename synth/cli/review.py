@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from synth.errors import ChatsynthError
+from synth.stops_text import unescape_stop
 from synth.wording import plural
 
 
@@ -52,10 +53,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as-written", action="store_true",
                    help="forget the run's re-trim: every conversation as the run wrote it")
     p.set_defaults(func=cmd_trim)
-
-
-def _unescape(s: str) -> str:
-    return s.encode("utf-8").decode("unicode_escape") if "\\" in s else s
 
 
 def _load_review(args: argparse.Namespace):
@@ -137,7 +134,7 @@ def _edit(args: argparse.Namespace, review: Any, rs: Any) -> int:
     if args.turn is not None:
         if args.text is None:
             raise ChatsynthError("needs --text TEXT (the turn's new text)", field="--turn")
-        text = sys.stdin.read() if args.text == "-" else _unescape(args.text)
+        text = sys.stdin.read() if args.text == "-" else unescape_stop(args.text)
         if not text.strip():
             raise ChatsynthError("the new text is empty (use --remove-turn N to remove a turn)",
                                  field="--text")
@@ -182,7 +179,7 @@ def cmd_trim(args: argparse.Namespace) -> int:
         raise ChatsynthError("--as-written takes no --stop", field="--as-written")
     if not args.as_written and not args.stop:
         raise ChatsynthError("give at least one --stop TEXT (or --as-written)", field="--stop")
-    stops = None if args.as_written else [_unescape(s) for s in args.stop]
+    stops = None if args.as_written else [unescape_stop(s) for s in args.stop]
     if stops is not None and not all(stops):
         raise ChatsynthError("a stop sequence must not be empty", field="--stop")
     review, rs = _load_review(args)

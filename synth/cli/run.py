@@ -13,6 +13,7 @@ from synth import checks
 from synth.generate.events import (
     ConversationFailed, ConversationFinished, Progress, RunFinished, RunPaused, RunStarted,
 )
+from synth.stops_text import unescape_stop
 from synth.wording import plural
 
 EXIT = {"complete": 0, "limit": 0, "failed": 1, "stopped": 3, "paused": 4, "budget": 5,
@@ -25,30 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Write one conversation per topic (x --per-topic) with an OpenAI-compatible "
         "endpoint, or with the embedded small offline demo model when none is configured. "
         "Starting the same run again writes only what is missing.")
-    p.add_argument("--persona", help="persona name or YAML file (default: config defaults.persona)")
-    p.add_argument("--topics", help="topic source name, file or folder (default: config defaults.topics)")
-    p.add_argument("--per-topic", type=int, help="conversations per topic (default 1)")
-    p.add_argument("--limit", type=int, help="write at most this many conversations now")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--endpoint", help="endpoint name from chatsynth.yaml ('local': the embedded model)")
-    g.add_argument("--base-url", help="any OpenAI-compatible URL, e.g. http://127.0.0.1:8080/v1")
-    p.add_argument("--key-name", help="keyring entry / environment variable with the key for --base-url")
-    p.add_argument("--model", help="model id (default: the endpoint's default_model, else the first it lists)")
-    p.add_argument("--style", choices=["chat", "completion"], help="API style (default: the endpoint's)")
+    add_spec_args(p, limit_help="write at most this many conversations now")
     p.add_argument("--concurrency", type=int, help="requests in flight (default: config, else 4)")
     p.add_argument("--rpm", type=int, help="requests per minute budget")
     p.add_argument("--tpm", type=int, help="tokens per minute budget")
     p.add_argument("--budget", type=float, help="stop before spending more than this many USD")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--max-tokens", type=int)
-    p.add_argument("--stop", action="append", metavar="S",
-                   help="stop sequence (repeatable; replaces the persona's; \\n is a newline)")
-    p.add_argument("--seed", type=int)
-    for name, what in (("top-p", "nucleus sampling, above 0 and at most 1"),
-                       ("presence-penalty", "-2 to 2"), ("frequency-penalty", "-2 to 2"),
-                       ("repeat-penalty", "llama.cpp and vLLM; 1 is none")):
-        p.add_argument("--" + name, type=float, metavar="X",
-                       help=f"{what} (default: the persona's, else the server's)")
     p.add_argument("--timeout", type=float, help="seconds to wait for the server between bytes")
     p.add_argument("--max-attempts", type=int, default=6, help="tries per conversation (default 6)")
     p.add_argument("--pause-after", type=float, default=30.0, metavar="S",
@@ -72,17 +54,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_runs)
 
 
-def unescape(s: str) -> str:
-    """``\\n``, ``\\t`` and ``\\\\`` in a --stop value, as a shell user types them."""
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and i + 1 < len(s) and s[i + 1] in "nt\\":
-            out.append({"n": "\n", "t": "\t", "\\": "\\"}[s[i + 1]])
-            i += 2
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
+def add_spec_args(p: argparse.ArgumentParser, *, limit_help: str) -> None:
+    """The flags that say what a run is: `run` and `batch prepare` take the same ones, so the
+    same flags make the same run either way (``spec_from_args``)."""
+    p.add_argument("--persona", help="persona name or YAML file (default: config defaults.persona)")
+    p.add_argument("--topics", help="topic source name, file or folder (default: config defaults.topics)")
+    p.add_argument("--per-topic", type=int, help="conversations per topic (default 1)")
+    p.add_argument("--limit", type=int, help=limit_help)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--endpoint", help="endpoint name from chatsynth.yaml ('local': the embedded model)")
+    g.add_argument("--base-url", help="any OpenAI-compatible URL, e.g. http://127.0.0.1:8080/v1")
+    p.add_argument("--key-name", help="keyring entry / environment variable with the key for --base-url")
+    p.add_argument("--model", help="model id (default: the endpoint's default_model, else the first it lists)")
+    p.add_argument("--style", choices=["chat", "completion"], help="API style (default: the endpoint's)")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--stop", action="append", metavar="S",
+                   help="stop sequence (repeatable; replaces the persona's; \\n is a newline)")
+    p.add_argument("--seed", type=int)
+    for name, what in (("top-p", "nucleus sampling, above 0 and at most 1"),
+                       ("presence-penalty", "-2 to 2"), ("frequency-penalty", "-2 to 2"),
+                       ("repeat-penalty", "llama.cpp and vLLM; 1 is none")):
+        p.add_argument("--" + name, type=float, metavar="X",
+                       help=f"{what} (default: the persona's, else the server's)")
+
+
+SPEC_FLAGS = ("temperature", "max_tokens", *checks.SAMPLING, "per_topic", "limit")
+
+
+def spec_from_args(args: argparse.Namespace, persona: Any, topics: Any, ep: Any,
+                   defaults: dict[str, Any], **how: Any) -> Any:
+    """The RunSpec that ``add_spec_args``' flags ask for (``how``: concurrency, budget, ...)."""
+    from synth.models import RunSpec
+
+    return RunSpec.for_persona(
+        persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
+        endpoint=ep.name, model=ep.model, style=ep.style, temperature=args.temperature,
+        max_tokens=args.max_tokens, stop=[unescape_stop(s) for s in args.stop] if args.stop else None,
+        seed=args.seed, limit=args.limit, **{k: getattr(args, k) for k in checks.SAMPLING}, **how)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -90,11 +99,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from synth.generate.endpoints import EndpointSession
     from synth.library.personas import find_persona
     from synth.library.topics import find_topics
-    from synth.models import RunSpec
     from synth.dataset.store import Store
 
-    checks.flags(args, ("temperature", "max_tokens", *checks.SAMPLING, "per_topic", "limit", "concurrency", "rpm",
-                        "tpm", "budget", "timeout", "max_attempts", "pause_after"))
+    checks.flags(args, (*SPEC_FLAGS, "concurrency", "rpm", "tpm", "budget", "timeout",
+                        "max_attempts", "pause_after"))
     check_until_flags(args)
     ws = workspace_from(args)
     cfg = ws.config
@@ -104,7 +112,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from synth.library.files import require_topics
 
     require_topics(topics)  # an empty list is valid, but there is nothing to run
-    stops = [unescape(s) for s in args.stop] if args.stop else None
     session = EndpointSession(cfg, name=args.endpoint, base_url=args.base_url, model=args.model,
                               style=args.style, key_name=args.key_name, persona_style=persona.style)
     out = sys.stderr
@@ -125,15 +132,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                           concurrency=args.judge_concurrency)
         if args.timeout:
             ep.timeout = args.timeout
-        spec = RunSpec.for_persona(
-            persona, topics,
-            per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
-            endpoint=ep.name, model=ep.model, style=ep.style, temperature=args.temperature,
-            max_tokens=args.max_tokens, stop=stops, seed=args.seed,
-            **{k: getattr(args, k) for k in checks.SAMPLING},
+        spec = spec_from_args(
+            args, persona, topics, ep, defaults,
             concurrency=args.concurrency or session.concurrency or int(defaults.get("concurrency", 4)),
-            rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget,
-            limit=args.limit)
+            rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget)
         return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg), judge))
 
 

@@ -24,7 +24,7 @@ from synth.curate.filters import check
 from synth.generate.transcript import retrim
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.run_screen import RunScreen
-from tui.stops_text import stops_to_text, text_to_stops
+from synth.stops_text import stops_to_text, text_to_stops
 from tui.widgets.run_picker import RunPicker
 from tui.widgets.virtual_table import VirtualTable
 

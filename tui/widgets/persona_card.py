@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from synth.models import FilterRules, Persona
 from tui.guard import Guarded
-from tui.stops_text import escape_stop
+from synth.stops_text import escape_stop
 
 
 def persona_text(p: Persona) -> Text:

@@ -15,7 +15,7 @@ from synth.errors import LibraryError
 from synth.library.personas import persona_from_mapping, persona_to_mapping
 from synth.models import SAMPLING_FIELDS, Persona
 from tui.guard import Guarded
-from tui.stops_text import stops_to_text, text_to_stops
+from synth.stops_text import stops_to_text, text_to_stops
 
 TEXT_FIELDS = ("name", "description", "persona_label", "user_label", "temperature", "max_tokens",
                *SAMPLING_FIELDS)

@@ -18,7 +18,7 @@ from synth.errors import ChatsynthError
 from synth.models import SAMPLING_FIELDS
 from tui.guard import Guarded
 from tui.runner import RunRequest
-from tui.stops_text import stops_to_text, text_to_stops
+from synth.stops_text import stops_to_text, text_to_stops
 
 
 def chosen(select: Select) -> str | None:

@@ -1,5 +1,6 @@
-"""Stop sequences as editable text: one a line, with \\n, \\t and \\\\ escapes, so a sequence that
-is itself a newline (or starts with one) can be typed and read."""
+"""Stop sequences (and other text typed on one line) with \\n, \\t and \\\\ escapes, so a sequence
+that is itself a newline (or starts with one) can be typed and read: one a line in the app's
+fields, one a flag on the command line.  Any other character, non-ASCII included, stays as typed."""
 
 from __future__ import annotations
 
