@@ -42,11 +42,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop", action="append", metavar="S",
                    help="stop sequence (repeatable; replaces the persona's; \\n is a newline)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--timeout", type=float, help="seconds to wait for the server between bytes")
+    p.add_argument("--timeout", type=float, help="seconds to wait for the server between bytes "
+                   "(with --no-stream: for the whole answer)")
     p.add_argument("--max-attempts", type=int, default=6, help="tries per conversation (default 6)")
     p.add_argument("--pause-after", type=float, default=30.0, metavar="S",
                    help="pause (exit 4) when every request has failed for S seconds (default 30)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line, summary only")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--no-stream", dest="stream", action="store_false", default=None,
+                   help="ask for whole answers, not streams: far less CPU per conversation; "
+                   "stops are applied here after the fact (default when stdout is not a "
+                   "terminal and the server takes every stop sequence)")
+    g.add_argument("--stream", dest="stream", action="store_true",
+                   help="stream every answer (default on a terminal)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("runs", help="list runs with their counts")
@@ -64,6 +72,15 @@ def unescape(s: str) -> str:
             out.append(s[i])
             i += 1
     return "".join(out)
+
+
+def wants_stream(choice: bool | None, tty: bool, stops: list[str], sent: list[str]) -> bool:
+    """Stream, or ask for whole answers?  The user's --stream / --no-stream; else stream on a
+    terminal (someone watches), and where a stop sequence the server is not sent must cut the
+    answer early on our side (a whole answer would run on to max_tokens, and cost it)."""
+    if choice is not None:
+        return choice
+    return tty or len([s for s in stops if s]) > len(sent)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -101,7 +118,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             concurrency=args.concurrency or session.concurrency or int(defaults.get("concurrency", 4)),
             rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget,
             limit=args.limit)
-        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg)))
+        stream = wants_stream(args.stream, sys.stdout.isatty(), list(spec.stop),
+                              ep.request_stops(spec.stop))
+        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg), stream))
 
 
 def _cost_fn(cfg: Any):
@@ -113,14 +132,15 @@ def _cost_fn(cfg: Any):
     return lambda model, p, c: cost_of(model, p, c, prices)
 
 
-async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn: Any) -> int:
+async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn: Any,
+               stream: bool = True) -> int:
     from synth.generate.engine import Engine, EngineOptions
     from synth.generate.limits import Backoff
 
     engine = Engine(store, ep, cost_fn=cost_fn, options=EngineOptions(
         backoff=Backoff(max_attempts=args.max_attempts), pause_ends_run=True,
         storm_window_s=args.pause_after, storm_threshold=min(8, max(2, spec.concurrency * 2)),
-        emit_chunks=False))
+        emit_chunks=False, stream=stream))
     loop = asyncio.get_running_loop()
     interrupted = False
 

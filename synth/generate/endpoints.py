@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Sequence
 
 import httpx
 import openai
+
+try:  # a faster transport for the SDK (see _transport)
+    import aiohttp
+except ImportError:  # pragma: no cover - a dependency, but the SDK works without it
+    aiohttp = None  # type: ignore[assignment]
 
 try:  # the transport the openai SDK runs on: httpx2 from openai 3, httpx before
     import httpx2
@@ -38,6 +44,15 @@ __all__ = ["Endpoint", "EndpointError", "FatalError", "StreamEnd", "TransientErr
 NO_KEY = "no-key-needed"  # what a keyless local server is sent as the bearer token
 FATAL_STATUS = {400, 401, 403, 404, 405, 413, 415, 422}
 OPENAI_MAX_STOP = 4
+
+
+def _transport() -> Any:
+    """aiohttp under the SDK where it is installed: its HTTP parser is C, where httpx's h11
+    parses every streamed chunk in Python (a fifth of a stream's client CPU, bench_engine).
+    CHATSYNTH_TRANSPORT=httpx keeps the SDK's own."""
+    if aiohttp is None or os.environ.get("CHATSYNTH_TRANSPORT") == "httpx":
+        return None
+    return openai.DefaultAioHttpClient()
 
 
 @dataclass
@@ -71,6 +86,7 @@ class Endpoint:
                 max_retries=0,
                 timeout=openai.Timeout(self.timeout, connect=self.connect_timeout),
                 default_headers=self.headers or None,
+                http_client=_transport(),
             )
         return self._client
 
@@ -96,6 +112,12 @@ def classify(exc: BaseException) -> EndpointError:
             return FatalError(f"HTTP {status}: {msg}", status=status)
         return TransientError(f"HTTP {status}: {msg}", status=status,
                               retry_after=retry_after_of(exc.response.headers))
+    root = _root_cause(exc)
+    if root is not None:  # aiohttp under the SDK: its errors come mapped loosely (a dropped
+        # connection as a ConnectTimeout), so say what really happened
+        if isinstance(root, (TimeoutError, aiohttp.ServerTimeoutError)):
+            return TransientError("timed out waiting for the server")
+        return TransientError(f"connection failed or dropped ({type(root).__name__}: {root})")
     if isinstance(exc, openai.APITimeoutError):
         return TransientError("timed out waiting for the server")
     if isinstance(exc, openai.APIConnectionError):
@@ -113,6 +135,19 @@ def classify(exc: BaseException) -> EndpointError:
     if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
         return TransientError(f"{type(exc).__name__}: {exc}")
     return TransientError(f"{type(exc).__name__}: {exc}")
+
+
+def _root_cause(exc: BaseException) -> BaseException | None:
+    """The aiohttp error at the bottom of ``exc``'s causes, if any."""
+    if aiohttp is None:
+        return None
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 8:
+        if isinstance(e, aiohttp.ClientError):
+            return e
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return None
 
 
 def server_message(exc: openai.APIStatusError) -> str:

@@ -278,6 +278,8 @@ class Engine(ConversationWork):
         self._emit(self._progress())
         ticker = asyncio.create_task(self._ticker())
         try:
+            if self._queue:  # the client (its transport's imports, TLS context) made off the
+                await asyncio.to_thread(lambda: ep.client)  # loop, not in the first request
             if self._queue and self.opt.probe:
                 why = await unreachable(ep)
                 if why:

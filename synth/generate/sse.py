@@ -65,13 +65,15 @@ async def read_stream(response: Any, style: ApiStyle) -> AsyncIterator[str | Str
     got_any = False
     chat = style == "chat"
     events = EventSource(response).aiter_sse()
+    done = False
     try:
         async for ev in events:
             data = ev.data
-            if not data:
-                continue
+            if done or not data:
+                continue  # read to the end, so that the connection can serve the next request
             if data == "[DONE]":
-                break
+                done = True
+                continue
             if ev.event == "error":
                 raise TransientError(f"error in stream: {data[:300]}")
             d = _decode(data)
