@@ -15,17 +15,13 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Sequence
 
 import httpx
 import openai
-
-try:  # a faster transport for the SDK (see _transport)
-    import aiohttp
-except ImportError:  # pragma: no cover - a dependency, but the SDK works without it
-    aiohttp = None  # type: ignore[assignment]
 
 try:  # the transport the openai SDK runs on: httpx2 from openai 3, httpx before
     import httpx2
@@ -46,13 +42,24 @@ FATAL_STATUS = {400, 401, 403, 404, 405, 413, 415, 422}
 OPENAI_MAX_STOP = 4
 
 
-def _transport() -> Any:
+def _plain_http(url: str) -> bool:
+    """A URL without TLS (a local server): no certificates to load (a tenth of a second each
+    time on a slow machine), and no redirects, which could lead to a TLS URL unchecked."""
+    return url.lower().startswith("http://")
+
+
+def _transport(base_url: str) -> Any:
     """aiohttp under the SDK where it is installed: its HTTP parser is C, where httpx's h11
     parses every streamed chunk in Python (a fifth of a stream's client CPU, bench_engine).
     CHATSYNTH_TRANSPORT=httpx keeps the SDK's own."""
-    if aiohttp is None or os.environ.get("CHATSYNTH_TRANSPORT") == "httpx":
-        return None
-    return openai.DefaultAioHttpClient()
+    plain = _plain_http(base_url)
+    kw: dict[str, Any] = {"verify": False, "follow_redirects": False} if plain else {}
+    if os.environ.get("CHATSYNTH_TRANSPORT") == "httpx":
+        return openai.DefaultAsyncHttpxClient(**kw) if kw else None
+    try:
+        return openai.DefaultAioHttpClient(**kw)
+    except RuntimeError:  # pragma: no cover - aiohttp missing: the SDK's own transport
+        return openai.DefaultAsyncHttpxClient(**kw) if kw else None
 
 
 @dataclass
@@ -86,7 +93,7 @@ class Endpoint:
                 max_retries=0,
                 timeout=openai.Timeout(self.timeout, connect=self.connect_timeout),
                 default_headers=self.headers or None,
-                http_client=_transport(),
+                http_client=_transport(self.base_url),
             )
         return self._client
 
@@ -115,7 +122,7 @@ def classify(exc: BaseException) -> EndpointError:
     root = _root_cause(exc)
     if root is not None:  # aiohttp under the SDK: its errors come mapped loosely (a dropped
         # connection as a ConnectTimeout), so say what really happened
-        if isinstance(root, (TimeoutError, aiohttp.ServerTimeoutError)):
+        if isinstance(root, (TimeoutError, sys.modules["aiohttp"].ServerTimeoutError)):
             return TransientError("timed out waiting for the server")
         return TransientError(f"connection failed or dropped ({type(root).__name__}: {root})")
     if isinstance(exc, openai.APITimeoutError):
@@ -139,6 +146,7 @@ def classify(exc: BaseException) -> EndpointError:
 
 def _root_cause(exc: BaseException) -> BaseException | None:
     """The aiohttp error at the bottom of ``exc``'s causes, if any."""
+    aiohttp = sys.modules.get("aiohttp")  # not imported: not the transport
     if aiohttp is None:
         return None
     seen = 0
@@ -298,7 +306,8 @@ def _err(message: str, **kw: Any):
 def list_models(base_url: str, api_key: str = NO_KEY, timeout: float = 10.0) -> list[str]:
     """Model ids a server offers (GET /models), for picking a default."""
     r = httpx.get(base_url.rstrip("/") + "/models", timeout=timeout,
-                  headers={"Authorization": f"Bearer {api_key or NO_KEY}"})
+                  headers={"Authorization": f"Bearer {api_key or NO_KEY}"},
+                  verify=not _plain_http(base_url))
     if r.status_code != 200:
         try:
             msg = r.json().get("error", {}).get("message") or r.text[:200]
