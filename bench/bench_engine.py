@@ -114,12 +114,22 @@ async def engine(url: str, n: int, conc: int, tag: str, runs_dir: Path,
     return n / dt
 
 
-def timed(fn) -> tuple[float, float]:
-    """(conversations/s, client CPU ms per conversation) of one side, in this process (every
-    thread: the store's included)."""
-    c0 = time.process_time()
+def server_cpu(pid: int) -> float:
+    """Seconds of CPU the fault server's process has used (0 where /proc can't tell)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def timed(fn, pid: int) -> tuple[float, float, float]:
+    """(conversations/s, client CPU ms per conversation, server CPU ms per conversation) of
+    one side: the client's in this process (every thread: the store's included), the
+    fault server's in its own (what a stream costs the server shows here)."""
+    c0, s0 = time.process_time(), server_cpu(pid)
     rate, n = fn()
-    return rate, (time.process_time() - c0) * 1000 / n
+    return rate, (time.process_time() - c0) * 1000 / n, (server_cpu(pid) - s0) * 1000 / n
 
 
 SIDES = ("bare", "bare_whole", "engine", "engine_whole")
@@ -212,13 +222,14 @@ def measure(chunk_delay: float, n: int, conc: int, rounds: int,
                 if r % 2:
                     order.reverse()
                 for k in order:
-                    got[k].append(timed(sides[k]))
+                    got[k].append(timed(sides[k], proc.pid))
                 if curator is not None:
+                    s0 = server_cpu(proc.pid)  # Curator's own start is spent client-side
                     res, why = curator_run(curator, url, n, conc, f"c{t}")
                     if res is None:
                         note, curator = why, None
                     else:
-                        got["curator"].append(res)
+                        got["curator"].append((*res, (server_cpu(proc.pid) - s0) * 1000 / n))
     finally:
         proc.kill()
         proc.wait()
@@ -232,6 +243,8 @@ def measure(chunk_delay: float, n: int, conc: int, rounds: int,
         out[f"{k}_conv_per_s"] = round(max(v[0] for v in vals), 2)
         out[f"{k}_median"] = round(statistics.median(v[0] for v in vals), 2)
         out[f"{k}_cpu_ms_per_conv"] = round(statistics.median(v[1] for v in vals), 2)
+        if len(vals[0]) > 2:
+            out[f"{k}_server_cpu_ms_per_conv"] = round(statistics.median(v[2] for v in vals), 2)
     e, b, bw = out["engine_conv_per_s"], out["bare_conv_per_s"], out["bare_whole_conv_per_s"]
     out["ratio"] = round(e / b, 3)  # streamed engine / streamed bare loop, as before
     out["stream_vs_bare_whole"] = round(e / bw, 3)  # target >= 0.6 unpaced
@@ -261,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"engine overhead (fault server fast mode, {os.cpu_count()} CPUs, "
           f"python {sys.version.split()[0]})")
     print(f"{'pacing':>14} {'n':>5} {'conc':>5} {'rounds':>6}  {'client':<22} {'conv/s':>8} "
-          f"{'median':>8} {'CPU ms/conv':>12}")
+          f"{'median':>8} {'CPU ms/conv':>12} {'server CPU':>11}")
     names = {"bare": "bare loop, stream", "bare_whole": "bare loop, no stream",
              "engine": "engine, stream", "engine_whole": "engine, no stream",
              "curator": "Curator, no stream"}
@@ -272,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{pacing:>14} {r['conversations']:>5} {r['concurrency']:>5} {r['rounds']:>6}  "
                   f"{name:<22} {r[f'{k}_conv_per_s']:>8.1f} {r[f'{k}_median']:>8.1f} "
-                  f"{r[f'{k}_cpu_ms_per_conv']:>12.2f}")
+                  f"{r[f'{k}_cpu_ms_per_conv']:>12.2f} "
+                  f"{r.get(f'{k}_server_cpu_ms_per_conv', float('nan')):>11.2f}")
         print(f"{'':>14} engine conv/s: {r['engine_conv_per_s']:.1f} streamed, "
               f"{r['engine_whole_conv_per_s']:.1f} not")
         line = (f"{'':>14} ratios: engine/bare streamed {r['ratio']:.2f}; engine streamed / bare "
