@@ -190,6 +190,17 @@ def test_no_stream_by_default_when_stdout_is_not_a_terminal(cli, ws, fs):
                                   for c in recs)
 
 
+def test_who_chooses_stream_or_not():
+    from synth.cli.run import wants_stream
+
+    assert wants_stream(None, True, ["a"], ["a"]) is True  # a terminal: someone watches
+    assert wants_stream(None, False, ["a"], ["a"]) is False  # piped: whole answers
+    assert wants_stream(None, False, ["a", "b"], ["a"]) is True  # "b" must cut it early here
+    assert wants_stream(None, False, ["", "a"], ["a"]) is False  # an empty stop is no stop
+    assert wants_stream(False, True, ["a", "b"], ["a"]) is False  # --no-stream wins
+    assert wants_stream(True, False, [], []) is True  # --stream wins
+
+
 def test_stops_the_server_is_not_sent_keep_the_stream(cli, ws, fs):
     """An endpoint that takes one stop sequence: the other must cut the answer on our side as
     it streams in, so a piped run streams anyway, and --no-stream trims it after the fact."""
