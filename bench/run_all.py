@@ -6,7 +6,8 @@
     python bench/run_all.py --only store,engine
 
 Each figure is a ratio against a baseline measured in the same run, on the same machine:
-  engine      conversations/s through the full engine vs a bare AsyncOpenAI streaming loop
+  engine      conversations/s and client CPU through the full engine, streamed and not, vs bare
+              AsyncOpenAI loops (streamed and not) and Curator
   store       ms per stored conversation for the last 1,000 of 100,000 vs the first 1,000
   export      export (validated as it writes) vs raw tiktoken batch encoding; peak RSS
   local       embedded model tokens/s through chatsynth vs llama-cpp-python called directly
@@ -241,6 +242,39 @@ def figures_engine(r: dict[str, Any]) -> list[Figure]:
             f"{e:.1f} conv/s" if e is not None else "?",
             f"bare AsyncOpenAI loop: {b:.1f} conv/s" if b is not None else "?", ratio,
             "higher is better; target >= 0.9"))
+        out.extend(_engine_peers(row, pacing))
+    return out
+
+
+def _engine_peers(row: dict[str, Any], pacing: str) -> list[Figure]:
+    """Issue 15's comparisons: the engine streamed and not against the bare NON-streaming
+    loop and Curator, and the client CPU a streamed conversation costs."""
+    out = []
+    conc, n = row.get("concurrency", "?"), row.get("conversations", "?")
+    bw = _num(row, "bare_whole_conv_per_s")
+    cases = [("engine_conv_per_s", "stream_vs_bare_whole", "streaming", ">= 0.6 unpaced"),
+             ("engine_whole_conv_per_s", "whole_vs_bare_whole", "not streaming", ">= 0.9")]
+    for key, rkey, how, target in cases:
+        v, r = _num(row, key), _num(row, rkey)
+        if v is None or bw is None:
+            continue
+        out.append(Figure(f"engine.{rkey}.{pacing}",
+                          f"Engine {how} ({pacing}, {conc} in flight, {n} a round)",
+                          f"{v:.1f} conv/s", f"bare AsyncOpenAI loop, no stream: {bw:.1f} conv/s",
+                          r, f"higher is better; target {target}"))
+    c, r = _num(row, "curator_conv_per_s"), _num(row, "whole_vs_curator")
+    v = _num(row, "engine_whole_conv_per_s")
+    if c is not None and v is not None:
+        out.append(Figure(f"engine.whole_vs_curator.{pacing}",
+                          f"Engine not streaming ({pacing}, {conc} in flight, {n} a round)",
+                          f"{v:.1f} conv/s", f"Curator, no stream: {c:.1f} conv/s", r,
+                          "higher is better; target >= 1.0"))
+    cpu, bcpu = _num(row, "engine_cpu_ms_per_conv"), _num(row, "bare_cpu_ms_per_conv")
+    if cpu is not None and bcpu:
+        out.append(Figure(f"engine.cpu.{pacing}",
+                          f"Engine: client CPU per streamed conversation ({pacing})",
+                          f"{cpu:.2f} ms", f"bare AsyncOpenAI streaming loop: {bcpu:.2f} ms",
+                          cpu / bcpu, "lower is better; target <= 5 ms"))
     return out
 
 
@@ -510,7 +544,11 @@ def render_results(outcomes: list[Outcome], info: dict[str, Any]) -> str:
         "- **engine** (`bench/bench_engine.py`): the fault server's well-behaved fast stream in "
         "its own process; the same number of conversations at the same concurrency through a bare "
         "`AsyncOpenAI` streaming loop and through the full engine (prompt rendering, stop search, "
-        "events, trimming, turn parsing, filters, an fsync'd store append); best round of several.",
+        "events, trimming, turn parsing, filters, an fsync'd store append); best round of several. "
+        "The same again without streams (a whole answer comes after the time its stream would "
+        "have taken), and Curator (bespokelabs-curator, in a venv of its own, skipped with a note "
+        "when it can't be installed) on the same server; client CPU is `time.process_time()` "
+        "per conversation in the client's process, the median round's.",
         "- **store** (`bench/bench_store.py`): per-conversation append time (median of each "
         "window; the means are in the JSON) of the first and the last 1,000 conversations of one "
         "run's log.",

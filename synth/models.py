@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -326,8 +327,9 @@ class WorkItem:
     topic: Topic
     k: int
 
-    @property
+    @cached_property
     def conversation_id(self) -> str:
+        # worked out once per item: a run asks for it about 16 times per conversation
         return conversation_id(self.run_id, self.topic.id, self.k)
 
 

@@ -34,7 +34,8 @@ out).  ``ideas:MODE`` misbehaves instead: ``empty``, ``notlist`` (prose), ``dupe
 list's own topics, re-cased), ``lines`` (10,000 lines), ``badjson`` (a list of objects).
 
 Fast mode (``chunk_delay`` seconds between chunks, 0 by default) is the well-behaved "ok" stream
-the benchmark uses.  Every request is recorded in ``server.requests`` with a monotonic timestamp,
+the benchmark uses.  A request with ``"stream": false`` gets the whole answer after the time its
+stream would have taken (so paced figures compare like with like), with the same faults.  Every request is recorded in ``server.requests`` with a monotonic timestamp,
 so a test can check that Retry-After was honoured and that nothing came after a cancel.
 
 In-thread:   ``with FaultServer() as fs: fs.url``  (``http://127.0.0.1:PORT/v1``)
@@ -312,18 +313,45 @@ class FaultServer:
         if name == "ideas":
             name = "ok"
         if not body.get("stream"):
-            text, finish = self._text(prompt, chat, stop, ideas)
-            if chat:
-                choice = {"index": 0, "message": {"role": "assistant", "content": text},
-                          "finish_reason": finish}
-            else:
-                choice = {"index": 0, "text": text, "finish_reason": finish}
-            await self._send(writer, 200, {"id": "cmpl-x", "object": "text_completion",
-                                           "created": int(time.time()), "model": model,
-                                           "choices": [choice],
-                                           "usage": self._usage(prompt, text)})
-            return True
+            return await self._whole(name, arg, writer, chat, prompt, stop, model, ideas)
         return await self._stream(name, arg, writer, body, chat, prompt, stop, model, ideas)
+
+    async def _whole(self, name: str, arg: str, writer: asyncio.StreamWriter, chat: bool,
+                     prompt: str, stop: list[str], model: str, ideas: str = "ok") -> bool:
+        """A non-streamed answer, after the time its stream would have taken (chunk_delay a
+        piece), with the same faults: cut, malformed, wrongjson, empty, stallmid, nousage."""
+        text, finish = self._text(prompt, chat, stop, ideas)
+        pieces = len(re.findall(r"\s*\S+", text)) or 1
+        if name == "stallmid":
+            await asyncio.sleep(float(arg or 5))
+        if name == "cut":  # dropped before the answer was complete
+            await asyncio.sleep(self.chunk_delay * (pieces // 3))
+            writer.transport.abort()
+            return False
+        if self.chunk_delay:
+            await asyncio.sleep(self.chunk_delay * pieces)
+        if name == "malformed":
+            data = b'{"id": "cmpl-x", "choices": [{"text": "oops'
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         + f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+            await writer.drain()
+            return True
+        if chat:
+            choice: dict[str, Any] = {"index": 0, "finish_reason": finish,
+                                      "message": {"role": "assistant", "content": text}}
+        else:
+            choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+        out: dict[str, Any] = {"id": "cmpl-x", "created": int(time.time()), "model": model,
+                               "object": "chat.completion" if chat else "text_completion",
+                               "choices": [choice]}
+        if name == "empty":
+            out["choices"] = []
+        elif name == "wrongjson":
+            out = {"hello": "world", "choices": "nope"}
+        if name != "nousage":
+            out["usage"] = self._usage(prompt, text)
+        await self._send(writer, 200, out)
+        return True
 
     def _judgement(self, name: str, prompt: str) -> str:
         crit = re.findall(r"^- ([^:\n]+): ", prompt.split("Criteria:", 1)[-1], re.MULTILINE)

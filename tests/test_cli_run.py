@@ -143,6 +143,86 @@ def test_sigkill_mid_run_then_restart_gives_exactly_the_target(ws):
     assert sum(asked.values()) <= n + 3  # at most the 3 that were in flight at the kill
 
 
+def test_interrupt_without_a_stream_stores_nothing_partial_and_resumes(ws):
+    """Without a stream nothing has come in before the answer: a Ctrl+C mid-request stores
+    nothing for it, exits 130, sends nothing more, and the next start writes every one."""
+    with FaultServer(chunk_delay=0.05) as slow:  # each answer takes ~3 s to come
+        cmd = [sys.executable, "-m", "synth.cli.main", "run", "--topics", "short", "--base-url",
+               slow.url, "--model", "fault-model", "--concurrency", "2", "--no-stream"]
+        proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and len(slow.requests) < 2:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        n = len(slow.requests)
+        time.sleep(0.3)
+        assert len(slow.requests) == n
+        assert all(r.body["stream"] is False for r in slow.requests)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and "cancelled" in out
+        run_id = next(ws.runs_dir.glob("*/conversations.jsonl")).parent.name
+        assert Store(ws.runs_dir).load(run_id).conversations == []
+        slow.chunk_delay = 0.0
+        r = subprocess.run(cmd, cwd=REPO, env=dict(os.environ), capture_output=True, text=True,
+                           timeout=60)
+    assert r.returncode == 0, r.stderr
+    convs = Store(ws.runs_dir).load(run_id).conversations
+    assert len(convs) == 8 and all(c.status == "complete" for c in convs)
+
+
+def test_no_stream_by_default_when_stdout_is_not_a_terminal(cli, ws, fs):
+    """A piped run asks for whole answers; --stream streams; the stops still cut the text."""
+    r = cli("run", "--topics", "short", "--limit", "2", "--base-url", fs.url, "-q",
+            "--stop", "END OF CONVERSATION")
+    assert r.returncode == 0, r.stderr
+    assert [q.body["stream"] for q in fs.requests] == [False, False]
+    assert all("stream_options" not in q.body for q in fs.requests)
+    r = cli("run", "--topics", "short", "--limit", "1", "--base-url", fs.url, "-q",
+            "--stop", "END OF CONVERSATION", "--stream")
+    assert r.returncode == 0, r.stderr
+    assert [q.body["stream"] for q in fs.requests] == [False, False, True]
+    path = next(ln.split("stored in:")[1].strip() for ln in r.stdout.splitlines() if "stored in:" in ln)
+    recs = [json.loads(x) for x in open(path).read().splitlines()[1:]]
+    assert len(recs) == 3 and all(len(c["turns"]) == 6 and c["usage"]["source"] == "server"
+                                  for c in recs)
+
+
+def test_who_chooses_stream_or_not():
+    from synth.cli.run import wants_stream
+
+    assert wants_stream(None, True, ["a"], ["a"]) is True  # a terminal: someone watches
+    assert wants_stream(None, False, ["a"], ["a"]) is False  # piped: whole answers
+    assert wants_stream(None, False, ["a", "b"], ["a"]) is True  # "b" must cut it early here
+    assert wants_stream(None, False, ["", "a"], ["a"]) is False  # an empty stop is no stop
+    assert wants_stream(False, True, ["a", "b"], ["a"]) is False  # --no-stream wins
+    assert wants_stream(True, False, [], []) is True  # --stream wins
+
+
+def test_stops_the_server_is_not_sent_keep_the_stream(cli, ws, fs):
+    """An endpoint that takes one stop sequence: the other must cut the answer on our side as
+    it streams in, so a piped run streams anyway, and --no-stream trims it after the fact."""
+    r = cli("endpoint", "add", "one-stop", "--base-url", fs.url, "--model", "fault-model",
+            "--max-stop", "1")
+    assert r.returncode == 0, r.stderr
+    fs.honour_stop = False  # the server runs on past its stop: only ours cut the text
+    stops = ("--stop", "\\nEVE:", "--stop", "END OF CONVERSATION")
+    r = cli("run", "--topics", "short", "--limit", "1", "--endpoint", "one-stop", "-q", *stops)
+    assert r.returncode == 0, r.stderr
+    r = cli("run", "--topics", "short", "--limit", "1", "--endpoint", "one-stop", "-q",
+            "--no-stream", *stops)
+    assert r.returncode == 0, r.stderr
+    assert [q.body["stream"] for q in fs.requests] == [True, False]
+    assert all(q.stop == ["\nEVE:"] for q in fs.requests)
+    path = next(ln.split("stored in:")[1].strip() for ln in r.stdout.splitlines() if "stored in:" in ln)
+    recs = [json.loads(x) for x in open(path).read().splitlines()[1:]]
+    assert len(recs) == 2
+    for c in recs:
+        assert c["trim"]["stop"] == "\nEVE:" and len(c["turns"]) == 1, c["trim"]
+
+
 def test_stop_flags_reach_the_server_and_the_store(cli, ws, fs):
     r = cli("run", "--topics", "short", "--limit", "1", "--base-url", fs.url, "-q",
             "--stop", "\\nEVE:", "--stop", "END OF CONVERSATION")
@@ -157,8 +237,9 @@ def test_stop_flags_reach_the_server_and_the_store(cli, ws, fs):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_ends_cleanly_with_partial_conversations_kept(ws, sig):
     with FaultServer(chunk_delay=0.02) as slow:
+        # --stream: stdout is a pipe here, which would otherwise ask for whole answers
         cmd = [sys.executable, "-m", "synth.cli.main", "run", "--topics", "short", "--base-url",
-               slow.url, "--model", "fault-model", "--concurrency", "2"]
+               slow.url, "--model", "fault-model", "--concurrency", "2", "--stream"]
         proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         end = time.monotonic() + 30

@@ -222,7 +222,8 @@ def test_ctrl_c_on_chatsynth_run_sends_nothing_more(tmp_path):
         fp.script(["ok"] * 6 + ["429:3"])
         proc = subprocess.Popen(chatsynth_cmd() + [
             "run", "--topics", "sigint", "--base-url", fp.url, "--model", "fault-model",
-            "--concurrency", "4", "-q"], cwd=REPO, env=cli_env(ws.root),
+            "--concurrency", "4", "-q", "--stream"],  # stdout is a pipe: ask for streams
+            cwd=REPO, env=cli_env(ws.root),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         end = time.monotonic() + 30
         while time.monotonic() < end and not any(r["action"].startswith("429") for r in fp.log()):

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rpm", type=int, help="requests per minute budget")
     p.add_argument("--tpm", type=int, help="tokens per minute budget")
     p.add_argument("--budget", type=float, help="stop before spending more than this many USD")
-    p.add_argument("--timeout", type=float, help="seconds to wait for the server between bytes")
+    p.add_argument("--timeout", type=float, help="seconds to wait for the server between bytes "
+                   "(with --no-stream: for the whole answer)")
     p.add_argument("--max-attempts", type=int, default=6, help="tries per conversation (default 6)")
     p.add_argument("--pause-after", type=float, default=30.0, metavar="S",
                    help="pause (exit 4) when every request has failed for S seconds (default 30)")
@@ -48,6 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max", type=int, metavar="N", help="with --until-pass: write at most N now")
     p.add_argument("--max-per-topic", type=int, default=5, metavar="K",
                    help="with --until-pass: at most K conversations of a topic (default 5)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--no-stream", dest="stream", action="store_false", default=None,
+                   help="ask for whole answers, not streams: far less CPU per conversation; "
+                   "stops are applied here after the fact (default when stdout is not a "
+                   "terminal and the server takes every stop sequence)")
+    g.add_argument("--stream", dest="stream", action="store_true",
+                   help="stream every answer (default on a terminal)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("runs", help="list runs with their counts")
@@ -94,6 +102,15 @@ def spec_from_args(args: argparse.Namespace, persona: Any, topics: Any, ep: Any,
         seed=args.seed, limit=args.limit, **{k: getattr(args, k) for k in checks.SAMPLING}, **how)
 
 
+def wants_stream(choice: bool | None, tty: bool, stops: list[str], sent: list[str]) -> bool:
+    """Stream, or ask for whole answers?  The user's --stream / --no-stream; else stream on a
+    terminal (someone watches), and where a stop sequence the server is not sent must cut the
+    answer early on our side (a whole answer would run on to max_tokens, and cost it)."""
+    if choice is not None:
+        return choice
+    return tty or len([s for s in stops if s]) > len(sent)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from synth.cli.main import workspace_from
     from synth.generate.endpoints import EndpointSession
@@ -136,7 +153,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             args, persona, topics, ep, defaults,
             concurrency=args.concurrency or session.concurrency or int(defaults.get("concurrency", 4)),
             rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget)
-        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg), judge))
+        stream = wants_stream(args.stream, sys.stdout.isatty(), list(spec.stop),
+                              ep.request_stops(spec.stop))
+        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg), judge, stream))
+
 
 
 def check_until_flags(args: argparse.Namespace) -> None:
@@ -164,7 +184,7 @@ def _cost_fn(cfg: Any):
 
 
 async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn: Any,
-               judge: Any = None) -> int:
+               judge: Any = None, stream: bool = True) -> int:
     from synth.generate.engine import Engine, EngineOptions
     from synth.generate.limits import Backoff
     from synth.cli.run_judge import JudgePipe, UntilPass, passing
@@ -206,7 +226,8 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
             engine = Engine(store, ep, cost_fn=cost_fn, options=EngineOptions(
                 backoff=Backoff(max_attempts=args.max_attempts), pause_ends_run=True,
                 storm_window_s=args.pause_after,
-                storm_threshold=min(8, max(2, spec.concurrency * 2)), emit_chunks=False))
+                storm_threshold=min(8, max(2, spec.concurrency * 2)), emit_chunks=False,
+                stream=stream))
             bar.extra = (lambda: _extra(pipe, until, have)) if (pipe or until) else None
             started = None
             async for ev in engine.run(spec):

@@ -1,50 +1,65 @@
-"""OpenAI-compatible endpoints -> one streaming call that every run goes through.
+"""OpenAI-compatible endpoints -> one call that every run goes through.
 
 ``Endpoint`` is a resolved endpoint (URL, model, key, limits) with an ``AsyncOpenAI`` client
 that never retries by itself (``max_retries=0``): the engine owns retries, backoff and
-Retry-After.  ``stream_completion`` streams either API style and yields text deltas, then a
-final ``StreamEnd`` with the finish reason and usage (the server's, or an estimate).
+Retry-After.  ``stream_completion`` sends either API style through the SDK, streamed or not,
+and yields text deltas, then a final ``StreamEnd`` with the finish reason and usage (the
+server's, or an estimate); the answer's bytes are read by ``synth.generate.sse``.
 
-Errors are sorted into two kinds the engine acts on:
-``FatalError``    retrying can't help (400, 401, 403, 404, 422): stop the run with the message.
-``TransientError`` retry later (408, 409, 429, 5xx, timeouts, dropped or garbled streams),
-                  with ``retry_after`` seconds when the server said so.
+Errors are sorted into the two kinds of ``synth.generate.faults`` the engine acts on:
+``FatalError`` (retrying can't help) and ``TransientError`` (retry later).
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Sequence
 
+import httpx
 import openai
 
-from synth.models import ApiStyle, Usage
+try:  # the transport the openai SDK runs on: httpx2 from openai 3, httpx before
+    import httpx2
+    _TIMEOUTS: tuple[type[BaseException], ...] = (httpx2.TimeoutException, httpx.TimeoutException)
+    _TRANSPORT: tuple[type[BaseException], ...] = (httpx2.TransportError, httpx.TransportError)
+except ImportError:  # pragma: no cover - an older openai
+    _TIMEOUTS, _TRANSPORT = (httpx.TimeoutException,), (httpx.TransportError,)
+
+from synth.generate.faults import EndpointError, FatalError, StreamEnd, TransientError
+from synth.generate.sse import read_stream, read_whole
+from synth.models import ApiStyle
+
+__all__ = ["Endpoint", "EndpointError", "FatalError", "StreamEnd", "TransientError", "classify",
+           "stream_completion", "EndpointSession", "list_models", "estimate_tokens"]
 
 NO_KEY = "no-key-needed"  # what a keyless local server is sent as the bearer token
 FATAL_STATUS = {400, 401, 403, 404, 405, 413, 415, 422}
 OPENAI_MAX_STOP = 4
 
 
-class EndpointError(Exception):
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+def _plain_http(url: str) -> bool:
+    """A URL without TLS (a local server): no certificates to load (a tenth of a second each
+    time on a slow machine), and no redirects, which could lead to a TLS URL unchecked."""
+    return url.lower().startswith("http://")
 
 
-class FatalError(EndpointError):
-    """The request can never succeed as sent (bad key, missing model, bad request)."""
-
-
-class TransientError(EndpointError):
-    def __init__(self, message: str, *, status: int | None = None,
-                 retry_after: float | None = None, partial_text: str = "") -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
-        self.partial_text = partial_text
+def _transport(base_url: str) -> Any:
+    """aiohttp under the SDK where it is installed: its HTTP parser is C, where httpx's h11
+    parses every streamed chunk in Python (a fifth of a stream's client CPU, bench_engine).
+    CHATSYNTH_TRANSPORT=httpx keeps the SDK's own."""
+    plain = _plain_http(base_url)
+    kw: dict[str, Any] = {"verify": False, "follow_redirects": False} if plain else {}
+    if os.environ.get("CHATSYNTH_TRANSPORT") == "httpx":
+        return openai.DefaultAsyncHttpxClient(**kw) if kw else None
+    try:
+        return openai.DefaultAioHttpClient(**kw)
+    except RuntimeError:  # pragma: no cover - aiohttp missing: the SDK's own transport
+        return openai.DefaultAsyncHttpxClient(**kw) if kw else None
 
 
 @dataclass
@@ -78,6 +93,7 @@ class Endpoint:
                 max_retries=0,
                 timeout=openai.Timeout(self.timeout, connect=self.connect_timeout),
                 default_headers=self.headers or None,
+                http_client=_transport(self.base_url),
             )
         return self._client
 
@@ -92,12 +108,6 @@ class Endpoint:
         return s[: self.max_stop] if self.max_stop is not None else s
 
 
-@dataclass
-class StreamEnd:
-    finish_reason: str | None
-    usage: Usage | None  # None: the server reported none
-
-
 def classify(exc: BaseException) -> EndpointError:
     """An SDK or transport exception -> FatalError or TransientError with the server's words."""
     if isinstance(exc, EndpointError):
@@ -109,6 +119,12 @@ def classify(exc: BaseException) -> EndpointError:
             return FatalError(f"HTTP {status}: {msg}", status=status)
         return TransientError(f"HTTP {status}: {msg}", status=status,
                               retry_after=retry_after_of(exc.response.headers))
+    root = _root_cause(exc)
+    if root is not None:  # aiohttp under the SDK: its errors come mapped loosely (a dropped
+        # connection as a ConnectTimeout), so say what really happened
+        if isinstance(root, (TimeoutError, sys.modules["aiohttp"].ServerTimeoutError)):
+            return TransientError("timed out waiting for the server")
+        return TransientError(f"connection failed or dropped ({type(root).__name__}: {root})")
     if isinstance(exc, openai.APITimeoutError):
         return TransientError("timed out waiting for the server")
     if isinstance(exc, openai.APIConnectionError):
@@ -117,11 +133,29 @@ def classify(exc: BaseException) -> EndpointError:
         return TransientError(f"connection failed or dropped{detail}")
     if isinstance(exc, openai.APIError):  # an error event inside the stream
         return TransientError(f"error in stream: {exc.message}")
+    if isinstance(exc, _TIMEOUTS):  # reading the answer's bytes ourselves
+        return TransientError("timed out waiting for the server")
+    if isinstance(exc, _TRANSPORT):
+        return TransientError(f"connection failed or dropped ({type(exc).__name__}: {exc})")
     if isinstance(exc, (json.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError)):
         return TransientError(f"garbled stream ({type(exc).__name__}: {exc})")
     if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
         return TransientError(f"{type(exc).__name__}: {exc}")
     return TransientError(f"{type(exc).__name__}: {exc}")
+
+
+def _root_cause(exc: BaseException) -> BaseException | None:
+    """The aiohttp error at the bottom of ``exc``'s causes, if any."""
+    aiohttp = sys.modules.get("aiohttp")  # not imported: not the transport
+    if aiohttp is None:
+        return None
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 8:
+        if isinstance(e, aiohttp.ClientError):
+            return e
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return None
 
 
 def server_message(exc: openai.APIStatusError) -> str:
@@ -172,8 +206,9 @@ SAMPLING_PARAMS = (*_NAMED_SAMPLING, "repeat_penalty")
 
 
 def _request_params(ep: Endpoint, max_tokens: int, temperature: float, stop: Sequence[str],
-                    seed: int | None, sampling: dict[str, float] | None = None) -> dict[str, Any]:
-    kw: dict[str, Any] = {"model": ep.model, "stream": True, ep.token_param: max_tokens}
+                    seed: int | None, sampling: dict[str, float] | None = None,
+                    stream: bool = True) -> dict[str, Any]:
+    kw: dict[str, Any] = {"model": ep.model, "stream": stream, ep.token_param: max_tokens}
     if "temperature" not in ep.dropped:
         kw["temperature"] = temperature
     stops = ep.request_stops(stop)
@@ -181,7 +216,7 @@ def _request_params(ep: Endpoint, max_tokens: int, temperature: float, stop: Seq
         kw["stop"] = stops
     if seed is not None and "seed" not in ep.dropped:
         kw["seed"] = seed
-    if ep.include_usage and "stream_options" not in ep.dropped:
+    if stream and ep.include_usage and "stream_options" not in ep.dropped:
         kw["stream_options"] = {"include_usage": True}
     extra = {}
     for name, value in (sampling or {}).items():
@@ -230,20 +265,24 @@ async def stream_completion(
     stop: Sequence[str],
     seed: int | None = None,
     sampling: dict[str, float] | None = None,
+    stream: bool = True,
 ) -> AsyncIterator[str | StreamEnd]:
-    """Yield text deltas, then one StreamEnd.  Raises FatalError / TransientError."""
-    finish: str | None = None
-    usage: Usage | None = None
-    got_any = False
+    """Yield text deltas, then one StreamEnd.  Raises FatalError / TransientError.
+
+    ``stream=False`` asks for the whole answer at once and yields it as one piece: no text
+    until the end, but no per-chunk work either (for runs nobody watches)."""
     try:
         for _ in range(10):  # a 400 naming an unsupported parameter: drop it and ask again
-            kw = _request_params(ep, max_tokens, temperature, stop, seed, sampling)
+            kw = _request_params(ep, max_tokens, temperature, stop, seed, sampling, stream)
+            # the SDK sends the request and raises on an error status; the answer's bytes are
+            # read by synth.generate.sse (the SDK's per-chunk objects cost ~4x the CPU)
+            if style == "chat":
+                cm = ep.client.chat.completions.with_streaming_response.create(
+                    messages=messages or [{"role": "user", "content": prompt}], **kw)
+            else:
+                cm = ep.client.completions.with_streaming_response.create(prompt=prompt, **kw)
             try:
-                if style == "chat":
-                    stream = await ep.client.chat.completions.create(
-                        messages=messages or [{"role": "user", "content": prompt}], **kw)
-                else:
-                    stream = await ep.client.completions.create(prompt=prompt, **kw)
+                response = await cm.__aenter__()
                 break
             except openai.APIStatusError as exc:
                 if exc.status_code not in (400, 422) or not _adapt(ep, server_message(exc), kw):
@@ -251,29 +290,16 @@ async def stream_completion(
         else:  # pragma: no cover - each adaptation removes a parameter; nine at most
             raise FatalError("the server rejected every form of the request")
         try:
-            async for chunk in stream:
-                u = getattr(chunk, "usage", None)
-                if u is not None and getattr(u, "completion_tokens", None) is not None:
-                    usage = Usage(prompt_tokens=int(u.prompt_tokens or 0),
-                                  completion_tokens=int(u.completion_tokens or 0))
-                choices = chunk.choices
-                if not choices:
-                    continue
-                if not isinstance(choices, list):
-                    raise TransientError("garbled stream (choices is not a list)")
-                c = choices[0]
-                if style == "chat":
-                    delta = c.delta
-                    text = getattr(delta, "content", None) if delta is not None else None
-                else:
-                    text = getattr(c, "text", None)
+            if stream:
+                async for piece in read_stream(response.http_response, style):
+                    yield piece
+            else:
+                text, end = read_whole(await response.read(), style)
                 if text:
-                    got_any = True
                     yield text
-                if c.finish_reason:
-                    finish = c.finish_reason
+                yield end
         finally:
-            await stream.close()
+            await cm.__aexit__(None, None, None)
     except EndpointError:
         raise
     except (GeneratorExit, KeyboardInterrupt, SystemExit):
@@ -284,10 +310,6 @@ async def stream_completion(
         if isinstance(exc, asyncio.CancelledError):
             raise
         raise classify(exc) from exc
-    if finish is None:
-        raise TransientError("the stream ended without a finish reason (cut off?)" if got_any
-                             else "the server sent no text and no finish reason")
-    yield StreamEnd(finish_reason=finish, usage=usage)
 
 
 # -- from configuration to a usable endpoint --------------------------------------------------
@@ -301,10 +323,9 @@ def _err(message: str, **kw: Any):
 
 def list_models(base_url: str, api_key: str = NO_KEY, timeout: float = 10.0) -> list[str]:
     """Model ids a server offers (GET /models), for picking a default."""
-    import httpx
-
     r = httpx.get(base_url.rstrip("/") + "/models", timeout=timeout,
-                  headers={"Authorization": f"Bearer {api_key or NO_KEY}"})
+                  headers={"Authorization": f"Bearer {api_key or NO_KEY}"},
+                  verify=not _plain_http(base_url))
     if r.status_code != 200:
         try:
             msg = r.json().get("error", {}).get("message") or r.text[:200]

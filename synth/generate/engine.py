@@ -27,6 +27,8 @@ What it guarantees:
 - Cancel: no new request starts; a conversation cut off mid-stream is stored with
   status="partial" (kept, flagged by the filters, excluded from export by default); one that
   had written nothing is not stored.  A later start of the same spec rewrites partial ones.
+- Streamed or not (``EngineOptions.stream``): the same retries, stops (applied here after
+  the fact when the whole answer comes at once), timeouts and resume.
 - Progress events are coalesced (a few per second), and text chunks are merged per
   conversation (at most about 20 per second each), so a UI with 64 streams is not flooded.
 
@@ -45,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 from synth.generate import transcript
-from synth.generate.endpoints import Endpoint, estimate_tokens
+from synth.generate.endpoints import Endpoint
 from synth.generate.engine_conv import ConversationWork, _Live
 from synth.errors import ChatsynthError
 from synth.generate.events import Event, Progress, RunFinished, RunPaused, RunResumed, RunStarted
@@ -79,6 +81,9 @@ class EngineOptions:
     chunk_interval_s: float = 0.05
     progress_interval_s: float = 0.25
     emit_chunks: bool = True
+    # False: ask for whole answers (no stream): stops are still applied here after the fact,
+    # and the endpoint's timeout then covers the whole answer; for runs nobody watches
+    stream: bool = True
     # a verdict for each finished conversation (engine.verdicts), e.g. the filters' check: the
     # caller's choice, so the engine needs nothing from a later stage of the flow
     verdict: Callable[[Conversation, Persona], Any] | None = None
@@ -273,6 +278,8 @@ class Engine(ConversationWork):
         self._emit(self._progress())
         ticker = asyncio.create_task(self._ticker())
         try:
+            if self._queue:  # the client (its transport's imports, TLS context) made off the
+                await asyncio.to_thread(lambda: ep.client)  # loop, not in the first request
             if self._queue and self.opt.probe:
                 why = await unreachable(ep)
                 if why:
@@ -355,7 +362,7 @@ class Engine(ConversationWork):
     def _progress(self) -> Progress:
         self._dirty = False
         elapsed = time.monotonic() - self._t0
-        live_tokens = sum(estimate_tokens(lv.raw) for lv in self._live.values() if lv.raw)
+        live_tokens = sum((lv.chars + 3) // 4 for lv in self._live.values())
         t = self._tally
         rate = (t.completion + live_tokens) / elapsed if elapsed > 0 else 0.0
         return Progress(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from synth.generate import transcript
 from synth.generate.assemble import build_conversation
@@ -33,15 +33,31 @@ class _Budget(Exception):
 class _Live:
     item: WorkItem
     prompt: Prompt
+    cid: str = ""  # item.conversation_id, worked out once
     attempt: int = 0  # shown to the user: goes on across retries
     tries: int = 0  # this task's tries, for the backoff's limit
-    raw: str = ""
+    # the text so far, as the pieces that came (joining on every chunk would be quadratic)
+    parts: list[str] = field(default_factory=list)
+    chars: int = 0  # len of the text so far
     streaming: bool = False
     started: float = 0.0
     reserved: float = 0.0
     discard: bool = False
     stored: bool = False  # in the store: a cancel now must not add a partial record
     retry: bool = False  # cut off to be written again: store nothing, count nothing
+
+    @property
+    def raw(self) -> str:
+        """The text so far (joined when asked: at the end, on a cancel, for progress)."""
+        parts = self.parts
+        if len(parts) > 1:
+            parts[:] = ["".join(parts)]
+        return parts[0] if parts else ""
+
+    def clear(self) -> None:
+        self.parts = []
+        self.chars = 0
+        self.streaming = False
 
 
 class ConversationWork:
@@ -88,7 +104,7 @@ class ConversationWork:
         spec = self.spec
         cid = item.conversation_id
         live = _Live(item=item, prompt=render(spec.persona, item.topic, spec.style,
-                                            item.conversation_id),
+                                            item.conversation_id), cid=cid,
                      attempt=self._attempts.get(cid, 0))
         self._live[cid] = live
         bo = self.opt.backoff
@@ -97,8 +113,7 @@ class ConversationWork:
                 live.attempt += 1
                 live.tries += 1
                 self._attempts[cid] = live.attempt
-                live.raw = ""
-                live.streaming = False
+                live.clear()
                 try:
                     await self._gate(live)
                 except _Budget:
@@ -116,8 +131,7 @@ class ConversationWork:
                     return
                 except TransientError as err:
                     self._release(live)
-                    live.raw = ""
-                    live.streaming = False
+                    live.clear()
                     reason = err.message
                     if err.retry_after:
                         self._cooldown.hold(err.retry_after)
@@ -149,54 +163,68 @@ class ConversationWork:
             self._cancelled(live)
 
     async def _stream(self, live: _Live) -> StreamEnd:
+        """Ask for the conversation and take its text in: the stop search looks only at the
+        new piece and the few characters before it, and chunks for the UI are merged."""
         spec = self.spec
-        cid = live.item.conversation_id
+        cid = live.cid
         live.started = time.monotonic()
         stops = self._stops
-        longest = max((len(s) for s in stops), default=0)
+        keep = max((len(s) for s in stops), default=1) - 1  # a stop may start this far back
         emit_chunks = self.opt.emit_chunks
         interval = self.opt.chunk_interval_s
-        pending_from = 0  # offset in raw of text not yet sent as a Chunk
+        streamed = self.opt.stream
+        parts = live.parts
+        pending: list[str] = []  # text not yet sent as a Chunk
         last_flush = 0.0
         end: StreamEnd | None = None
         hit_stop = False
-        raw = ""
+        tail = ""  # the last `keep` characters before the new piece
+        if not streamed:
+            live.streaming = True  # in flight: the whole answer comes at the end
         gen = stream_completion(
             self.endpoint, prompt=live.prompt.text, messages=live.prompt.messages or None,
             style=live.prompt.style, max_tokens=spec.max_tokens, temperature=spec.temperature,
-            stop=stops,
+            stop=stops, stream=streamed,
             # the k-th conversation of a topic gets its own seed, or all k would be the same
             seed=None if spec.seed is None else spec.seed + live.item.k,
             sampling=spec.sampling())
         try:
             async for piece in gen:
-                if isinstance(piece, StreamEnd):
-                    end = piece
+                if piece.__class__ is StreamEnd:
+                    end = piece  # type: ignore[assignment]
                     break
                 live.streaming = True
-                before = len(raw)
-                raw += piece
-                live.raw = raw
+                parts.append(piece)  # type: ignore[arg-type]
+                live.chars += len(piece)  # type: ignore[arg-type]
+                if emit_chunks:
+                    pending.append(piece)  # type: ignore[arg-type]
                 if stops:
-                    hit = transcript.find_stop(raw, stops, max(0, before - longest))
+                    window = tail + piece  # type: ignore[operator]
+                    hit = transcript.find_stop(window, stops)
                     if hit is not None:
-                        if emit_chunks and hit[0] > pending_from:
-                            self._emit(Chunk(conversation_id=cid, text=raw[pending_from:hit[0]]))
+                        if emit_chunks:
+                            # what was not yet sent, up to the stop (which may have begun in
+                            # text already sent: then nothing more goes out)
+                            unsent = "".join(pending)
+                            upto = len(unsent) - (len(window) - hit[0])
+                            if upto > 0:
+                                self._emit(Chunk(conversation_id=cid, text=unsent[:upto]))
                         end = StreamEnd(finish_reason="stop", usage=None)
                         hit_stop = True
                         break
+                    tail = window[-keep:] if keep else ""
                 if emit_chunks:
                     now = time.monotonic()
                     if now - last_flush >= interval:
-                        self._emit(Chunk(conversation_id=cid, text=raw[pending_from:]))
-                        pending_from = len(raw)
+                        self._emit(Chunk(conversation_id=cid, text="".join(pending)))
+                        pending.clear()
                         last_flush = now
         finally:
             await gen.aclose()
         if end is None:  # pragma: no cover - stream_completion always ends with StreamEnd
             raise TransientError("the stream ended without a finish")
-        if emit_chunks and not hit_stop and len(raw) > pending_from:
-            self._emit(Chunk(conversation_id=cid, text=raw[pending_from:]))
+        if emit_chunks and not hit_stop and pending:
+            self._emit(Chunk(conversation_id=cid, text="".join(pending)))
         return end
 
     def _build(self, live: _Live, *, status: str, finish: str | None,
