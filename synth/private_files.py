@@ -39,3 +39,24 @@ def tighten_fd(fd: int) -> None:
         os.fchmod(fd, FILE_MODE)
     except PermissionError:
         pass
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to an owner-only ``path`` so that a crash leaves the old file or the whole
+    new one, never part of it (a temporary file, fsync'd, renamed over it, the folder fsync'd)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(d: Path) -> None:
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

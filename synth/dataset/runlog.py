@@ -14,7 +14,7 @@ from typing import Any
 
 from synth.errors import StoreError
 from synth.models import Conversation
-from synth.private_files import FILE_MODE, private_dir, tighten, tighten_fd
+from synth.private_files import FILE_MODE, private_dir, tighten, tighten_fd, write_private
 
 FORMAT = 1
 HEADER_KEY = "chatsynth"
@@ -65,7 +65,7 @@ class ConversationWriter:
                              path=self.path)
         try:
             if not self.path.exists():
-                _atomic_create(self.path, _header(self.run_id))
+                write_private(self.path, _header(self.run_id))
             self.problems += repair_tail(self.path, self.run_id)
             tighten(self.path, FILE_MODE)  # a log written by an older version was 0644
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
@@ -130,25 +130,6 @@ def try_lock(path: Path) -> int | None:
     return fd
 
 
-def _atomic_create(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def repair_tail(path: Path, run_id: str) -> list[str]:
     """Check the header and move a half-written last line to quarantine/.  Caller holds the lock."""
     size = path.stat().st_size
@@ -157,7 +138,7 @@ def repair_tail(path: Path, run_id: str) -> list[str]:
         if not first.endswith(b"\n"):
             if not first:
                 # an empty file can only be ours, from a crash before the header existed
-                _atomic_create(path, _header(run_id))
+                write_private(path, _header(run_id))
                 return []
             check_header(first + b"\n", path, run_id)  # foreign? raises
             raise StoreError("conversation log header is cut short", path=path, line=1)

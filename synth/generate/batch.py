@@ -14,24 +14,22 @@ entry (``synth.generate.batch_api``), never in these files.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from synth.errors import ChatsynthError
-from synth.generate.endpoints import Endpoint, _request_params
+from synth.generate.endpoints import Endpoint, request_params
 from synth.generate.planner import plan
 from synth.generate.prompts import render
 from synth.library.yamlio import atomic_write_text
 from synth.models import RunSpec, WorkItem, stable_id
-from synth.private_files import private_dir
+from synth.private_files import FILE_MODE, private_dir, write_private
 
 MAX_REQUESTS = 50_000  # OpenAI: requests per batch input file
 MAX_BYTES = 200 * 1024 * 1024  # OpenAI: bytes per batch input file
 MANIFEST = "manifest.json"
-FILE_MODE = 0o600
 
 
 class BatchError(ChatsynthError):
@@ -50,7 +48,7 @@ def persona_key(spec: RunSpec) -> str:
 def request_body(ep: Endpoint, spec: RunSpec, item: WorkItem) -> dict[str, Any]:
     """The body the streaming engine sends for ``item``, without streaming."""
     prompt = render(spec.persona, item.topic, spec.style, item.conversation_id)
-    kw = _request_params(ep, spec.max_tokens, spec.temperature, spec.stop,
+    kw = request_params(ep, spec.max_tokens, spec.temperature, spec.stop,
                          None if spec.seed is None else spec.seed + item.k, spec.sampling())
     kw.pop("stream", None)
     kw.pop("stream_options", None)
@@ -140,7 +138,7 @@ def prepare(store: Any, spec: RunSpec, ep: Endpoint, *, shards: int = 1,
         for group in split(lines, max_requests=max_requests, max_bytes=max_bytes):
             name = f"{prefix}-{len(parts) + 1:04d}.jsonl"
             data = b"".join(line for _, line in group)
-            _write(folder / name, data)
+            write_private(folder / name, data)
             parts.append(Part(file=name, shard=s, requests=len(group), bytes=len(data),
                               ids=[cid for cid, _ in group]))
     manifest = {"run_id": run_id, "url": url_for(spec.style), "endpoint": spec.endpoint,
@@ -153,16 +151,6 @@ def prepare(store: Any, spec: RunSpec, ep: Endpoint, *, shards: int = 1,
                       json.dumps(manifest, indent=1), mode=FILE_MODE)
     return Prepared(run_id=run_id, folder=folder, parts=parts, items=n,
                     already_done=p.already_done, total=p.total)
-
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def read_manifest(store: Any, run_id: str, prefix: str = "part") -> dict[str, Any]:

@@ -205,7 +205,7 @@ _NAMED_SAMPLING = ("top_p", "presence_penalty", "frequency_penalty")
 SAMPLING_PARAMS = (*_NAMED_SAMPLING, "repeat_penalty")
 
 
-def _request_params(ep: Endpoint, max_tokens: int, temperature: float, stop: Sequence[str],
+def request_params(ep: Endpoint, max_tokens: int, temperature: float, stop: Sequence[str],
                     seed: int | None, sampling: dict[str, float] | None = None,
                     stream: bool = True) -> dict[str, Any]:
     kw: dict[str, Any] = {"model": ep.model, "stream": stream, ep.token_param: max_tokens}
@@ -273,7 +273,7 @@ async def stream_completion(
     until the end, but no per-chunk work either (for runs nobody watches)."""
     try:
         for _ in range(10):  # a 400 naming an unsupported parameter: drop it and ask again
-            kw = _request_params(ep, max_tokens, temperature, stop, seed, sampling, stream)
+            kw = request_params(ep, max_tokens, temperature, stop, seed, sampling, stream)
             # the SDK sends the request and raises on an error status; the answer's bytes are
             # read by synth.generate.sse (the SDK's per-chunk objects cost ~4x the CPU)
             if style == "chat":
