@@ -36,7 +36,7 @@ class RunPicker(Select[str]):
             opts.append((f"{r.run_id} · {r.persona} · {r.topics} · {r.done}/{r.total} · {r.model}",
                          r.run_id))
         ids = [v for _, v in opts]
-        current = self.value if self.value is not Select.BLANK else None
+        current = None if self.is_blank() else self.value
         self.set_options(opts)
         pick = want if want in ids else (current if current in ids else (ids[0] if ids else None))
         if pick is not None:
