@@ -154,3 +154,28 @@ async def test_a_stream_cut_off_by_a_cancel_is_kept_as_partial_but_a_whole_answe
             assert len(recs) == 2 and {r["status"] for r in recs} == {"partial"}
         else:
             assert recs == []
+
+
+def test_an_endpoint_used_again_under_a_new_event_loop_makes_a_new_client(tmp_path):
+    """Two runs with one Endpoint, each in its own asyncio.run (a benchmark's two sides, a
+    second brainstorm): the HTTP client of the first loop must not be used by the second
+    ("Event loop is closed")."""
+    import asyncio
+
+    from rel_helpers import fault_endpoint
+    from faultserver import FaultServer
+    from synth.generate.endpoints import stream_completion
+
+    async def one(ep):
+        out = []
+        async for piece in stream_completion(ep, prompt="Topic: x\n\nUSER:", messages=None,
+                                             style="completion", max_tokens=64, temperature=0.5,
+                                             stop=["END OF CONVERSATION"]):
+            out.append(piece)
+        return out
+
+    with FaultServer() as fs:
+        ep = fault_endpoint(fs.url)
+        first = asyncio.run(one(ep))
+        second = asyncio.run(one(ep))
+    assert first and second and len(first) == len(second)

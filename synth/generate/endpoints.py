@@ -12,6 +12,7 @@ Errors are sorted into the two kinds of ``synth.generate.faults`` the engine act
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import os
@@ -83,10 +84,25 @@ class Endpoint:
     dropped: set[str] = field(default_factory=set)
     token_param: str = "max_tokens"
     _client: openai.AsyncOpenAI | None = field(default=None, repr=False)
+    _client_loop: Any = field(default=None, repr=False)  # the event loop its connections are on
 
     @property
     def client(self) -> openai.AsyncOpenAI:
+        """The SDK client, made on first use.  Its connections belong to the event loop that
+        first used it: an endpoint used again under a new loop (a second ``asyncio.run``: a
+        benchmark's second side, a second brainstorm) gets a new client, where the old one
+        would fail with "Event loop is closed"."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._client is not None and loop is not None:
+            if self._client_loop is None:
+                self._client_loop = loop
+            elif self._client_loop is not loop:
+                self._client = None  # its loop has ended; so have its connections
         if self._client is None:
+            self._client_loop = loop
             self._client = openai.AsyncOpenAI(
                 api_key=self.api_key or NO_KEY,
                 base_url=self.base_url,
