@@ -10,7 +10,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from synth.errors import StoreError
 from synth.models import Conversation
@@ -192,3 +192,32 @@ def ends_with_newline(path: Path) -> bool:
     with open(path, "rb") as fh:
         fh.seek(-1, os.SEEK_END)
         return fh.read(1) == b"\n"
+
+
+def iter_records(path: Path, run_id: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, record or None, problem or None) for each whole line after the header."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with fh:
+        first = fh.readline()
+        if not first:
+            return
+        check_header(first if first.endswith(b"\n") else first + b"\n", path, run_id)
+        n = 1
+        for raw in fh:
+            n += 1
+            if not raw.endswith(b"\n"):
+                yield n, None, (f"{path}:{n}: a half-written last line ({len(raw)} bytes) is "
+                                "being written now or was cut off by a crash; it is not read "
+                                "and will be set aside in quarantine/ by the next writer")
+                return
+            try:
+                rec = json.loads(raw)
+                if not isinstance(rec, dict) or "id" not in rec:
+                    raise ValueError("not a conversation record")
+                yield n, rec, None
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+                yield n, None, f"{path}:{n}: unreadable record skipped ({why})"

@@ -37,7 +37,7 @@ from synth.errors import StoreError
 from synth.models import Conversation, RunSpec, Turn
 from synth.private_files import FILE_MODE, private_dir, tighten, tighten_fd
 from synth.dataset.runlog import (
-    CONV_FILE, ConversationWriter, check_header, ends_with_newline, repair_tail, try_lock,
+    CONV_FILE, ConversationWriter, ends_with_newline, iter_records, repair_tail, try_lock,
 )
 from synth.dataset.runindex import Entry, RunIndex, index_log, read_record
 from synth.library.yamlio import atomic_write_text
@@ -301,8 +301,26 @@ class Store:
         return (*idx.counts(), list(idx.problems))
 
     def index(self, run_id: str) -> RunIndex:
-        """Offsets, topics and statuses of the stored conversations, no bodies."""
-        return index_log(self.conversations_path(run_id), run_id)
+        """Offsets, topics and statuses of the stored conversations, no bodies.  A torn last
+        line is set aside first, as ``load`` does (listing runs reports it and quarantines it)."""
+        problems = self._set_aside_torn_tail(run_id)
+        idx = index_log(self.conversations_path(run_id), run_id)
+        idx.problems[:0] = [p for p in problems if p not in idx.problems]
+        return idx
+
+    def _set_aside_torn_tail(self, run_id: str) -> list[str]:
+        """When the log ends in a half-written line and no writer holds the run, move that line
+        to quarantine/ now (a writer that holds it does so itself when it next opens)."""
+        path = self.conversations_path(run_id)
+        if not (path.exists() and path.stat().st_size and not ends_with_newline(path)):
+            return []
+        lock = try_lock(path.parent / "writer.lock")
+        if lock is None:
+            return []
+        try:
+            return repair_tail(path, run_id)
+        finally:
+            os.close(lock)
 
     def read_conversation(self, run_id: str, entry: Entry) -> Conversation:
         """One conversation's body, read at its indexed offset."""
@@ -318,44 +336,12 @@ class Store:
 
     def iter_records(self, run_id: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
         """(line number, record or None, problem or None) for each whole line after the header."""
-        path = self.conversations_path(run_id)
-        try:
-            fh = open(path, "rb")
-        except FileNotFoundError:
-            return
-        with fh:
-            first = fh.readline()
-            if not first:
-                return
-            check_header(first if first.endswith(b"\n") else first + b"\n", path, run_id)
-            n = 1
-            for raw in fh:
-                n += 1
-                if not raw.endswith(b"\n"):
-                    yield n, None, (f"{path}:{n}: a half-written last line ({len(raw)} bytes) is "
-                                    "being written now or was cut off by a crash; it is not read "
-                                    "and will be set aside in quarantine/ by the next writer")
-                    return
-                try:
-                    rec = json.loads(raw)
-                    if not isinstance(rec, dict) or "id" not in rec:
-                        raise ValueError("not a conversation record")
-                    yield n, rec, None
-                except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                    why = "nested too deeply" if isinstance(exc, RecursionError) else exc
-                    yield n, None, f"{path}:{n}: unreadable record skipped ({why})"
+        return iter_records(self.conversations_path(run_id), run_id)
 
     def load(self, run_id: str) -> LoadResult:
         """Every stored conversation of a run: the latest record per id, complete beats partial."""
-        problems: list[str] = []
+        problems = self._set_aside_torn_tail(run_id)
         path = self.conversations_path(run_id)
-        if path.exists() and path.stat().st_size and not ends_with_newline(path):
-            lock = try_lock(path.parent / "writer.lock")
-            if lock is not None:  # no writer: set the half-written tail aside now
-                try:
-                    problems += repair_tail(path, run_id)
-                finally:
-                    os.close(lock)
         by_id: dict[str, Conversation] = {}
         for n, rec, problem in self.iter_records(run_id):
             if problem:
