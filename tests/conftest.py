@@ -70,3 +70,20 @@ def require_secret_service() -> None:
         pytest.fail(f"CI must run the keyring tests under a Secret Service "
                     f"(tests/with-secret-service): {why}")
     pytest.skip(f"no Secret Service reachable ({why}); run under tests/with-secret-service")
+
+
+@pytest.fixture
+def fs():
+    """A loopback fault server (tests/faultserver.py) for CLI and engine tests."""
+    from tests.faultserver import FaultServer
+
+    with FaultServer() as server:
+        yield server
+
+
+@pytest.fixture
+def ws(workspace):
+    """The test workspace with a short topic list ``short`` (8 topics)."""
+    (workspace.topics_dir / "short.txt").write_text(
+        "\n".join(f"short topic {i}" for i in range(8)) + "\n")
+    return workspace

@@ -17,19 +17,6 @@ from tests.conftest import REPO
 from tests.faultserver import FaultServer
 
 
-@pytest.fixture
-def fs():
-    with FaultServer() as server:
-        yield server
-
-
-@pytest.fixture
-def ws(workspace):
-    (workspace.topics_dir / "short.txt").write_text(
-        "\n".join(f"short topic {i}" for i in range(8)) + "\n")
-    return workspace
-
-
 def one_line_error(stderr: str) -> str:
     assert "Traceback" not in stderr
     lines = [ln for ln in stderr.strip().splitlines() if ln.startswith("chatsynth:")]

@@ -10,25 +10,11 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from tests.conftest import REPO
 from tests.faultserver import FaultServer
 from tests.test_cli_run import one_line_error
 from tests.test_engine_lifecycle import dead_url
-
-
-@pytest.fixture
-def fs():
-    with FaultServer() as server:
-        yield server
-
-
-@pytest.fixture
-def ws(workspace):
-    (workspace.topics_dir / "short.txt").write_text(
-        "\n".join(f"short topic {i}" for i in range(8)) + "\n")
-    return workspace
 
 
 def test_a_dead_endpoint_exits_3_at_once_saying_it_cant_be_reached(cli, ws):

@@ -11,22 +11,9 @@ from synth.curate.judge import rubric_for
 from synth.curate.judging import Judge, judge_all
 from synth.generate.endpoints import Endpoint
 from synth.models import PatternRule, Turn
-from tests.faultserver import FaultServer, make_spec
+from tests.faultserver import make_spec
 
 TURNS = [Turn("user", "hello there"), Turn("assistant", "what would help?")]
-
-
-@pytest.fixture
-def fs():
-    with FaultServer() as server:
-        yield server
-
-
-@pytest.fixture
-def ws(workspace):
-    (workspace.topics_dir / "short.txt").write_text(
-        "\n".join(f"short topic {i}" for i in range(8)) + "\n")
-    return workspace
 
 
 def _persona():
