@@ -36,6 +36,7 @@ async def test_library_opens_on_a_card_and_edits_on_request(workspace):
         card = str(scr.query_one("#persona-card-text").render())
         assert "EVE / USER" in card and "compassionate" in card and "{topic}" in card
         assert "turns: 4 to 24" in card and "eve-move: Every Eve reply asks" in card
+        assert "truncated on" in card  # every rule the card's persona is checked by is listed
         assert not scr.query(PersonaForm)  # the form is built only when needed
         assert not scr.query_one("#persona-save").display
         await pilot.press("ctrl+s")  # nothing is being edited: nothing happens
@@ -194,9 +195,10 @@ async def test_topics_add_edit_reorder_delete_import_filter(workspace, tmp_path)
         await pilot.press("a")
         await pilot.pause()
         await pilot.press(*"My dog ignores me", "enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: "duplicate topic" in prompt_error(app))
         assert len(load_topic_source(path).topics) == n0 + 1
-        await notified(pilot, "duplicate topic")
+        await pilot.press("escape")  # the dialog kept what was typed until cancelled
+        await wait_for(pilot, lambda: not app.screen.query("#prompt-input"))
         # delete it
         table.focus()
         table.move_cursor(row=0)
@@ -215,6 +217,40 @@ async def test_topics_add_edit_reorder_delete_import_filter(workspace, tmp_path)
         await pilot.press("slash")
         await pilot.press(*"Learning", "space", *"to")
         await wait_for(pilot, lambda: table.row_count == 1)
+        assert app.unexpected_errors == []
+
+
+def prompt_error(app) -> str:
+    """The error line of the open one-line dialog ('' when none is shown)."""
+    err = app.screen.query("#prompt-error")
+    return str(err.first().render()) if err and err.first().display else ""
+
+
+async def test_topic_dialogs_refuse_empty_entries_and_bad_paths_in_place(workspace, tmp_path):
+    """Enter on an empty add, edit or import dialog says what to type and keeps the dialog
+    open (it used to close as if cancelled); a path that is not there is named in the dialog;
+    Esc cancels; the topic file is untouched throughout."""
+    app = app_for(workspace)
+    path = workspace.topics_dir / "eve.txt"
+    before = path.read_text(encoding="utf-8")
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.screen.query_one("#topic-editor")
+        await wait_for(pilot, lambda: editor.source is not None and editor.source.id == "eve")
+        app.screen.query_one("#topic-table").focus()
+        for key, typed, says in (("a", "   ", "type a topic first"), ("e", "", "can't be empty"),
+                                 ("i", "", "type the path"),
+                                 ("i", str(tmp_path / "nope.txt"), "nope.txt")):
+            await pilot.press(key)
+            inp = await wait_for(pilot, lambda: app.screen.query("#prompt-input") and
+                                 app.screen.query_one("#prompt-input"))
+            inp.value = typed
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: says in prompt_error(app))
+            assert app.screen.query("#prompt-input"), f"{key}: the dialog closed"
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not app.screen.query("#prompt-input"))
+            assert app.focused is app.screen.query_one("#topic-table")
+        assert path.read_text(encoding="utf-8") == before
         assert app.unexpected_errors == []
 
 

@@ -98,6 +98,7 @@ async def test_ctrl_q_with_unsaved_edits_asks_and_cancel_keeps_them(workspace):
         await wait_for(pilot, lambda: not asking(app))
         assert app.is_running and app.return_code is None
         assert scr.query_one("#pf-name").value == "Evelyn"
+        await wait_for(pilot, lambda: app.focused is scr.query_one("#pf-name"))  # typing goes on where it was
 
 
 async def test_ctrl_q_discard_quits_and_leaves_the_file(workspace):

@@ -156,7 +156,7 @@ class TextPrompt(Dialog):
         self.dismiss(None)
 
 
-class UnsavedDialog(Guarded, ModalScreen[str]):
+class UnsavedDialog(Dialog):
     """Unsaved changes: returns "save", "discard" or "cancel".  s saves, d discards, Escape or
     c cancels; the focus starts on Save."""
 
@@ -179,6 +179,7 @@ class UnsavedDialog(Guarded, ModalScreen[str]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.query_one("#save", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -48,7 +48,7 @@ def rules_text(r: FilterRules) -> str:
         f"turns: {r.min_turns} to {r.max_turns}",
         f"alternation {on_off(r.alternation)} · empty turns {on_off(r.empty_turns)} · leaked labels "
         f"{on_off(r.leaked_labels)} · repeated lines {on_off(r.repeated_lines)} · refusals "
-        f"{on_off(r.refusals)}",
+        f"{on_off(r.refusals)} · truncated {on_off(r.truncated)}",
         f"near-duplicates: {r.near_duplicates:g} similarity" if r.near_duplicates else "near-duplicates: off",
     ]
     for pat in r.patterns:

@@ -137,18 +137,25 @@ class TopicEditor(Guarded, Vertical):
         self.post_message(self.Saved(saved))
         return True
 
+    def _store(self, texts: list[str], cursor: int | None) -> None:
+        """Save from a dialog: an error raises, so the dialog shows it and keeps what was typed."""
+        assert self.source is not None
+        saved = self.app.services.save_topics(self.source, texts)  # type: ignore[attr-defined]
+        self.load(saved, keep_cursor=cursor)
+        self.post_message(self.Saved(saved))
+
     def do_add(self) -> None:
         from tui.screens.dialogs import TextPrompt
 
-        def done(value: str | None) -> None:
-            if value and value.strip():
-                at = self.selected_index()
-                at = len(self.texts) if at is None else at + 1
-                texts = list(self.texts)
-                texts.insert(at, value)
-                self._save(texts, at)
+        def add(value: str) -> None:
+            at = self.selected_index()
+            at = len(self.texts) if at is None else at + 1
+            texts = list(self.texts)
+            texts.insert(at, value)
+            self._store(texts, at)
 
-        self.app.push_screen(TextPrompt("New topic (one line):", placeholder="e.g. Feeling stuck at work"), done)
+        self.app.push_screen(TextPrompt("New topic (one line):", placeholder="e.g. Feeling stuck at work",
+                                        act=add, empty="type a topic first (Esc cancels)"))
 
     def do_edit(self) -> None:
         from tui.screens.dialogs import TextPrompt
@@ -157,13 +164,14 @@ class TopicEditor(Guarded, Vertical):
         if i is None:
             return
 
-        def done(value: str | None) -> None:
-            if value is not None and value.strip() and value != self.texts[i]:
+        def edit(value: str) -> None:
+            if value != self.texts[i]:
                 texts = list(self.texts)
                 texts[i] = value
-                self._save(texts, i)
+                self._store(texts, i)
 
-        self.app.push_screen(TextPrompt("Edit topic:", value=self.texts[i]), done)
+        self.app.push_screen(TextPrompt("Edit topic:", value=self.texts[i], act=edit,
+                                        empty="a topic can't be empty (d deletes it, Esc cancels)"))
 
     def do_delete(self) -> None:
         i = self.selected_index()
@@ -197,21 +205,16 @@ class TopicEditor(Guarded, Vertical):
     def do_import(self) -> None:
         from tui.screens.dialogs import TextPrompt
 
-        def done(value: str | None) -> None:
-            if not value or not value.strip():
-                return
-            try:
-                lines = self.app.services.read_topic_lines(Path(value.strip()))  # type: ignore[attr-defined]
-            except ChatsynthError as err:
-                self.app.report_error(err, "Import failed")  # type: ignore[attr-defined]
-                return
+        def import_from(value: str) -> None:
+            lines = self.app.services.read_topic_lines(Path(value))  # type: ignore[attr-defined]
             new = new_topics(self.texts, lines)
-            if self._save(self.texts + new, len(self.texts)):
-                skipped = len(lines) - len(new)
-                self.app.notify(f"Imported {len(new)} topics" + (f" ({skipped} already there)" if skipped else ""))
+            self._store(self.texts + new, len(self.texts))
+            skipped = len(lines) - len(new)
+            self.app.notify(f"Imported {len(new)} topics" + (f" ({skipped} already there)" if skipped else ""))
 
         self.app.push_screen(TextPrompt("Import topics from a text file (one a line):",
-                                        placeholder="/path/to/topics.txt"), done)
+                                        placeholder="/path/to/topics.txt", act=import_from,
+                                        empty="type the path of a text file first (Esc cancels)"))
 
     def do_brainstorm(self, parent: str | None = None) -> None:
         """Ask the model for new topics (``parent``: subtopics of it) and add the ticked ones."""
