@@ -6,7 +6,7 @@ from synth.library.personas import load_persona
 
 from synth.library.topics import load_topic_source
 from tui.app import ChatsynthApp
-from tui.testing import notified, wait_for
+from tui.testing import wait_for
 from synth.stops_text import stops_to_text, text_to_stops
 from tui.widgets.persona_form import PersonaForm
 
