@@ -169,3 +169,25 @@ async def test_a_paused_run_shows_no_speed(loop_ws, server):
         assert "paused" in status(scr) and "tok/s" not in status(scr)
         await pilot.press("c")
         await wait_for(pilot, lambda: scr.live.state == "finished", timeout=30)
+
+
+async def test_ctrl_q_during_a_run_asks_first_and_no_keeps_it_writing(loop_ws, server):
+    """Ctrl+Q while a run writes asks before quitting (it used to quit at once); n keeps the
+    app and the run going, a second Ctrl+Q does not stack dialogs, y quits."""
+    server.chunk_delay = 0.05
+    app = app_for(loop_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = await start(pilot, limit=3)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        assert "still writing" in str(app.screen.query_one(".dialog-question").render())
+        await pilot.press("ctrl+q")
+        assert len(app.screen_stack) == 2  # the run's screen and one question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is scr)
+        assert app.is_running and app.return_code is None and scr.runner.running
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.return_code is not None)
+    assert app.unexpected_errors == []

@@ -3,7 +3,8 @@
 Library · Synthesize · Trim · Review · Export · Settings.  Keys 1-6 switch screens from
 anywhere a text field does not have focus; F1 opens help; Ctrl+P the command palette (with
 the current screen's own actions); Ctrl+T toggles light and dark (kept in the per-user settings,
-``tui.prefs``); Ctrl+Q quits, asking first where a screen has unsaved changes.
+``tui.prefs``); Ctrl+Q quits, asking first where a screen has unsaved changes or a run is
+still writing.
 
 The app never talks to an endpoint or writes a run file itself: it goes through synth's
 engine, store and export APIs (composed in ``tui.services``).
@@ -165,6 +166,16 @@ class ChatsynthApp(Guarded, App[int]):
                     await self.switch_mode(mode)
                 screen.ask_unsaved(f"{question} Save before quitting?", self._exit_now)
                 return
+        if self.services.run_in_progress():
+            from tui.screens.dialogs import ConfirmDialog
+
+            if isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "about_quitting", False):
+                return  # already asking
+            ask = ConfirmDialog("A run is still writing conversations. Quit anyway? The finished ones "
+                                "are kept; starting the same run again writes the rest.", yes="Quit")
+            ask.about_quitting = True
+            self.push_screen(ask, lambda quit_now: self.exit() if quit_now else None)
+            return
         self.exit()
 
     async def _exit_now(self) -> None:

@@ -38,6 +38,10 @@ class Services:
             self._runner = RunController(self)
         return self._runner
 
+    def run_in_progress(self) -> bool:
+        """Whether a run started from the app is still writing (or paused mid-way)."""
+        return self._runner is not None and self._runner.running
+
     def is_first_run(self) -> bool:
         """No runs yet: the app opens on Synthesize with the embedded model and the examples."""
         try:
