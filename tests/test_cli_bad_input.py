@@ -73,3 +73,14 @@ def test_store_file_truncated_mid_line_via_cli(workspace, cli):
     assert r.returncode == 0 and "Traceback" not in r.stderr
     assert "half-written last line" in r.stdout and "1/80" in r.stdout
     assert list((path.parent / "quarantine").iterdir()), "the torn line is set aside, not dropped"
+
+
+def test_base_url_that_is_not_a_url_is_named_before_any_request(workspace, cli):
+    """`run --base-url notaurl` (and judge/brainstorm/batch, which open endpoints the same way)
+    names the flag and the rule; it used to go on to a connection error per conversation."""
+    for bad, why in (("notaurl", "must start with http:// or https://"), ("http://", "has no host"),
+                     ("http://127.0.0.1:port/v1", "has a bad port")):
+        line = one_error_line(cli("run", "--persona", "eve", "--topics", "eve", "--base-url", bad,
+                                  "--model", "m", "--limit", "1"))
+        assert "--base-url: " + why in line and repr(bad) in line, line
+    assert Store(workspace.runs_dir).run_ids() == []  # nothing was started

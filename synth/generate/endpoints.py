@@ -383,6 +383,9 @@ class EndpointSession:
         from synth.library.workspace import EndpointConfig
 
         if self.base_url:
+            from synth import checks
+
+            checks.base_url(self.base_url, field="--base-url")
             cfg = EndpointConfig(name=self.base_url, kind="openai", base_url=self.base_url,
                                  key_name=self.key_name, style=self.style or self.persona_style)
             style = self.style or self.persona_style
