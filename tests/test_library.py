@@ -188,6 +188,26 @@ def test_topic_list_save_round_trip(tmp_path):
     assert [t.text for t in load_topic_source(y).topics] == ["b", "a"]
 
 
+def test_reordering_a_text_list_keeps_its_subtopic_tree(tmp_path):
+    """Saving a text list (the TUI's reorder, edit and delete all do) writes the
+    '# subtopics of:' groups again from each topic's parent; they used to be dropped, and every
+    subtopic became a plain topic."""
+    from synth.library.files import save_topics
+
+    p = write(tmp_path, "t.txt", "# my topics\nwork\nhome\n\n# subtopics of: work\nwork: a boss\n"
+                                 "work: a deadline\n")
+    src = load_topic_source(p)
+    assert [t.parent for t in src.topics] == [None, None, "work", "work"]
+    saved = save_topics(src, ["work: a deadline", "work", "home", "work: a boss"])
+    assert [(t.text, t.parent) for t in saved.topics] == [
+        ("work: a deadline", "work"), ("work", None), ("home", None), ("work: a boss", "work")]
+    assert p.read_text() == ("# my topics\n\n# subtopics of: work\nwork: a deadline\n\nwork\nhome\n"
+                             "\n# subtopics of: work\nwork: a boss\n")
+    saved = save_topics(saved, ["work", "home", "work: a boss", "work: a deadline"])
+    assert p.read_text() == ("# my topics\nwork\nhome\n\n# subtopics of: work\nwork: a boss\n"
+                             "work: a deadline\n")
+
+
 def test_find_persona_unknown(workspace):
     with pytest.raises(LibraryError) as e:
         find_persona(workspace, "nobody")

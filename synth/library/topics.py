@@ -192,6 +192,23 @@ def find_topics(ws, name_or_path: str) -> TopicSource:
                        field="topics")
 
 
+def _text_lines(header: list[str], topics: list[Topic], texts: list[str]) -> list[str]:
+    """A text list's lines: a run of subtopics goes under a ``# subtopics of:`` line and ends
+    at a blank line, so reordering or editing a list keeps which topic each came from."""
+    lines = list(header)
+    group = None
+    for topic, text in zip(topics, texts):
+        parent = " ".join(topic.parent.split()) if topic.parent else None
+        if parent != group:
+            if group is not None or (parent and lines):
+                lines.append("")
+            if parent:
+                lines.append(f"{SUBTOPICS_OF} {parent}")
+            group = parent
+        lines.append(text)
+    return lines
+
+
 def save_topic_source(source: TopicSource, path: Path | None = None) -> Path:
     """Write a topic list back (text: one a line, keeping comment lines; YAML: keeping comments)."""
     path = Path(path or source.path or "")
@@ -225,13 +242,15 @@ def save_topic_source(source: TopicSource, path: Path | None = None) -> Path:
         if path.exists():
             try:
                 for line in read_text(path).splitlines():
+                    if line.strip().lower().startswith(SUBTOPICS_OF):
+                        break  # the tree is written again from the topics' parents
                     if line.strip().startswith("#"):
                         header.append(line)
                     elif line.strip():
                         break
             except LibraryError:
                 header = []
-        text = "\n".join(header + texts) + "\n"
+        text = "\n".join(_text_lines(header, source.topics, texts)) + "\n"
     atomic_write_text(path, text)
     source.path = path
     return path
