@@ -11,6 +11,11 @@ ifneq ($(wildcard $(SHARED_TIKTOKEN)),)
 export TIKTOKEN_CACHE_DIR ?= $(SHARED_TIKTOKEN)
 endif
 
+# The suite runs its test files on one worker per core (at most 4; pytest-xdist), each file whole
+# on one worker so a file's shared fixture (the embedded model's server) starts once.
+# PYTEST_WORKERS= (empty) runs it in this one process.
+PYTEST_WORKERS ?= -n auto --maxprocesses=4 --dist loadfile
+
 .PHONY: demo test install bench bench-quick clean
 
 install: $(STAMP)
@@ -28,7 +33,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pyflakes synth tui tests bench
-	tests/with-secret-service $(BIN)/python -m pytest $(PYTEST_ARGS)
+	tests/with-secret-service $(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
