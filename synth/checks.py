@@ -62,6 +62,8 @@ NUMBERS: dict[str, Limit] = {
     "shards": Limit(int, 1, 10_000),
     "max_requests": Limit(int, 1),
     "max_bytes": Limit(int, 1),
+    # reports
+    "pairs": Limit(int, 0),
 }
 
 

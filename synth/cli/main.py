@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "synth.cli.keys",
     "synth.cli.endpoint",
     "synth.cli.batch",
+    "synth.cli.compare",
 ]
 
 
