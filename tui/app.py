@@ -144,6 +144,12 @@ class ChatsynthApp(Guarded, App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
+    def action_compare(self, run_a: str | None = None, run_b: str | None = None) -> None:
+        from tui.screens.compare import CompareScreen
+
+        if not isinstance(self.screen, CompareScreen):
+            self.push_screen(CompareScreen(run_a, run_b))
+
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
         problem = self.prefs.set("theme", self.theme)
@@ -199,6 +205,8 @@ class ChatsynthApp(Guarded, App[int]):
         for mode in SCREENS_ORDER:
             yield SystemCommand(f"Go to {SCREEN_TITLES[mode]}", f"Open the {SCREEN_TITLES[mode]} screen",
                                 lambda m=mode: self.action_goto(m))
+        yield SystemCommand("Compare two runs", "Two runs side by side on the topics both wrote: "
+                            "figures, what differs, conversations", self.action_compare)
         yield SystemCommand("Help", "Keys and what each screen does", self.action_help)
         yield SystemCommand("Toggle light/dark theme", "Switch between the light and the dark theme",
                             self.action_toggle_theme)

@@ -42,6 +42,12 @@ class Services:
         """Whether a run started from the app is still writing (or paused mid-way)."""
         return self._runner is not None and self._runner.running
 
+    def compare_runs(self, run_a: str, run_b: str):
+        """Two runs side by side (``synth.dataset.compare``); blocking: call it from a worker."""
+        from synth.dataset.compare import compare_runs
+
+        return compare_runs(self.store, run_a, run_b)
+
     def is_first_run(self) -> bool:
         """No runs yet: the app opens on Synthesize with the embedded model and the examples."""
         try:

@@ -27,6 +27,7 @@ class Side:
     run_id: str
     persona: str
     model: str
+    labels: tuple[str, str] = ("", "")  # the persona's speaker labels: (persona, user)
     conversations: int = 0
     passing: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)  # rule -> conversations it flagged
@@ -108,7 +109,7 @@ def compare_runs(store: Any, ref_a: str, ref_b: str) -> Comparison:
 
 def _side(run_id: str, spec: RunSpec, items: list[Reviewed]) -> Side:
     s = Side(run_id=run_id, persona=spec.persona.id, model=spec.model or spec.endpoint,
-             conversations=len(items))
+             labels=(spec.persona.persona_label, spec.persona.user_label), conversations=len(items))
     scores, costs = [], []
     for it in items:
         if it.verdict.ok:
