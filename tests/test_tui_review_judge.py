@@ -65,7 +65,7 @@ async def test_judging_from_review_shows_scores_reasons_and_a_failure_as_failed(
         scr = await judged(pilot)
         line = str(scr.query_one("#review-judging").render())
         assert "judge fake-model: 6/6 judged (1 failed)" in line and "tokens" in line
-        assert "cost unknown (no price for fake-model)" in line
+        assert "· done ·" in line and "cost ? (no price for fake-model)" in line
         col = cells(scr, "judge")
         assert col[0] == "⚑ 2/5" and col[1] == "✗ failed" and col[2:] == ["✓ 4/5"] * 4
         # the failed one is flagged by the judge rule and never passes
@@ -139,6 +139,10 @@ async def test_sorting_with_nothing_judged_says_so_and_no_endpoint_says_how_to_s
         assert any("judge_endpoint: NAME under defaults: in chatsynth.yaml" in str(m.message)
                    for m in app._notifications)
         assert len(fs.requests) == n and not scr.query_one("#review-judging").display
+        await pilot.press("f1")  # the help names both keys and what Esc does while judging
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        md = app.screen.query_one("Markdown")._markdown
+        assert "| Judge |" in md and "| Sort by score |" in md and "Esc cancels" in md
         assert app.unexpected_errors == []
 
 
@@ -169,3 +173,31 @@ async def test_esc_cancels_judging_and_keeps_what_was_judged(judged_fs):
     items = Review(store, run_id).load().items
     assert items[0].judgement is not None and items[0].judgement.passed
     assert all(it.judgement is None for it in items[1:])
+
+
+async def judged_view(pilot):
+    from tui.testing import steady
+
+    await judged(pilot)
+    await steady(pilot)
+
+
+async def judged_failed_view(pilot):
+    from tui.testing import steady
+
+    scr = await judged(pilot)
+    await pilot.press("down")
+    await wait_for(pilot, lambda: scr.selected == scr.rs.items[1].id)
+    await steady(pilot)
+
+
+def test_snapshot_judged_review(judged_fs, snap_compare):
+    ws, _ = judged_fs
+    set_judge_endpoint(ws)
+    assert snap_compare(app_at(ws), terminal_size=SIZE, run_before=judged_view)
+
+
+def test_snapshot_judged_review_failed_80x24(judged_fs, snap_compare):
+    ws, _ = judged_fs
+    set_judge_endpoint(ws)
+    assert snap_compare(app_at(ws), terminal_size=(80, 24), run_before=judged_failed_view)

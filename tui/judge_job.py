@@ -77,8 +77,9 @@ class JudgeJob:
                 pass
 
     def line(self) -> str:
-        """One line: how far, what it cost.  ``12/40 judged (3 cached, 1 failed) · 2,345 + 678
-        tokens · $0.0012``."""
+        """One line: how far, its state, what it cost (the state before the cost, so a narrow
+        screen keeps it): ``judge M: 12/40 judged (3 cached, 1 failed) · Esc cancels · 2,345 +
+        678 tokens · $0.0012``."""
         j = self.judge
         done = len(self.results)
         extra = [f"{j.cached} cached"] if j.cached else []
@@ -89,7 +90,7 @@ class JudgeJob:
         if j.ep.free:
             cost = "free (embedded model)"
         elif j.cost is None:
-            cost = f"cost unknown (no price for {self.model})"
+            cost = f"cost ? (no price for {self.model})"
         else:
             cost = f"${j.cost:.4f}"
         tail = ""
@@ -101,4 +102,4 @@ class JudgeJob:
             tail = " · done"
         else:
             tail = " · Esc cancels"
-        return (f"{head} · {j.prompt_tokens:,} + {j.completion_tokens:,} tokens · {cost}{tail}")
+        return f"{head}{tail} · {j.prompt_tokens:,} + {j.completion_tokens:,} tokens · {cost}"

@@ -44,7 +44,6 @@ class ReviewTable(VirtualTable):
 
 
 class ReviewScreen(ReviewJudgeMixin, RunScreen):
-    BINDINGS = [Binding("escape", "cancel_judge", "Cancel judging", show=False)]
     MODE = "review"
     HOME = "#review-table"
     PICKER_ID = "review-run"
@@ -227,8 +226,8 @@ first, highest first, then back to run order."""
                 text.append(f"⚑ {r.rule}: ", style="bold")
                 text.append(f"{r.message}\n")
             text.rstrip()
-        if self.rs is not None:
-            text.append("\n")
+        if self.rs is not None:  # one line when the filters found nothing: 80x24 shows 4
+            text.append("  ·  " if not found else "\n")
             text.append_text(judge_detail(j))
         if it.decision:
             text.append(f"\nyou {it.decision} it", style="bold")

@@ -196,8 +196,9 @@ class ReviewJudgeMixin:
         if self.run_id == self.judge_run_id and self.run_id is not None:
             self.load_run(self.run_id)  # the judge rule's reasons and counts, filters re-applied
 
-    def action_cancel_judge(self) -> None:
-        """Esc: stop the judge when it works; else what Esc does everywhere (leave a field)."""
+    def action_leave_field(self) -> None:
+        """Esc: stop the judge when it works (the screen's Esc binding); else what Esc does
+        everywhere (leave a text field)."""
         job = self.judge_job
         if job is not None:
             job.cancel()
@@ -207,7 +208,7 @@ class ReviewJudgeMixin:
             self._judge_cancel_early = True
             self._judge_line("judge: cancelling…")
             return
-        self.action_leave_field()
+        super().action_leave_field()  # type: ignore[misc]
 
     def _judge_line(self, text: str) -> None:
         line = self.query_one("#review-judging", Static)
