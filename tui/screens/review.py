@@ -118,14 +118,14 @@ first, highest first, then back to run order."""
             table.move_cursor(row=index.positions[self.selected])
         n = len(self.shown)
         self.query_one("#review-counts", Static).update(
-            Text(f"{n:,} conversations  ·  the filters are judging them…  ·  showing {n:,}"))
+            Text(f"{n:,} conversations  ·  the filters are checking them…  ·  showing {n:,}"))
         self.draw_selected()
 
     def _quick_cells(self, cid: str) -> tuple:
         entry = self.index.get(cid)
         rec = self.reviews.get(cid)
         decision = rec.decision if rec else None
-        state = STATE_ICONS[decision] if decision else "… judging"
+        state = STATE_ICONS[decision] if decision else "… checking"
         return (state, "", "…", "…", "…", entry.topic if entry else "")
 
     def run_loaded(self, run_id: str, rs) -> None:
@@ -215,7 +215,7 @@ first, highest first, then back to run order."""
             marks.setdefault(n - 1, []).append("judge")
         found = [r for r in it.verdict.reasons if r.rule != "judge"]  # the judge's: below
         if self.rs is None:
-            text = Text("the filters are still judging the run; this one on its own: ", style="dim")
+            text = Text("the filters are still checking the run; this one on its own: ", style="dim")
             text.append("✓ passes" if it.verdict.ok else "⚑ " + ", ".join(it.verdict.rules))
         elif not found:
             text = Text("✓ passes every filter" if j is None or j.passed else
@@ -296,7 +296,7 @@ first, highest first, then back to run order."""
     def action_next_flagged(self) -> None:
         if self.rs is None:
             if self.index is not None:
-                self.app.notify("The filters are still judging this run; n works when they are done.")
+                self.app.notify("The filters are still checking this run; n works when they are done.")
             return
         nxt = self.rs.next_flagged(self.selected)
         if nxt is None:
@@ -315,7 +315,7 @@ first, highest first, then back to run order."""
     def action_accept_all_ok(self) -> None:
         if self.review is None or self.rs is None:
             if self.index is not None:
-                self.app.notify("The filters are still judging this run; A works when they are done.")
+                self.app.notify("The filters are still checking this run; A works when they are done.")
             return
         try:
             n = self.review.accept_all_ok(self.rs)

@@ -103,7 +103,7 @@ class ReviewJudgeMixin:
     def action_sort_score(self) -> None:
         if self.rs is None:
             if self.index is not None:
-                self.app.notify("The filters are still judging this run; s works when they are done.")
+                self.app.notify("The filters are still checking this run; s works when they are done.")
             return
         if not any(it.judgement is not None for it in self.rs.items):
             self.sort_by = None
@@ -121,7 +121,7 @@ class ReviewJudgeMixin:
             return
         if self.rs is None or self.review is None:
             if self.index is not None:
-                self.app.notify("The filters are still judging this run; j works when they are done.")
+                self.app.notify("The filters are still checking this run; j works when they are done.")
             return
         persona = self.services.judge_persona(self.review.persona)
         try:
