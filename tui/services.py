@@ -289,3 +289,53 @@ class Services:
             return result, md.read_text(encoding="utf-8") if md else ""
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    # -- the LLM judge in Review (tui/judge_job.py; synth.curate.judging) ------------------------
+    def judge_persona(self, persona: Persona) -> Persona:
+        """The run's persona with the ``judge:`` block its file has now (added after the run)."""
+        from synth.errors import ChatsynthError
+        from synth.library.personas import find_persona
+
+        try:
+            now = find_persona(self.ws, persona.id)
+        except ChatsynthError:
+            return persona
+        return replace(persona, judge=now.judge) if now.judge is not None else persona
+
+    def judge_endpoint(self, persona: Persona) -> tuple[str, str | None]:
+        """(endpoint name, model or None) that judges this persona's conversations: its
+        ``judge.endpoint``, else the workspace's ``defaults.judge_endpoint``.  None configured:
+        a LibraryError saying where to set one (Review never judges with the writer by guess)."""
+        spec = persona.judge
+        defaults = self.ws.config.defaults or {}
+        name = (spec.endpoint if spec else None) or defaults.get("judge_endpoint")
+        model = (spec.model if spec else None) or defaults.get("judge_model")
+        if not name:
+            have = ", ".join(n for _, n in self.endpoint_names())
+            where = persona.path.name if persona.path else f"personas/{persona.id}.yaml"
+            raise LibraryError(
+                f"no judge endpoint for {persona.name}: add a judge: block with endpoint: NAME "
+                f"to {where}, or judge_endpoint: NAME under defaults: in chatsynth.yaml "
+                f"(endpoints: {have}; Settings (6) adds one)", path=persona.path,
+                field="judge.endpoint")
+        self.ws.config.endpoint(name)  # an unknown name: the config's own message
+        return name, model
+
+    def judge_job(self, run_id: str, persona: Persona, items: list):
+        """A JudgeJob for ``items`` ((id, turns) pairs) of the run (blocking: opens the judge's
+        endpoint, starting an embedded model if that is the judge).  Raises ChatsynthError for
+        a missing endpoint or rubric; the job's verdicts go to the run's judge cache."""
+        from synth.curate.judge import rubric_for
+        from synth.curate.judging import CACHE_NAME, Judge, JudgeCache
+        from tui.judge_job import JudgeJob
+
+        name, model = self.judge_endpoint(persona)
+        rubric = rubric_for(persona)
+        session, _label = self.endpoint_session(name, model)
+        ep = session.endpoint
+        cache = JudgeCache(self.store.run_dir(run_id) / CACHE_NAME)
+        defaults = self.ws.config.defaults or {}
+        conc = session.concurrency or int(defaults.get("concurrency", 4))
+        judge = Judge(ep, persona, rubric, cache=cache, cost_fn=self.cost_fn(), concurrency=conc)
+        close = None if session.server is not None else session.close
+        return JudgeJob(judge, items, close=close)

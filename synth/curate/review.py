@@ -178,7 +178,6 @@ def attach_judgements(run_dir: Any, persona: Persona, items: list[Reviewed]) -> 
     from pathlib import Path
 
     from synth.curate.judging import CACHE_NAME, JudgeCache, text_key
-    from synth.curate.judge import judge_reasons
 
     path = Path(run_dir) / CACHE_NAME
     if not path.is_file():
@@ -186,13 +185,18 @@ def attach_judgements(run_dir: Any, persona: Persona, items: list[Reviewed]) -> 
     cache = JudgeCache(path)
     for it in items:
         j = cache.latest(text_key(persona, it.turns))
-        if j is None:
-            continue
-        it.judgement = j
-        why = judge_reasons(j)
-        if why:
-            it.verdict.reasons.extend(why)
-            it.verdict.ok = False
+        if j is not None:
+            apply_judgement(it, j)
+
+
+def apply_judgement(it: Reviewed, j: Any) -> None:
+    """Give ``it`` the judgement ``j``: the ``judge`` rule's reasons replace any earlier ones
+    (a judge that failed, asked again), and the verdict is ok only when no rule fired."""
+    from synth.curate.judge import judge_reasons
+
+    it.judgement = j
+    it.verdict.reasons = [r for r in it.verdict.reasons if r.rule != "judge"] + judge_reasons(j)
+    it.verdict.ok = not it.verdict.reasons
 
 
 class Review:

@@ -15,6 +15,7 @@ from textual.widgets import Label, Select, Static
 from synth.errors import ChatsynthError
 from synth.curate.filters import RULES
 from tui.screens.run_screen import RunScreen
+from tui.screens.review_judge import JUDGE_VIEWS, ReviewJudgeMixin, judge_cell, judge_detail
 from tui.screens.dialogs import TextPrompt
 from tui.screens.edit_turn import EditTurnDialog
 from tui.widgets.chat_view import ChatView
@@ -37,10 +38,12 @@ class ReviewTable(VirtualTable):
         Binding("A", "screen.accept_all_ok", "Accept all passing"),
         Binding("D", "screen.add_to_dataset", "To dataset", show=False),
         Binding("m", "screen.mark_example", "Make it an example"),
+        Binding("j", "screen.judge", "Judge"),
+        Binding("s", "screen.sort_score", "Sort by score"),
     ]
 
 
-class ReviewScreen(RunScreen):
+class ReviewScreen(ReviewJudgeMixin, RunScreen):
     MODE = "review"
     HOME = "#review-table"
     PICKER_ID = "review-run"
@@ -52,9 +55,15 @@ The selected one reads as a chat on the right; flagged turns are marked. a accep
 u undecides, n jumps to the next undecided flagged one, e edits a turn (the original text is
 kept; the edit is what export writes), A accepts every undecided conversation that passes
 every filter, m makes the conversation one of its persona's few-shot examples (saved to the
-persona's file; later runs show it to the model). Filter the table by verdict or by reason at
-the top. Decisions are saved at once. D adds this run to a dataset (a new one, or one that
-exists) to export several runs as one set."""
+persona's file; later runs show it to the model). Filter the table by verdict, by reason or by
+the judge's outcome at the top. Decisions are saved at once. D adds this run to a dataset (a
+new one, or one that exists) to export several runs as one set.
+j asks the LLM judge (the persona's judge.endpoint, else defaults.judge_endpoint) to score the
+run's conversations on the persona's rubric, with its progress, tokens and cost on the line
+above the table; verdicts are cached, so judging again costs nothing; Esc cancels. The Judge
+column shows the lowest criterion score (or "failed": never a pass); the pane above the chat
+shows each criterion's score and reason and the turns objected to. s sorts by score: lowest
+first, highest first, then back to run order."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,7 +77,9 @@ exists) to export several runs as one set."""
             yield Select(VIEWS, value="all", allow_blank=False, compact=True, id="review-view")
             yield Select([("any reason", "any")], value="any", allow_blank=False, compact=True,
                          id="review-reason")
+            yield Select(JUDGE_VIEWS, value="any", allow_blank=False, compact=True, id="review-judge")
         yield Static("", id="review-counts", classes="status-line")
+        yield Static("", id="review-judging", classes="status-line")
         with Horizontal(id="review"):
             with Vertical(id="review-side"):
                 yield ReviewTable(id="review-table")
@@ -80,18 +91,20 @@ exists) to export several runs as one set."""
     def on_mount(self) -> None:
         t = self.query_one(ReviewTable)
         t.add_column("State", key="state", width=11)
+        t.add_column("Judge", key="judge", width=8)
         t.add_column("Reasons", key="reasons", width=18)
         t.add_column("Turns", key="turns", width=5)
         t.add_column("Tokens", key="tokens", width=6)
         t.add_column("Topic", key="topic", width=20)
         super().on_mount()
+        self.query_one("#review-judging").display = False
 
     def no_runs(self) -> None:
         self.query_one("#review-counts", Static).update("No runs yet: write some in Synthesize (2).")
 
     def on_select_changed(self, event: Select.Changed) -> None:
         super().on_select_changed(event)
-        if event.select.id in ("review-view", "review-reason"):
+        if event.select.id in ("review-view", "review-reason", "review-judge"):
             self.fill_table()
 
     def run_indexed(self, run_id: str, index) -> None:
@@ -105,15 +118,15 @@ exists) to export several runs as one set."""
             table.move_cursor(row=index.positions[self.selected])
         n = len(self.shown)
         self.query_one("#review-counts", Static).update(
-            Text(f"{n:,} conversations  ·  the filters are judging them…  ·  showing {n:,}"))
+            Text(f"{n:,} conversations  ·  the filters are checking them…  ·  showing {n:,}"))
         self.draw_selected()
 
     def _quick_cells(self, cid: str) -> tuple:
         entry = self.index.get(cid)
         rec = self.reviews.get(cid)
         decision = rec.decision if rec else None
-        state = STATE_ICONS[decision] if decision else "… judging"
-        return (state, "…", "…", "…", entry.topic if entry else "")
+        state = STATE_ICONS[decision] if decision else "… checking"
+        return (state, "", "…", "…", "…", entry.topic if entry else "")
 
     def run_loaded(self, run_id: str, rs) -> None:
         reasons = [("any reason", "any")] + [(f"{r} ({n})", r) for r, n in rs.reason_counts().items()]
@@ -133,12 +146,15 @@ exists) to export several runs as one set."""
             return False
         if view not in ("all", "undecided") and it.state != view:
             return False
-        return reason in ("any", Select.BLANK) or reason in it.verdict.rules
+        if reason not in ("any", Select.BLANK) and reason not in it.verdict.rules:
+            return False
+        return self.judge_visible(it)
 
     def _cells(self, it) -> tuple:
         reasons = ", ".join(it.verdict.rules) if it.verdict.rules else "—"
         state = STATE_ICONS.get(it.state, it.state) + (" ✎" if it.edited else "")
-        return (state, reasons, str(len(it.turns)), f"{it.tokens:,}", it.conv.topic)
+        return (state, judge_cell(it.judgement), reasons, str(len(it.turns)), f"{it.tokens:,}",
+                it.conv.topic)
 
     def fill_table(self, want: str | None = None) -> None:
         if self.rs is None:
@@ -146,7 +162,8 @@ exists) to export several runs as one set."""
         table = self.query_one(ReviewTable)
         view = self.query_one("#review-view", Select).value
         reason = self.query_one("#review-reason", Select).value
-        self.shown = [it.id for it in self.rs.items if self._visible(it, view, reason)]
+        self.shown = [it.id for it in self.judge_order(
+            [it for it in self.rs.items if self._visible(it, view, reason)])]
         table.set_rows(self.shown, lambda cid: self._cells(self.rs.by_id(cid)))
         self.draw_counts()
         want = want or self.selected
@@ -165,6 +182,8 @@ exists) to export several runs as one set."""
         parts = [f"{len(rs.items)} conversations"] + [f"{n} {k}" for k, n in counts.items()]
         sel = rs.select()
         parts.append(f"export would take {len(sel.chosen)}")
+        if self.sort_by:
+            parts.append(self.sort_words())
         self.query_one("#review-counts", Static).update(
             Text("  ·  ".join(parts) + f"  ·  showing {len(self.shown)}"))
 
@@ -189,19 +208,27 @@ exists) to export several runs as one set."""
         persona = self.review.persona
         marks: dict[int, list[str]] = {}
         for r in it.verdict.reasons:
-            if r.turn_index is not None:
+            if r.turn_index is not None and r.rule != "judge":
                 marks.setdefault(r.turn_index, []).append(r.rule)
+        j = it.judgement
+        for n in (j.turns if j is not None and not j.failed else []):
+            marks.setdefault(n - 1, []).append("judge")
+        found = [r for r in it.verdict.reasons if r.rule != "judge"]  # the judge's: below
         if self.rs is None:
-            text = Text("the filters are still judging the run; this one on its own: ", style="dim")
+            text = Text("the filters are still checking the run; this one on its own: ", style="dim")
             text.append("✓ passes" if it.verdict.ok else "⚑ " + ", ".join(it.verdict.rules))
-        elif it.verdict.ok:
-            text = Text("✓ passes every filter", style="green")
+        elif not found:
+            text = Text("✓ passes every filter" if j is None or j.passed else
+                        "✓ passes the other filters", style="green")
         else:
             text = Text()
-            for r in it.verdict.reasons:
+            for r in found:
                 text.append(f"⚑ {r.rule}: ", style="bold")
                 text.append(f"{r.message}\n")
             text.rstrip()
+        if self.rs is not None:  # one line when the filters found nothing: 80x24 shows 4
+            text.append("  ·  " if not found else "\n")
+            text.append_text(judge_detail(j))
         if it.decision:
             text.append(f"\nyou {it.decision} it", style="bold")
         if it.edited:
@@ -269,7 +296,7 @@ exists) to export several runs as one set."""
     def action_next_flagged(self) -> None:
         if self.rs is None:
             if self.index is not None:
-                self.app.notify("The filters are still judging this run; n works when they are done.")
+                self.app.notify("The filters are still checking this run; n works when they are done.")
             return
         nxt = self.rs.next_flagged(self.selected)
         if nxt is None:
@@ -278,6 +305,7 @@ exists) to export several runs as one set."""
         if nxt.id not in self.shown:
             self.query_one("#review-view", Select).value = "all"
             self.query_one("#review-reason", Select).value = "any"
+            self.query_one("#review-judge", Select).value = "any"
             self.fill_table(nxt.id)
         else:
             self.query_one(ReviewTable).move_cursor(row=self.shown.index(nxt.id), animate=False)
@@ -287,7 +315,7 @@ exists) to export several runs as one set."""
     def action_accept_all_ok(self) -> None:
         if self.review is None or self.rs is None:
             if self.index is not None:
-                self.app.notify("The filters are still judging this run; A works when they are done.")
+                self.app.notify("The filters are still checking this run; A works when they are done.")
             return
         try:
             n = self.review.accept_all_ok(self.rs)
@@ -359,6 +387,8 @@ exists) to export several runs as one set."""
             ("Edit a turn", "e", self.action_edit_turn),
             ("Accept all passing conversations", "A", self.action_accept_all_ok),
             ("Make it a few-shot example of its persona", "m", self.action_mark_example),
+            ("Judge the run's conversations with the LLM judge", "j", self.action_judge),
+            ("Sort by judge score", "s", self.action_sort_score),
         ] + [(f"Show only: {rule}", desc, lambda r=rule: self._only(r)) for rule, desc in RULES.items()]
 
     def _only(self, rule: str) -> None:
