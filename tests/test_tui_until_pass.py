@@ -10,7 +10,7 @@ from faultserver import FaultServer
 from synth.cli.run_judge import passing
 from synth.dataset.store import Store
 from tui.app import ChatsynthApp
-from tui.testing import notified, use_endpoint, wait_for
+from tui.testing import notified, steady, use_endpoint, wait_for
 
 SIZE = (160, 48)
 
@@ -135,3 +135,35 @@ async def test_until_pass_without_the_judge_stops_at_the_target(loop_ws, server)
         assert "passing 2/2" in str(scr.query_one("#run-status").render())
         assert scr.live.finished.done == 2
     assert sum(1 for r in server.requests if "Topic:" in r.prompt) == 2
+
+
+@pytest.fixture
+def snap_ws(workspace):
+    """A fixed workspace for pictures: a loopback endpoint (never asked: no run) with a price."""
+    use_endpoint(workspace, "http://127.0.0.1:9/v1")
+    (workspace.topics_dir / "short.txt").write_text(
+        "\n".join(f"short topic {i}" for i in range(8)) + "\n")
+    with open(workspace.config_path, "a", encoding="utf-8") as f:
+        f.write("prices:\n  fake-model: {input: 1.0, output: 2.0}\n")
+    workspace.reload()
+    return workspace
+
+
+def _until_form(scroll_to_estimate: bool):
+    async def run(pilot):
+        scr = await _until(pilot, "5", max_="20", judge=True)
+        await wait_for(pilot, lambda: "until 5 pass" in _estimate(scr))
+        if scroll_to_estimate:  # the judge's and the pass rate's lines
+            scr.query_one("#run-form").scroll_end(animate=False)
+        await steady(pilot)
+    return run
+
+
+def test_until_n_pass_and_judge_form_160x48(snap_ws, snap_compare):
+    app = ChatsynthApp(snap_ws, blink=False, first_run=False, start="synthesize")
+    assert snap_compare(app, terminal_size=SIZE, run_before=_until_form(True))
+
+
+def test_until_n_pass_and_judge_form_80x24(snap_ws, snap_compare):
+    app = ChatsynthApp(snap_ws, blink=False, first_run=False, start="synthesize")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_until_form(False))

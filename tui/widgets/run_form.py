@@ -69,20 +69,22 @@ class RunForm(Guarded, VerticalScroll):
         yield Select([], id="rf-persona", allow_blank=True, compact=True, prompt="pick a persona")
         yield Label("Topics", classes="field-label")
         yield Select([], id="rf-topics", allow_blank=True, compact=True, prompt="pick topics")
+        limit = _cell("Limit", Select(
+            LIMIT_MODES, id="rf-limit_mode", value="limit", compact=True, allow_blank=False,
+            tooltip="at most N: write N now (blank: all); until N pass: write until N pass every "
+            "filter (and the judge), topics first, then further samples of each"))
+        limit.add_class("wide")
         yield Horizontal(
-            _cell("Per topic", Input("1", id="rf-per_topic", type="integer", compact=True)),
-            _cell("Limit", Select(LIMIT_MODES, id="rf-limit_mode", value="limit", compact=True,
-                                  allow_blank=False, tooltip="at most N: write N now (blank: "
-                                  "all); until N pass: write until N pass every filter (and "
-                                  "the judge), topics first, then further samples of each")),
+            limit,
+            _cell("N", Input("", id="rf-limit", type="integer", placeholder="all", compact=True)),
             classes="field-row")
         yield Horizontal(
-            _cell("N", Input("", id="rf-limit", type="integer", placeholder="all", compact=True)),
+            _cell("Per topic", Input("1", id="rf-per_topic", type="integer", compact=True)),
             _cell("Max", Input("", id="rf-max", type="integer", placeholder="-", compact=True,
                                disabled=True, tooltip="with until N pass: write at most this "
                                "many now (blank: every topic x 5 samples)")),
-            _cell("Judge", MarkCheckbox("on", id="rf-judge", tooltip="judge each conversation as "
-                                        "it finishes with the persona's rubric (run --judge)")),
+            _cell("Judge", MarkCheckbox("on", id="rf-judge", tooltip="judge each conversation "
+                                        "as it finishes with the persona's rubric (run --judge)")),
             classes="field-row")
         yield Label("Endpoint", classes="field-label")
         yield Select([("local", "local")], id="rf-endpoint", allow_blank=False, compact=True)
