@@ -50,6 +50,8 @@ NUMBERS: dict[str, Limit] = {
     # how much and how fast
     "per_topic": Limit(int, 1, 100_000),
     "limit": Limit(int, 0),
+    "until_pass": Limit(int, 1),  # run --until-pass N: conversations that must pass
+    "max": Limit(int, 1),  # with --until-pass: the most written now
     "concurrency": Limit(int, 1, 1_000),
     "rpm": Limit(int, 1),
     "tpm": Limit(int, 1),

@@ -38,6 +38,15 @@ class RunNote:
 
 
 @dataclass
+class Passing:
+    """Not an engine event: how many of a judged or "until N pass" run pass so far."""
+
+    have: int
+    target: int | None  # None: a judged run with no target
+    judge: str = ""  # the judge's tally: judged, failed, tokens, money
+
+
+@dataclass
 class RunError:
     """The run could not start or ended with an error (a message for the user)."""
 
@@ -110,6 +119,7 @@ class LiveRun:
         self.added: list[str] = []  # conversations with no row yet
         self.changed = True  # totals changed
         self.events = 0
+        self.passing: Passing | None = None
 
     @property
     def run_id(self) -> str | None:
@@ -188,6 +198,8 @@ class LiveRun:
                 if c.status in ("writing", "retrying"):  # cut off with nothing stored
                     c.status, c.reason = "stopped", ""
                     self.dirty.add(c.cid)
+        elif isinstance(ev, Passing):
+            self.passing = ev
         elif isinstance(ev, RunNote):
             self.note = ev.text
         elif isinstance(ev, RunError):
@@ -241,6 +253,12 @@ class LiveRun:
                 parts.append(f"{here:,} tokens this start, {run:,} in the run")
         elif self.note:
             parts.append(self.note)
+        ps = self.passing
+        if ps is not None:
+            parts.append(f"passing {ps.have:,}/{ps.target:,}" if ps.target else
+                         f"{ps.have:,} passing")
+            if ps.judge:
+                parts.append(ps.judge)
         return "  ·  ".join(parts)
 
     def target(self) -> int:
@@ -248,6 +266,8 @@ class LiveRun:
         return 0 if st is None else st.already_done + st.to_write - st.rewrite
 
     def fraction(self) -> tuple[int, int]:
+        if self.passing is not None and self.passing.target:  # "until N pass": the bar is N
+            return min(self.passing.have, self.passing.target), self.passing.target
         if self.started is None or self.progress is None:
             return 0, 0
         if self.started.rewrite:  # a run that writes stored ones again: count this start's

@@ -138,7 +138,15 @@ class _Worker:
                                                         note=lambda t: self.push(RunNote(t)))
             ep = session.endpoint
             spec = self.services.build_spec(request, ep, session)
-            asyncio.run(self._consume(ep, spec, getattr(request, "only", None)))
+            if getattr(request, "until_pass", None) or getattr(request, "judge", False):
+                from contextlib import ExitStack
+                from tui.run_rounds import Rounds
+
+                with ExitStack() as stack:
+                    judge = self.services.open_judge(stack, spec, ep) if request.judge else None
+                    asyncio.run(Rounds(self, ep, spec, request, judge).run())
+            else:
+                asyncio.run(self._consume(ep, spec, getattr(request, "only", None)))
         except ChatsynthError as err:
             self.push(RunError(str(err)))
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
@@ -147,22 +155,33 @@ class _Worker:
             self.loop, self.engine = None, None
             self.flush()
 
-    async def _consume(self, ep: Any, spec: Any, only: list[str] | None = None) -> None:
+    def make_engine(self, ep: Any) -> Any:
+        """An engine for one start (an "until N pass" run makes one a round)."""
         from synth.generate.engine import Engine, EngineOptions
-        from synth.generate.events import ConversationFinished
         from synth.curate import filters
+
         self.loop = asyncio.get_running_loop()
-        engine = Engine(self.services.store, ep, cost_fn=self.services.cost_fn(),
-                        options=EngineOptions(chunk_interval_s=0.1, progress_interval_s=0.25,
-                                             verdict=lambda c, p: filters.check(c, persona=p)))
-        self.engine = engine
+        self.engine = Engine(self.services.store, ep, cost_fn=self.services.cost_fn(),
+                             options=EngineOptions(chunk_interval_s=0.1, progress_interval_s=0.25,
+                                                   verdict=lambda c, p: filters.check(c, persona=p)))
+        return self.engine
+
+    def verdict_first(self, engine: Any, ev: Any) -> Any:
+        """The verdict just before the ConversationFinished it belongs to; returns it."""
+        v = engine.verdicts.get(ev.conversation.id)
+        if v is not None:
+            with self.pending_lock:
+                self.pending.append(("verdict", ev.conversation.id, v))
+        return v
+
+    async def _consume(self, ep: Any, spec: Any, only: list[str] | None = None) -> None:
+        from synth.generate.events import ConversationFinished
+
+        engine = self.make_engine(ep)
         try:
             async for ev in engine.run(spec, only=only):
                 if isinstance(ev, ConversationFinished):
-                    v = engine.verdicts.get(ev.conversation.id)
-                    if v is not None:
-                        with self.pending_lock:
-                            self.pending.append(("verdict", ev.conversation.id, v))
+                    self.verdict_first(engine, ev)
                 self.push(ev)
         finally:
             await ep.aclose()  # its HTTP client belongs to this loop

@@ -44,6 +44,9 @@ class RunRequest:
     frequency_penalty: float | None = None
     repeat_penalty: float | None = None
     only: list[str] | None = None  # write just these conversations (again, if stored)
+    until_pass: int | None = None  # run --until-pass N: write until N pass (limit stays None)
+    max_new: int | None = None  # with until_pass: --max, the most written in this start
+    judge: bool = False  # run --judge: judge each conversation as it finishes
 
 
 class RunController:

@@ -18,6 +18,8 @@ from synth.models import Persona, TopicSource
 from synth.dataset.store import Store
 from synth.library.workspace import Workspace
 
+UNTIL_PER_TOPIC = 5  # "until N pass": at most this many conversations of a topic (as the CLI)
+
 
 class Services:
     """The app's view of one workspace."""
@@ -233,23 +235,43 @@ class Services:
         return spec
 
     def estimate(self, req):
-        """synth.pricing's estimate for what the form asks, without starting anything."""
-        from synth.generate.estimate import estimate_run
+        """synth's estimate for what the form asks, without starting anything: with the
+        judge's line (Judge ticked) and the cost at the observed pass rate ("until N pass")."""
+        from synth.curate.estimate_quality import Until, estimate_quality, judge_model
 
         cfg = self.ws.config
         ep_cfg = cfg.endpoint(req.endpoint)
         model = req.model or self.default_model(req.endpoint)
         spec = self.spec_for(req, endpoint=ep_cfg.name, model=model, style=ep_cfg.style)
-        run_id = self.store.bind(spec)
-        stored = []
-        if run_id in set(self.store.run_ids()):
-            stored = self.store.load(run_id).conversations
-        est = estimate_run(spec, overrides=cfg.prices or None, local=ep_cfg.is_embedded,
-                           stored=stored)
-        changed = self.store.changed_since(spec)
-        if changed:
-            est.notes.insert(0, changed)
-        return est
+        judge = judge_model(cfg, self.judge_persona(spec.persona), ep_cfg.name, model) \
+            if req.judge else None
+        until = Until(req.until_pass, req.max_new, max(UNTIL_PER_TOPIC, spec.per_topic)) \
+            if req.until_pass else None
+        return estimate_quality(self.store, spec, overrides=cfg.prices or None,
+                                local=ep_cfg.is_embedded, judge=judge, until=until)
+
+    # -- judged and "until N pass" runs (the run worker's side; synth.cli.run_judge's parts) --
+    def judge_persona(self, persona):
+        """The persona with its file's judge block as it is now (as `run --judge` reads it)."""
+        from synth.cli.judge import current_judge
+
+        return current_judge(self.ws, persona)
+
+    def open_judge(self, stack, spec, writer):
+        """The Judge for a run the form asked to judge: the persona's judge endpoint and model,
+        else the workspace's defaults, else the writer's (shared, never started twice)."""
+        import argparse
+
+        from synth.cli.judge import open_judge
+        from synth.curate.judge import rubric_for
+        from synth.curate.judging import Judge
+
+        persona = self.judge_persona(spec.persona)
+        rubric = rubric_for(persona)  # no rubric: refused before anything is written
+        flags = argparse.Namespace(judge_endpoint=None, judge_base_url=None, judge_model=None,
+                                   judge_key_name=None)
+        jep = open_judge(stack, self.ws, persona, flags, writer=writer)
+        return Judge(jep, persona, rubric, cost_fn=self.cost_fn(), concurrency=4)
 
     # -- export -----------------------------------------------------------------------------------
     def datasets(self):

@@ -70,6 +70,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--limit", type=int, help="what one `run --limit N` start writes: at most N of "
                    "the conversations not stored yet (default: all of them)")
+    p.add_argument("--judge", action="store_true", help="as `run --judge`: add the judge's "
+                   "tokens and money per conversation (its rubric prompt, the conversation, the "
+                   "answer) at the judge model's rates")
+    p.add_argument("--judge-endpoint", help="the judge's endpoint (default: as `run --judge`)")
+    p.add_argument("--judge-model", help="the judge's model")
+    p.add_argument("--until-pass", type=int, metavar="N", help="as `run --until-pass N`: the cost "
+                   "at the pass rate seen so far in the run (else the persona's last run)")
+    p.add_argument("--max", type=int, metavar="N", help="with --until-pass: write at most N now")
+    p.add_argument("--max-per-topic", type=int, default=5, metavar="K",
+                   help="with --until-pass: at most K conversations of a topic (default 5)")
     p.add_argument("--finetune-model", default="gpt-4o-mini", help="model to fine-tune (default gpt-4o-mini)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_estimate)
@@ -166,12 +176,14 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from synth.library.personas import find_persona
     from synth.library.topics import find_topics
     from synth.models import RunSpec
-    from synth.generate.estimate import estimate_run
+    from synth.cli.run import check_until_flags
+    from synth.curate.estimate_quality import Until, estimate_quality, judge_model
     from synth.pricing import finetune_estimate
     from synth.dataset.store import Store
     from synth.tokens import counter_for
 
     checks.flags(args, ("per_topic", "max_tokens", "limit"))
+    check_until_flags(args)
     ws = workspace_from(args)
     cfg = ws.config
     defaults = cfg.defaults or {}
@@ -188,13 +200,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     spec = RunSpec.for_persona(persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
                                endpoint=ep.name, model=model, style=style, max_tokens=args.max_tokens,
                                limit=args.limit)
-    store = Store(ws.runs_dir)
-    run_id = store.bind(spec)
-    stored = store.load(run_id).conversations if store.conversations_path(run_id).exists() else []
-    est = estimate_run(spec, overrides=cfg.prices, local=ep.is_embedded, stored=stored)
-    changed = store.changed_since(spec)
-    if changed:
-        est.notes.insert(0, changed)
+    judge = judge_model(cfg, persona, ep.name, model, args.judge_endpoint, args.judge_model) \
+        if args.judge else None
+    until = Until(args.until_pass, args.max, max(args.max_per_topic, spec.per_topic)) \
+        if args.until_pass else None
+    est = estimate_quality(Store(ws.runs_dir), spec, overrides=cfg.prices, local=ep.is_embedded,
+                           judge=judge, until=until)
     # the fine-tune this run would feed: one example per conversation, 80% in train
     counter = counter_for(args.finetune_model)
     sys_tokens = counter.count(persona.system_prompt.strip())

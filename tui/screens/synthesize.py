@@ -11,7 +11,6 @@ import time
 from dataclasses import replace
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -24,6 +23,7 @@ from synth.generate.prompts import render
 from synth.generate.transcript import Speakers, parse_turns
 from tui.live import LiveRun, RunError
 from tui.screens.base import BaseScreen
+from tui.screens.synth_estimate import EstimateLine
 from tui.widgets.chat_view import ChatView
 from tui.widgets.run_form import RunForm
 
@@ -40,7 +40,7 @@ class ConversationTable(DataTable):
     ]
 
 
-class SynthesizeScreen(BaseScreen):
+class SynthesizeScreen(EstimateLine, BaseScreen):
     MODE = "synthesize"
     HOME = "#conv-table"
     TITLE = "Synthesize"
@@ -70,7 +70,6 @@ run of one), x discards one still being written, t opens it in Trim, f follows t
         self._speakers: Speakers | None = None
         self._first_role = None
         self._labels = ("", "")
-        self._estimate_timer = None
         self._started_once = False
         self._cells: dict[str, tuple[str, str, str]] = {}  # what each row shows now
         self._totals_at = 0.0
@@ -141,34 +140,6 @@ run of one), x discards one still being written, t opens it in Trim, f follows t
                         f"{'the small offline demo model' if ep.is_embedded else ep.name}. "
                         "Press c to cancel, F1 for help.", timeout=8)
         self.action_start()
-
-    # -- estimate (debounced, in a thread) ---------------------------------------------------
-    def on_run_form_changed(self, event: RunForm.Changed) -> None:
-        self.schedule_estimate()
-
-    def schedule_estimate(self) -> None:
-        if self._estimate_timer is not None:
-            self._estimate_timer.stop()
-        self._estimate_timer = self.set_timer(0.3, self.estimate)
-
-    def estimate(self) -> None:
-        try:
-            req = self.query_one(RunForm).request()
-        except ChatsynthError as err:
-            self.query_one(RunForm).set_estimate(f"✗ {err}", "bad")
-            return
-        self._estimate_worker(req)
-
-    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
-    def _estimate_worker(self, req) -> None:
-        try:
-            est = self.services.estimate(req)
-            text, kind = "Estimate\n" + "\n".join(est.lines()), ""
-        except ChatsynthError as err:
-            text, kind = f"✗ estimate: {err}", "bad"
-        except Exception as exc:  # noqa: BLE001 - the estimate must never break the screen
-            text, kind = f"✗ estimate failed: {type(exc).__name__}: {exc}", "bad"
-        self.app.call_from_thread(self.query_one(RunForm).set_estimate, text, kind)
 
     # -- run control -------------------------------------------------------------------------
     @property
@@ -254,7 +225,8 @@ run of one), x discards one still being written, t opens it in Trim, f follows t
             self.app.notify(f"Writing {c.topic[:40]!r} again.", markup=False)
         else:  # the run has ended: write this one again in a run of one
             cid = c.cid
-            if self._begin(replace(self._request, only=[cid], limit=None)):
+            if self._begin(replace(self._request, only=[cid], limit=None,
+                                   until_pass=None, max_new=None)):
                 self.follow = False
                 self.app.notify(f"Writing {c.topic[:40]!r} again in a run of one.", markup=False)
         self.refresh_bindings()

@@ -11,13 +11,14 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Label, Select, Static, TextArea
+from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from synth import checks
 from synth.errors import ChatsynthError
 from synth.models import SAMPLING_FIELDS
 from tui.guard import Guarded
 from tui.runner import RunRequest
+from tui.widgets.mark_checkbox import MarkCheckbox
 from synth.stops_text import stops_to_text, text_to_stops
 
 
@@ -37,6 +38,7 @@ def own_topic_source(persona_id: str | None, sources: list) -> str | None:
     return persona_id if any(s.id == persona_id for s in sources) else None
 
 
+LIMIT_MODES = [("at most N", "limit"), ("until N pass", "until")]
 SAMPLING_LABELS = dict(zip(SAMPLING_FIELDS, ("Top p", "Presence", "Frequency", "Repeat")))
 
 
@@ -67,9 +69,22 @@ class RunForm(Guarded, VerticalScroll):
         yield Select([], id="rf-persona", allow_blank=True, compact=True, prompt="pick a persona")
         yield Label("Topics", classes="field-label")
         yield Select([], id="rf-topics", allow_blank=True, compact=True, prompt="pick topics")
+        limit = _cell("Limit", Select(
+            LIMIT_MODES, id="rf-limit_mode", value="limit", compact=True, allow_blank=False,
+            tooltip="at most N: write N now (blank: all); until N pass: write until N pass every "
+            "filter (and the judge), topics first, then further samples of each"))
+        limit.add_class("wide")
+        yield Horizontal(
+            limit,
+            _cell("N", Input("", id="rf-limit", type="integer", placeholder="all", compact=True)),
+            classes="field-row")
         yield Horizontal(
             _cell("Per topic", Input("1", id="rf-per_topic", type="integer", compact=True)),
-            _cell("Limit", Input("", id="rf-limit", type="integer", placeholder="all", compact=True)),
+            _cell("Max", Input("", id="rf-max", type="integer", placeholder="-", compact=True,
+                               disabled=True, tooltip="with until N pass: write at most this "
+                               "many now (blank: every topic x 5 samples)")),
+            _cell("Judge", MarkCheckbox("on", id="rf-judge", tooltip="judge each conversation "
+                                        "as it finishes with the persona's rubric (run --judge)")),
             classes="field-row")
         yield Label("Endpoint", classes="field-label")
         yield Select([("local", "local")], id="rf-endpoint", allow_blank=False, compact=True)
@@ -157,13 +172,31 @@ class RunForm(Guarded, VerticalScroll):
         self.query_one("#rf-stop", TextArea).load_text(stops_to_text(p.stop))
 
     # -- reading --------------------------------------------------------------------------
-    def _num(self, name: str, *, required: bool = False):
+    def _num(self, name: str, *, required: bool = False, check: str | None = None,
+             label: str | None = None):
         """A number field, checked against synth.checks.NUMBERS (the table the CLI uses)."""
         raw = self.query_one(f"#rf-{name}", Input).value
-        label = name.replace("_", " ")
+        label = label or name.replace("_", " ")
         if not raw.strip() and required:
             raise ChatsynthError("is required", field=label)
-        return checks.number_text(name, raw, field=label)
+        return checks.number_text(check or name, raw, field=label)
+
+    @property
+    def until_mode(self) -> bool:
+        return chosen(self.query_one("#rf-limit_mode", Select)) == "until"
+
+    def _until(self) -> int:
+        """The N of "until N pass": required, 1 or more (as `run --until-pass N`)."""
+        if not self.query_one("#rf-limit", Input).value.strip():
+            raise ChatsynthError("is required: how many conversations must pass (N next to "
+                                 "Limit)", field="until N pass")
+        return self._num("limit", check="until_pass", label="until N pass")
+
+    def limit_mode_changed(self) -> None:
+        """Max goes with "until N pass" only; N's hint follows the mode."""
+        until = self.until_mode
+        self.query_one("#rf-max", Input).disabled = not until
+        self.query_one("#rf-limit", Input).placeholder = "needed" if until else "all"
 
     def request(self) -> RunRequest:
         persona = chosen(self.query_one("#rf-persona", Select))
@@ -175,10 +208,14 @@ class RunForm(Guarded, VerticalScroll):
             raise ChatsynthError("nothing picked: choose the topic list to write about in the "
                                  "Topics list under Persona", field="topics")
         endpoint = chosen(self.query_one("#rf-endpoint", Select))
+        until = self.until_mode
         return RunRequest(
             persona=persona, topics=topics,
             per_topic=self._num("per_topic", required=True),
-            limit=self._num("limit"),
+            limit=None if until else self._num("limit"),
+            until_pass=self._until() if until else None,
+            max_new=self._num("max", label="max") if until else None,
+            judge=self.query_one("#rf-judge", Checkbox).value,
             endpoint=endpoint,
             model=self.query_one("#rf-model", Input).value.strip() or None,
             temperature=self._num("temperature"),
@@ -198,6 +235,8 @@ class RunForm(Guarded, VerticalScroll):
     def on_select_changed(self, event: Select.Changed) -> None:
         if self._loading:
             return
+        if event.select.id == "rf-limit_mode":
+            self.limit_mode_changed()
         if event.select.id == "rf-persona":
             self._loading = True
             self.persona_defaults()
@@ -208,6 +247,10 @@ class RunForm(Guarded, VerticalScroll):
         self.post_message(self.Changed())
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if not self._loading:
+            self.post_message(self.Changed())
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         if not self._loading:
             self.post_message(self.Changed())
 
