@@ -175,7 +175,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     ws = workspace_from(args)
     cfg = ws.config
     defaults = cfg.defaults or {}
-    persona = find_persona(ws, args.persona or str(defaults.get("persona", "eve")))
+    from synth.dataset.example_refs import resolve_examples
+
+    store = Store(ws.runs_dir)
+    persona = resolve_examples(store, find_persona(ws, args.persona or str(defaults.get("persona", "eve"))))
     topics = find_topics(ws, args.topics or str(defaults.get("topics", persona.id)))
     ep = cfg.endpoint(args.endpoint)
     if ep.is_embedded:
@@ -188,7 +191,6 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     spec = RunSpec.for_persona(persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
                                endpoint=ep.name, model=model, style=style, max_tokens=args.max_tokens,
                                limit=args.limit)
-    store = Store(ws.runs_dir)
     run_id = store.bind(spec)
     stored = store.load(run_id).conversations if store.conversations_path(run_id).exists() else []
     est = estimate_run(spec, overrides=cfg.prices, local=ep.is_embedded, stored=stored)
