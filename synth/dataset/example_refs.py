@@ -67,7 +67,7 @@ def _one(store: Any, persona: Persona, ref: str) -> str:
 
     found = _find(store, ref)
     if found is None:
-        raise fail(f"no stored conversation {ref} (chatsynth filter RUN lists a run's "
+        raise fail(f"no stored conversation {ref} (chatsynth filter RUN --all lists a run's "
                    "conversation ids)")
     run_id, entry = found
     from synth.curate.review import effective_turns

@@ -2,7 +2,7 @@
 labels, e.g. ``USER: ...`` / ``EVE: ...``, one block of text each (``examples:`` in the file).
 
 An entry may instead name a stored conversation, ``- conversation: ID`` (or ``RUN/ID``), as
-``chatsynth filter RUN`` lists them; its text is looked up when a run starts
+``chatsynth filter RUN --all`` lists them; its text is looked up when a run starts
 (``synth.dataset.example_refs``) and rendered in the persona's labels like an inline one.
 
 ``example_turns`` splits one into (role, text) turns and says what is wrong with it (a label
