@@ -13,6 +13,8 @@ Each figure is a ratio against a baseline measured in the same run, on the same 
   local       embedded model tokens/s through chatsynth vs llama-cpp-python called directly
   quality     embedded model, Eve with and without its example and sampling values: right shape, passing
   tui         key latency p50/p95 while 64 conversations stream, and time to first screen
+  judge       conversations judged/s at 16 in flight through chatsynth's judge vs a bare
+              AsyncOpenAI loop sending the same requests (json.loads of each answer)
 
 Every benchmark is a module ``bench/bench_<name>.py`` with ``main(argv)``; its figures are
 taken from the dict it returns (or, when it returns something else, from the last JSON object
@@ -278,6 +280,18 @@ def _engine_peers(row: dict[str, Any], pacing: str) -> list[Figure]:
     return out
 
 
+def figures_judge(r: dict[str, Any]) -> list[Figure]:
+    c, b = _num(r, "chatsynth_conv_per_s"), _num(r, "bare_conv_per_s")
+    ratio = _num(r, "ratio")
+    if ratio is None and c and b:
+        ratio = c / b
+    return [Figure("judge.ratio", f"Judge: conversations judged/s through chatsynth's judge "
+                   f"({r.get('concurrency', '?')} in flight, {r.get('conversations', '?')} a round, "
+                   f"{r.get('criteria', '?')} criteria)", f"{c:.1f} conv/s" if c is not None else "?",
+                   f"bare AsyncOpenAI loop + json.loads: {b:.1f} conv/s" if b is not None else "?",
+                   ratio, "higher is better; target ~1")]
+
+
 def figures_export(r: dict[str, Any]) -> list[Figure]:
     n = int(r.get("conversations", 0))
     ex, raw = _num(r, "export_s"), _num(r, "raw_tiktoken_batch_s")
@@ -454,6 +468,7 @@ BENCHES = [
     Bench("quality", [], figures_quality),
     Bench("tui", ["--json"], figures_tui, tui_baseline),
     Bench("batch", [], figures_batch),
+    Bench("judge", [], figures_judge),
 ]
 
 
@@ -549,6 +564,11 @@ def render_results(outcomes: list[Outcome], info: dict[str, Any]) -> str:
         "have taken), and Curator (bespokelabs-curator, in a venv of its own, skipped with a note "
         "when it can't be installed) on the same server; client CPU is `time.process_time()` "
         "per conversation in the client's process, the median round's.",
+        "- **judge** (`bench/bench_judge.py`): the fault server (its own process) answers "
+        "chatsynth's judge requests with valid JSON verdicts; the shipped Eve's rubric, distinct "
+        "8-turn conversations (no cache hits), 16 in flight, through `synth.curate.judging.Judge` "
+        "and through a bare `AsyncOpenAI` loop sending the same requests (made beforehand) and "
+        "reading each with `json.loads`; the sides take turns, best round of each.",
         "- **store** (`bench/bench_store.py`): per-conversation append time (median of each "
         "window; the means are in the JSON) of the first and the last 1,000 conversations of one "
         "run's log.",

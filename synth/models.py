@@ -67,7 +67,8 @@ class FilterRules:
 
 SAMPLING_FIELDS = ("top_p", "presence_penalty", "frequency_penalty", "repeat_penalty")
 NEWER_DEFAULTS: dict[str, Any] = {**{k: None for k in SAMPLING_FIELDS}, "examples": [],
-                                  "examples_per_prompt": 1}
+                                  "examples_per_prompt": 1, "example_refs": [],
+                                  "resolved_examples": []}
 
 
 @dataclass
@@ -127,6 +128,21 @@ class Persona:
     # few-shot examples: whole conversations in the persona's labels ("USER: ...\nEVE: ...")
     examples: list[str] = field(default_factory=list)
     examples_per_prompt: int = 1
+    # examples given as ids of stored conversations ("- conversation: ID" or "RUN/ID"), and
+    # their text in this persona's labels once a run start (or `check`) has looked them up
+    # (synth.dataset.example_refs); a run's spec holds them resolved
+    example_refs: list[str] = field(default_factory=list)
+    resolved_examples: list[str] = field(default_factory=list)
+
+    def all_examples(self) -> list[str]:
+        """Every example a prompt may show: the inline ones, then those given by id."""
+        if len(self.resolved_examples) != len(self.example_refs):
+            from synth.errors import LibraryError
+
+            raise LibraryError("examples given by conversation id were not looked up "
+                               "(synth.dataset.example_refs.resolve_examples)", path=self.path,
+                               field="examples")
+        return self.examples + self.resolved_examples if self.example_refs else self.examples
 
     def sampling(self) -> dict[str, float]:
         """The optional sampling values that are set."""
@@ -135,6 +151,7 @@ class Persona:
     def content_hash(self) -> str:
         d = self.to_dict()
         d.pop("path", None)
+        d.pop("resolved_examples", None)  # what the refs say is in example_refs
         for key, default in NEWER_DEFAULTS.items():  # later fields: keep earlier hashes
             if d.get(key) == default:
                 del d[key]
@@ -160,6 +177,8 @@ class Persona:
     def from_dict(cls, d: dict[str, Any]) -> "Persona":
         d = dict(d)
         d["examples"] = list(d.get("examples") or [])
+        d["example_refs"] = list(d.get("example_refs") or [])
+        d["resolved_examples"] = list(d.get("resolved_examples") or [])
         d["rules"] = FilterRules.from_dict(d.get("rules"))
         d["judge"] = JudgeSpec.from_dict(d.get("judge"))
         d["path"] = Path(d["path"]) if d.get("path") else None
@@ -253,8 +272,9 @@ class RunSpec:
             "seed": self.seed,
         }
         ident.update(self.sampling())
-        if self.persona.examples and self.persona.examples_per_prompt:
-            ident["examples"] = stable_id(self.persona.examples, self.persona.examples_per_prompt)
+        shown = self.persona.all_examples()
+        if shown and self.persona.examples_per_prompt:
+            ident["examples"] = stable_id(shown, self.persona.examples_per_prompt)
         return ident
 
     @classmethod

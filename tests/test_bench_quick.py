@@ -97,8 +97,14 @@ def _quality(raw, figures):
     assert raw["shipped"]["sampling"] and not raw["plain"]["sampling"]
 
 
+def _judge(raw, figures):
+    # every judgement came back usable on both sides (the fault server's verdicts pass)
+    assert raw["chatsynth_passed"] == raw["bare_passed"] == raw["conversations"], raw
+    assert raw["concurrency"] == 16 and raw["criteria"] >= 1, raw
+
+
 CHECKS = {"store": _store, "engine": _engine, "export": _export, "local": _local, "tui": _tui,
-          "quality": _quality}
+          "quality": _quality, "judge": _judge}
 
 
 def test_run_all_writes_results_and_only_the_readme_table(tmp_path):

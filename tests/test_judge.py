@@ -139,6 +139,30 @@ def test_until_pass_with_the_judge_ends_with_exactly_n_passing(cli, ws, fs):
     assert "judge failed: no usable answer in 3 tries (not JSON" in r.stdout
 
 
+def test_done_when_until_pass_5_on_eve_ends_with_5_passing_and_judge_costs_counted(cli, ws, fs):
+    """Issue 10's check, as written: `run --persona eve --topics eve --until-pass 5 --judge`."""
+    import re
+
+    cfg = ws.root / "chatsynth.yaml"
+    cfg.write_text(cfg.read_text() + "prices:\n  fault-model: {input: 1000, output: 3000}\n")
+    first = "I keep procrastinating on my thesis and feel like a fraud"
+    fs.script(["ok", "jlow"], match=first)  # written, then judged under the threshold
+    r = cli("run", "--persona", "eve", "--topics", "eve", "--until-pass", "5", "--judge",
+            "--base-url", fs.url, "--concurrency", "2")
+    assert r.returncode == 0, r.stderr
+    assert "passing 5/5: 5 pass (the target was 5)" in r.stdout, r.stdout
+    m = re.search(r"judge \(fault-model\): judged (\d+): ([\d,]+) \+ ([\d,]+) tokens, "
+                  r"\$(\d+\.\d{4})", r.stdout)
+    assert m, r.stdout
+    judged, p, c = int(m[1]), int(m[2].replace(",", "")), int(m[3].replace(",", ""))
+    assert judged == 6 and p > 0 and c > 0
+    assert float(m[4]) == pytest.approx((p * 1000 + c * 3000) / 1e6, abs=1e-4)
+    # the progress line carries the judge's figures too (the final line of each round)
+    assert re.search(r"judge \d+ \(0 failed\), [\d,]+ tok, \$\d+\.\d{4}", r.stderr), r.stderr
+    r = cli("filter", "latest")
+    assert "5 of 6 conversations pass every filter" in r.stdout, r.stdout
+
+
 def test_until_pass_never_counts_a_failed_judgement(cli, ws, fs):
     fs.default = "ok"
     r = cli("run", "--persona", "eve", "--topics", "short", "--until-pass", "2", "--max", "3",
@@ -189,6 +213,20 @@ def test_a_rubric_with_nothing_to_judge_by_is_refused_before_writing(cli, ws, fs
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "bare.yaml: judge.criteria: the judge has no rubric" in r.stderr
     assert not fs.requests
+
+
+def test_judging_a_run_whose_persona_has_no_rubric_is_refused_naming_the_file(cli, ws, fs):
+    (ws.personas_dir / "bare.yaml").write_text(
+        "name: Bare\npersona_label: EVE\nuser_label: USER\nsystem_prompt: hi\n"
+        "synthesis_prompt: \"Topic: {topic}\\n\\nUSER:\"\n")
+    r = cli("run", "--persona", "bare", "--topics", "short", "--limit", "1", "--base-url", fs.url,
+            "-q")
+    assert r.returncode == 0, r.stderr
+    n = len(fs.requests)
+    r = cli("judge", "latest", "--base-url", fs.url)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "bare.yaml: judge.criteria: the judge has no rubric" in r.stderr, r.stderr
+    assert len(fs.requests) == n  # no judge request was sent
 
 
 def test_a_judge_block_round_trips_through_save(ws):

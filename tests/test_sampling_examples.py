@@ -166,6 +166,27 @@ def test_a_bad_sampling_value_is_refused_naming_the_file_and_field(workspace, cl
     assert (workspace.personas_dir / "eve.yaml").read_text(encoding="utf-8") == before
 
 
+@pytest.mark.parametrize("was, line, words", [
+    ("presence_penalty: 0.3", "presence_penalty: a lot",
+     "presence_penalty: expected a number, got str 'a lot'"),
+    ("repeat_penalty: 1.15", "repeat_penalty: 1e9",
+     "repeat_penalty: must be more than 0 and at most 10"),
+])
+def test_a_bad_penalty_written_in_the_file_names_its_line_and_nothing_is_sent(workspace, cli, fs,
+                                                                              was, line, words):
+    eve = workspace.personas_dir / "eve.yaml"
+    text = eve.read_text(encoding="utf-8").replace(f"\n{was}\n", f"\n{line}\n")
+    eve.write_text(text, encoding="utf-8")
+    at = text.splitlines().index(line) + 1
+    for args in (("check",), ("run", "--persona", "eve", "--topics", "eve", "--limit", "1",
+                              "--base-url", fs.url)):
+        r = cli(*args)
+        out = r.stdout + r.stderr
+        assert r.returncode == 2 and "Traceback" not in out, out
+        assert f"eve.yaml:{at}: {words}" in out, out
+    assert not fs.requests
+
+
 def test_an_example_in_other_labels_is_refused_with_its_line(workspace, cli):
     eve = workspace.personas_dir / "eve.yaml"
     text = eve.read_text(encoding="utf-8").replace("\nexamples:\n", "\nexamples:\n  - |\n"

@@ -215,7 +215,9 @@ class Services:
         from synth.library.topics import find_topics
         from synth.models import RunSpec
 
-        persona = find_persona(self.ws, req.persona)
+        from synth.dataset.example_refs import resolve_examples
+
+        persona = resolve_examples(self.store, find_persona(self.ws, req.persona))
         topics = find_topics(self.ws, req.topics)
         defaults = self.ws.config.defaults or {}
         return RunSpec.for_persona(

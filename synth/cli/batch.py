@@ -71,6 +71,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     persona = find_persona(ws, args.persona or str(defaults.get("persona", "eve")))
     topics = find_topics(ws, args.topics or str(defaults.get("topics", persona.id)))
     require_topics(topics)
+    from synth.dataset.example_refs import resolve_examples
+
+    persona = resolve_examples(store, persona)  # examples given by id
     if not args.base_url and cfg.endpoint(args.endpoint).is_embedded:
         raise BatchError("the embedded model takes no batch jobs; give --endpoint with a Batch "
                          "API, or --base-url and --model for vllm run-batch", field="endpoint")
@@ -127,8 +130,11 @@ def _check_persona(ws: Any, spec: Any, manifest: dict[str, Any]) -> None:
     from synth.generate.batch import BatchError, persona_key
     from synth.library.personas import find_persona
 
+    from synth.dataset.example_refs import resolve_examples
+    from synth.dataset.store import Store
+
     try:
-        now = find_persona(ws, spec.persona.id)
+        now = resolve_examples(Store(ws.runs_dir), find_persona(ws, spec.persona.id))
     except ChatsynthError:
         return  # gone from the library: the run's own snapshot is what was prepared
     spec_now = type(spec).for_persona(now, spec.topics)

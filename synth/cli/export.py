@@ -187,7 +187,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     ws = workspace_from(args)
     cfg = ws.config
     defaults = cfg.defaults or {}
-    persona = find_persona(ws, args.persona or str(defaults.get("persona", "eve")))
+    from synth.dataset.example_refs import resolve_examples
+
+    store = Store(ws.runs_dir)
+    persona = resolve_examples(store, find_persona(ws, args.persona or str(defaults.get("persona", "eve"))))
     topics = find_topics(ws, args.topics or str(defaults.get("topics", persona.id)))
     ep = cfg.endpoint(args.endpoint)
     if ep.is_embedded:
@@ -204,7 +207,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         if args.judge else None
     until = Until(args.until_pass, args.max, max(args.max_per_topic, spec.per_topic)) \
         if args.until_pass else None
-    est = estimate_quality(Store(ws.runs_dir), spec, overrides=cfg.prices, local=ep.is_embedded,
+    est = estimate_quality(store, spec, overrides=cfg.prices, local=ep.is_embedded,
                            judge=judge, until=until)
     # the fine-tune this run would feed: one example per conversation, 80% in train
     counter = counter_for(args.finetune_model)

@@ -134,8 +134,10 @@ def cmd_personas(args: argparse.Namespace) -> int:
               f"temperature: {p.temperature}   max_tokens: {p.max_tokens}")
         if p.sampling():
             print("  sampling: " + "   ".join(f"{k}: {v:g}" for k, v in p.sampling().items()))
-        if p.examples:
-            print(f"  examples: {len(p.examples)} ({p.examples_per_prompt} a prompt)")
+        if p.examples or p.example_refs:
+            refs = f", by id: {', '.join(p.example_refs)}" if p.example_refs else ""
+            print(f"  examples: {len(p.examples) + len(p.example_refs)} ({p.examples_per_prompt} "
+                  f"a prompt{refs})")
         print(f"  stop: {', '.join(repr(s) for s in p.stop) or '(none)'}")
         print("  rules: " + ", ".join(r.name for r in p.rules.patterns) if p.rules.patterns else "  rules: defaults")
         print("  system prompt:")
@@ -236,6 +238,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         problems += every(err)
     personas, perr = load_personas(ws)
     sources, serr = load_topic_sources(ws)
+    if any(p.example_refs for p in personas):
+        from synth.dataset.example_refs import resolve_examples
+        from synth.dataset.store import Store
+
+        store = Store(ws.runs_dir)
+        for p in personas:
+            try:
+                resolve_examples(store, p)  # examples given by id: does each still exist?
+            except ChatsynthError as err:
+                perr.append(err)
     for err in perr + serr:
         problems += every(err)
     for err in problems:

@@ -117,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from synth.library.personas import find_persona
     from synth.library.topics import find_topics
     from synth.dataset.store import Store
+    from synth.dataset.example_refs import resolve_examples
 
     checks.flags(args, (*SPEC_FLAGS, "concurrency", "rpm", "tpm", "budget", "timeout",
                         "max_attempts", "pause_after"))
@@ -125,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = ws.config
     defaults = cfg.defaults or {}
     persona = find_persona(ws, args.persona or str(defaults.get("persona", "eve")))
+    persona = resolve_examples(Store(ws.runs_dir), persona)  # examples given by id
     topics = find_topics(ws, args.topics or str(defaults.get("topics", persona.id)))
     from synth.library.files import require_topics
 
@@ -156,7 +158,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         stream = wants_stream(args.stream, sys.stdout.isatty(), list(spec.stop),
                               ep.request_stops(spec.stop))
         return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg), judge, stream))
-
 
 
 def check_until_flags(args: argparse.Namespace) -> None:

@@ -301,14 +301,17 @@ def _example_shingles(text: str, user_label: str, persona_label: str) -> frozens
 def _copies_example(turns: list[Turn], rules: FilterRules, persona: Persona) -> list[Reason]:
     """A conversation that is a near-copy of one of its persona's examples (the
     near-duplicate threshold; 0 turns both off)."""
-    if not persona.examples or not rules.near_duplicates or not turns:
+    examples = persona.all_examples()
+    if not examples or not rules.near_duplicates or not turns:
         return []
     mine = shingles(conversation_text(turns))
-    for i, ex in enumerate(persona.examples):
+    for i, ex in enumerate(examples):
         sim = jaccard(mine, set(_example_shingles(ex, persona.user_label, persona.persona_label)))
         if sim >= rules.near_duplicates:
-            return [Reason("copies_example", f"a near-copy of the persona's example {i + 1} "
-                                             f"(similarity {sim:.2f})")]
+            extra = i - len(persona.examples)
+            which = f" (conversation {persona.example_refs[extra]})" if extra >= 0 else ""
+            return [Reason("copies_example", f"a near-copy of the persona's example {i + 1}"
+                                             f"{which} (similarity {sim:.2f})")]
     return []
 
 

@@ -64,10 +64,10 @@ def values_for(persona: Persona, topic: Topic) -> dict[str, str]:
 
 def pick_examples(persona: Persona, key: str | None) -> list[int]:
     """Which of the persona's examples a conversation sees: a draw seeded by its id."""
-    n = min(persona.examples_per_prompt, len(persona.examples))
+    n = min(persona.examples_per_prompt, len(persona.all_examples()))
     if n <= 0:
         return []
-    return random.Random(f"examples:{key or ''}").sample(range(len(persona.examples)), n)
+    return random.Random(f"examples:{key or ''}").sample(range(len(persona.all_examples())), n)
 
 
 def render(persona: Persona, topic: Topic, style: ApiStyle | None = None,
@@ -76,7 +76,8 @@ def render(persona: Persona, topic: Topic, style: ApiStyle | None = None,
     style = style or persona.style
     body = fill(persona.synthesis_prompt, values_for(persona, topic))
     chosen = pick_examples(persona, key)
-    shown = [persona.examples[i].strip() for i in chosen]
+    examples = persona.all_examples()
+    shown = [examples[i].strip() for i in chosen]
     if style == "chat":
         text = _strip_trailing_label(body, persona).rstrip()
         if shown:

@@ -223,10 +223,11 @@ def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
     description = take(_str, data, "description", lines, path)
     rules = take(parse_rules, data.get("rules"), path=path, line=lines.get("rules"))
     judge = take(parse_judge, data.get("judge"), path=path, line=lines.get("judge"))
-    examples = []
+    examples, refs = [], []
     if vals["persona_label"] and vals["user_label"]:
-        examples = take(parse_examples, data.get("examples"), vals["user_label"],
-                        vals["persona_label"], path=path, line=lines.get("examples")) or []
+        examples, refs = take(parse_examples, data.get("examples"), vals["user_label"],
+                              vals["persona_label"], path=path, line=lines.get("examples")) \
+            or ([], [])
     take.done()
     return Persona(
         id=persona_id,
@@ -246,6 +247,7 @@ def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
         **{k: sampling[k] for k in SAMPLING_FIELDS},
         examples=examples,
         examples_per_prompt=sampling["examples_per_prompt"],
+        example_refs=refs,
     )
 
 
@@ -351,8 +353,9 @@ def persona_to_mapping(persona: Persona) -> dict[str, Any]:
         "synthesis_prompt": persona.synthesis_prompt,
     }
     d.update(persona.sampling())  # only the values that are set
-    if persona.examples:
-        d["examples"] = [_literal(e.rstrip("\n") + "\n") for e in persona.examples]
+    if persona.examples or persona.example_refs:
+        d["examples"] = [_literal(e.rstrip("\n") + "\n") for e in persona.examples] + \
+            [{"conversation": ref} for ref in persona.example_refs]
     if persona.examples_per_prompt != 1:
         d["examples_per_prompt"] = persona.examples_per_prompt
     if rd:
@@ -391,11 +394,14 @@ def save_persona(persona: Persona, path: Path | None = None) -> Path:
         if key not in new and key in PERSONA_KEYS and key not in ("rules", "judge"):
             del doc[key]
     for key, val in new.items():
-        if old is not None and key in doc and getattr(old, key) == getattr(persona, key):
+        if old is not None and key in doc and getattr(old, key) == getattr(persona, key) and (
+                key != "examples" or old.example_refs == persona.example_refs):
             continue  # unchanged: keep the user's text, quoting and comments
         if (key == "examples" and old is not None and isinstance(doc.get(key), list)
-                and persona.examples[:len(old.examples)] == old.examples):
-            doc[key].extend(val[len(old.examples):])  # examples added: the rest stays as written
+                and persona.examples[:len(old.examples)] == old.examples
+                and old.example_refs == persona.example_refs):
+            # inline examples added: the rest stays as written
+            doc[key].extend(val[len(old.examples):len(persona.examples)])
             continue
         if isinstance(val, str) and "\n" in val:
             # system_prompt is read back stripped, so it keeps the usual "|" block style;
