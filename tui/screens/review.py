@@ -97,7 +97,7 @@ exists) to export several runs as one set."""
     def run_indexed(self, run_id: str, index) -> None:
         """The rows at once from the run's index; verdicts, turns and tokens follow the full load."""
         table = self.query_one(ReviewTable)
-        self.shown = [e.id for e in index.entries]
+        self.shown = list(index.ids)
         table.set_rows(self.shown, self._quick_cells)
         want = self.selected or getattr(self.app, "current_conversation_id", None)
         self.selected = want if want in index.positions else (self.shown[0] if self.shown else None)
@@ -109,11 +109,10 @@ exists) to export several runs as one set."""
         self.draw_selected()
 
     def _quick_cells(self, cid: str) -> tuple:
-        entry = self.index.get(cid)
         rec = self.reviews.get(cid)
         decision = rec.decision if rec else None
         state = STATE_ICONS[decision] if decision else "… judging"
-        return (state, "…", "…", "…", entry.topic if entry else "")
+        return (state, "…", "…", "…", self.index.topic(cid))
 
     def run_loaded(self, run_id: str, rs) -> None:
         reasons = [("any reason", "any")] + [(f"{r} ({n})", r) for r, n in rs.reason_counts().items()]
