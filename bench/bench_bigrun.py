@@ -145,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
     import os
-    import sys
     import tempfile
     from pathlib import Path
 

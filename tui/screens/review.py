@@ -59,6 +59,8 @@ exists) to export several runs as one set."""
     def __init__(self) -> None:
         super().__init__()
         self.shown: list[str] = []
+        self._progress_timer = None
+        self._loading_text = ""
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -103,10 +105,22 @@ exists) to export several runs as one set."""
         self.selected = want if want in index.positions else (self.shown[0] if self.shown else None)
         if self.selected is not None:
             table.move_cursor(row=index.positions[self.selected])
-        n = len(self.shown)
-        self.query_one("#review-counts", Static).update(
-            Text(f"{n:,} conversations  ·  the filters are judging them…  ·  showing {n:,}"))
+        self.draw_loading()
         self.draw_selected()
+        if self._progress_timer is None:
+            self._progress_timer = self.set_interval(0.5, self.draw_loading)
+
+    def draw_loading(self) -> None:
+        """The counts line while the full load runs: how far the filters are."""
+        if self.rs is not None or self.index is None:
+            return
+        n = len(self.index.ids)
+        done = self.load_progress
+        far = f" {done[0]:,} of {done[1]:,}" if done else ""
+        text = f"{n:,} conversations  ·  the filters are judging them…{far}  ·  showing {len(self.shown):,}"
+        if text != self._loading_text:
+            self._loading_text = text
+            self.query_one("#review-counts", Static).update(Text(text))
 
     def _quick_cells(self, cid: str) -> tuple:
         rec = self.reviews.get(cid)
