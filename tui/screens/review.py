@@ -61,6 +61,7 @@ exists) to export several runs as one set."""
         self.shown: list[str] = []
         self._progress_timer = None
         self._loading_text = ""
+        self._arr = None  # index arrays of the loaded set (``_arrays``)
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -153,18 +154,36 @@ exists) to export several runs as one set."""
         state = STATE_ICONS.get(it.state, it.state) + (" ✎" if it.edited else "")
         return (state, reasons, str(len(it.turns)), f"{it.tokens:,}", it.conv.topic)
 
+    def _arrays(self) -> tuple:
+        """(ids, states, rules, export count) of the loaded set as index arrays, built once per
+        load and after a decision: filtering 100,000 rows walks these, not the row objects."""
+        if self._arr is None or self._arr[0] is not self.rs:
+            items = self.rs.items
+            self._arr = (self.rs, [it.id for it in items], [it.state for it in items],
+                         [it.verdict.rules if not it.verdict.ok else () for it in items],
+                         len(self.rs.select().chosen))
+        return self._arr[1:]
+
     def fill_table(self, want: str | None = None) -> None:
         if self.rs is None:
             return
         table = self.query_one(ReviewTable)
         view = self.query_one("#review-view", Select).value
         reason = self.query_one("#review-reason", Select).value
-        self.shown = [it.id for it in self.rs.items if self._visible(it, view, reason)]
+        ids, states, rules, _ = self._arrays()
+        any_reason = reason in ("any", Select.BLANK)
+        if view == "all" and any_reason:
+            self.shown = list(ids)
+        else:
+            self.shown = [cid for cid, st, ru in zip(ids, states, rules)
+                          if (view == "all" or st == view
+                              or view == "undecided" and st not in ("accepted", "rejected"))
+                          and (any_reason or reason in ru)]
         table.set_rows(self.shown, lambda cid: self._cells(self.rs.by_id(cid)))
         self.draw_counts()
         want = want or self.selected
-        if want in self.shown:
-            table.move_cursor(row=self.shown.index(want), animate=False)
+        if want in table._pos:  # noqa: SLF001 - the table's own id -> row map
+            table.move_cursor(row=table._pos[want], animate=False)  # noqa: SLF001
             self.selected = want
         elif self.shown:
             self.selected = self.shown[0]
@@ -174,10 +193,12 @@ exists) to export several runs as one set."""
 
     def draw_counts(self) -> None:
         rs = self.rs
-        counts = rs.counts()
+        _, states, _, chosen = self._arrays()
+        counts: dict[str, int] = {}
+        for st in states:
+            counts[st] = counts.get(st, 0) + 1
         parts = [f"{len(rs.items)} conversations"] + [f"{n} {k}" for k, n in counts.items()]
-        sel = rs.select()
-        parts.append(f"export would take {len(sel.chosen)}")
+        parts.append(f"export would take {chosen}")
         self.query_one("#review-counts", Static).update(
             Text("  ·  ".join(parts) + f"  ·  showing {len(self.shown)}"))
 
@@ -259,6 +280,7 @@ exists) to export several runs as one set."""
             return
         it = self.rs.by_id(cid)
         it.decision = decision
+        self._arr = None  # its state and the export count changed
         self.update_row(it)
         if decision and self.query_one("#review-view", Select).value == "all":
             self.move_down()
