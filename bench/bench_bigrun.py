@@ -138,3 +138,56 @@ def run(n: int, presses: int, wait_full: float) -> dict:
             res[screen] = asyncio.run(open_screen(ws, screen, presses, wait_full))
     res["bare_datatable"] = asyncio.run(bare_datatable(n, presses))
     return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone: ``python bench/bench_bigrun.py [--n N] [--screens review,trim] [--profile F]``."""
+    import argparse
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--presses", type=int, default=60)
+    ap.add_argument("--wait", type=float, default=600, help="seconds to wait for Review's full load")
+    ap.add_argument("--screens", default="export,trim,review")
+    ap.add_argument("--no-bare", action="store_true", help="skip the bare DataTable baseline")
+    ap.add_argument("--profile", default=None, help="write cProfile stats of the screens here")
+    a = ap.parse_args(argv)
+    from bench_export import make_store
+    from synth.dataset import runindex
+    from synth.library.workspace import init_workspace
+
+    res: dict = {"conversations": a.n}
+    with tempfile.TemporaryDirectory(prefix="chatsynth-bench-big-") as tmp:
+        ws, _ = init_workspace(Path(tmp) / "ws")
+        t = time.perf_counter()
+        make_store(ws.runs_dir, a.n)
+        res["setup_s"] = time.perf_counter() - t
+        prof = None
+        if a.profile:
+            import cProfile
+            prof = cProfile.Profile()
+            prof.enable()
+        for screen in a.screens.split(","):
+            runindex._CACHE.clear()
+            res[screen] = asyncio.run(open_screen(ws, screen, a.presses, a.wait))
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(a.profile)
+    if not a.no_bare:
+        res["bare_datatable"] = asyncio.run(bare_datatable(a.n, a.presses))
+    res["load_average_1min"] = os.getloadavg()[0]
+    print(json.dumps(res, indent=1))
+    return 1 if any(isinstance(v, dict) and v.get("unexpected_errors") for v in res.values()) else 0
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main())

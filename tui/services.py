@@ -253,12 +253,6 @@ class Services:
                                 local=ep_cfg.is_embedded, judge=judge, until=until)
 
     # -- judged and "until N pass" runs (the run worker's side; synth.cli.run_judge's parts) --
-    def judge_persona(self, persona):
-        """The persona with its file's judge block as it is now (as `run --judge` reads it)."""
-        from synth.cli.judge import current_judge
-
-        return current_judge(self.ws, persona)
-
     def open_judge(self, stack, spec, writer):
         """The Judge for a run the form asked to judge: the persona's judge endpoint and model,
         else the workspace's defaults, else the writer's (shared, never started twice)."""

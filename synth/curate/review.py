@@ -213,9 +213,13 @@ class Review:
             self._persona = self.store.get_spec(self.run_id).persona
         return self._persona
 
-    def load(self, convs: list[Conversation] | None = None, filters: bool = True) -> ReviewSet:
+    def load(self, convs: list[Conversation] | None = None, filters: bool = True,
+             cache: bool = False, progress: Any = None) -> ReviewSet:
         """Conversations with their decisions, edits and verdicts (near-duplicates included).
-        ``filters=False`` runs no filter (every verdict ok): for a caller that shows none."""
+        ``filters=False`` runs no filter (every verdict ok): for a caller that shows none.
+        ``cache=True`` keeps each conversation's verdict in the run's folder
+        (``synth.curate.verdict_cache``: a second open judges only what changed);
+        ``progress(done, total)`` hears how far the filters are."""
         problems: list[str] = []
         if convs is None:
             res = self.store.load(self.run_id)
@@ -232,7 +236,12 @@ class Review:
             judged.append(source)
             edited = rec.edited_turns if rec else None
             eff[c.id] = edited if edited is not None else source.turns
-        if filters:
+        if filters and cache:
+            from synth.curate.verdict_cache import check_run_cached
+
+            verdicts, pairs = check_run_cached(judged, persona, eff,
+                                               self.store.run_dir(self.run_id), progress)
+        elif filters:
             verdicts, pairs = check_run(judged, persona, turns=eff)
         else:
             verdicts, pairs = {c.id: Verdict(ok=True) for c in convs}, []

@@ -1,27 +1,36 @@
 """An index of one run's conversation log: for each stored conversation (the record a full load
 keeps: the latest per id, complete beats partial) its byte offset and length in the file, its
-topic and status.  Lets a screen list 100,000 conversations without reading
-their bodies, and read one body on demand (``read_record``).
+topic and status.  Lets a screen list 100,000 conversations without reading their bodies, and
+read one body on demand (``read_record``).
 
-Built by one pass over the file's bytes that picks those few fields out of each line without
-parsing it (a line the quick reading can't place is parsed in full), kept in memory per log
-file and extended, not rebuilt, when the log has grown: the log is append-only.
-``synth.dataset.store.Store.index`` is the way in.
+Kept as parallel lists (``ids``, ``offsets``, ``topics``, ...: index arrays, not an object per
+row), built by one pass over the file's bytes (mapped, not copied line by line) that picks those
+few fields out of each line without parsing it (a line the quick reading can't place is parsed
+in full).  Kept in memory per log file and extended, not rebuilt, when the log has grown (the log
+is append-only), and saved beside the log (``conversations.idx``, owner-only) so that the next
+process reads it in a few milliseconds instead of scanning the log again: the saved index is
+trusted only while the log is the same file, at least as long, with its last indexed line where
+it was.  ``synth.dataset.store.Store.index`` is the way in.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
+import mmap
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from synth.dataset.runlog import check_header
+from synth.private_files import FILE_MODE
 
-_ID = re.compile(rb'^\{"id":\s?"([^"\\]+)"')
+_ID = re.compile(rb'\{"id":\s?"([^"\\]+)"')
 _TOPIC = re.compile(rb'"topic":\s?("(?:[^"\\]|\\.)*")')
 _STATUS = re.compile(rb'"status":\s?"([a-z]+)"')
+SIDECAR_VERSION = 1
+SAVE_AFTER = 2000  # lines newly indexed before the index is saved beside the log
 
 
 @dataclass
@@ -37,35 +46,70 @@ class Entry:
 @dataclass
 class RunIndex:
     path: Path
-    entries: list[Entry] = field(default_factory=list)  # in order of first appearance
-    positions: dict[str, int] = field(default_factory=dict)  # id -> position in entries
+    ids: list[str] = field(default_factory=list)  # in order of first appearance
+    offsets: list[int] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    line_nos: list[int] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # id -> position in the lists
     problems: list[str] = field(default_factory=list)
     end: int = 0  # bytes of the file indexed (whole lines only)
     lines: int = 1  # lines read (the header included)
     key: tuple = ()
 
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def entry(self, pos: int) -> Entry:
+        return Entry(self.ids[pos], self.offsets[pos], self.lengths[pos], self.topics[pos],
+                     self.statuses[pos], self.line_nos[pos])
+
     def get(self, cid: str) -> Entry | None:
         pos = self.positions.get(cid)
-        return self.entries[pos] if pos is not None else None
+        return self.entry(pos) if pos is not None else None
+
+    def topic(self, cid: str) -> str:
+        pos = self.positions.get(cid)
+        return self.topics[pos] if pos is not None else ""
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every entry as an object (for a few rows; screens use the lists)."""
+        return [self.entry(i) for i in range(len(self.ids))]
 
     def counts(self) -> tuple[int, int]:
         """(complete, other) conversations."""
-        done = sum(1 for e in self.entries if e.status == "complete")
-        return done, len(self.entries) - done
+        done = self.statuses.count("complete")
+        return done, len(self.ids) - done
+
+    def _put(self, cid: str, offset: int, length: int, topic: str, status: str, n: int) -> None:
+        pos = self.positions.get(cid)
+        if pos is None:
+            self.positions[cid] = len(self.ids)
+            self.ids.append(cid)
+            self.offsets.append(offset)
+            self.lengths.append(length)
+            self.topics.append(topic)
+            self.statuses.append(status)
+            self.line_nos.append(n)
+        elif not (self.statuses[pos] == "complete" and status == "partial"):
+            self.offsets[pos], self.lengths[pos], self.topics[pos] = offset, length, topic
+            self.statuses[pos], self.line_nos[pos] = status, n
 
 
 _CACHE: dict[str, RunIndex] = {}
 
 
-def _fields(raw: bytes) -> tuple[str, str, str] | None:
-    """(id, topic, status) of one record line, or None for a line that is not one."""
-    m_id = _ID.match(raw)
-    at = raw.find(b'"topic":')
-    st = raw.rfind(b'"status":')
+def _fields(buf, start: int, stop: int) -> tuple[str, str, str] | None:
+    """(id, topic, status) of the record line ``buf[start:stop]``, or None for a line that is not one."""
+    m_id = _ID.match(buf, start, stop)
+    at = buf.find(b'"topic":', start, stop)
+    st = buf.rfind(b'"status":', start, stop)
     # a key's name inside a string is escaped (\"topic\":), so these finds meet only keys; the
     # record's own "topic" comes before any nested dict, its "status" after them all
     if m_id and at > 0 and st > 0:
-        m_topic, m_status = _TOPIC.match(raw, at), _STATUS.match(raw, st)
+        m_topic, m_status = _TOPIC.match(buf, at, stop), _STATUS.match(buf, st, stop)
         if m_topic and m_status:
             try:
                 topic = m_topic.group(1)
@@ -74,7 +118,7 @@ def _fields(raw: bytes) -> tuple[str, str, str] | None:
             except (ValueError, UnicodeDecodeError):
                 pass
     try:
-        rec = json.loads(raw)
+        rec = json.loads(buf[start:stop])
         if not isinstance(rec, dict) or "id" not in rec:
             return None
         return str(rec["id"]), str(rec.get("topic", "")), str(rec.get("status", "complete"))
@@ -82,31 +126,69 @@ def _fields(raw: bytes) -> tuple[str, str, str] | None:
         return None
 
 
-def _extend(idx: RunIndex, fh, start: int) -> None:
-    fh.seek(start)
-    offset, n = start, idx.lines
-    entries, positions = idx.entries, idx.positions
-    for raw in fh:
-        n += 1
-        if not raw.endswith(b"\n"):
-            idx.problems.append(f"{idx.path}:{n}: a half-written last line ({len(raw)} bytes) is "
-                                "not read")
-            n -= 1
-            break
-        got = _fields(raw)
-        if got is None:
-            idx.problems.append(f"{idx.path}:{n}: unreadable record skipped")
-        else:
-            cid, topic, status = got
-            e = Entry(cid, offset, len(raw), topic, status, n)
-            pos = positions.get(cid)
-            if pos is None:
-                positions[cid] = len(entries)
-                entries.append(e)
-            elif not (entries[pos].status == "complete" and status == "partial"):
-                entries[pos] = e
-        offset += len(raw)
+def _extend(idx: RunIndex, fh, start: int, size: int) -> int:
+    """Index the whole lines of ``fh`` from byte ``start`` to ``size``; returns how many were read."""
+    if size <= start:
+        idx.end = start
+        return 0
+    offset, n, n0 = start, idx.lines, idx.lines
+    with mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) as buf:
+        find, put = buf.find, idx._put
+        while offset < size:
+            nl = find(b"\n", offset, size)
+            n += 1
+            if nl < 0:
+                idx.problems.append(f"{idx.path}:{n}: a half-written last line ({size - offset} "
+                                    "bytes) is not read")
+                n -= 1
+                break
+            got = _fields(buf, offset, nl + 1)
+            if got is None:
+                idx.problems.append(f"{idx.path}:{n}: unreadable record skipped")
+            else:
+                put(got[0], offset, nl + 1 - offset, got[1], got[2], n)
+            offset = nl + 1
     idx.end, idx.lines = offset, n
+    return n - n0
+
+
+def sidecar_path(path: Path) -> Path:
+    return Path(path).with_suffix(".idx")
+
+
+def _save(idx: RunIndex, ino: int) -> None:
+    """Write the index beside the log (atomically, owner-only); a failure only costs a rescan."""
+    data = marshal.dumps((SIDECAR_VERSION, ino, idx.end, idx.lines, idx.ids, idx.offsets,
+                          idx.lengths, idx.topics, idx.statuses, idx.line_nos))
+    side = sidecar_path(idx.path)
+    tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, side)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _load_saved(path: Path, ino: int, size: int) -> RunIndex | None:
+    try:
+        raw = sidecar_path(path).read_bytes()
+        got = marshal.loads(raw)
+        version, s_ino, end, lines, ids, offsets, lengths, topics, statuses, line_nos = got
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if version != SIDECAR_VERSION or s_ino != ino or end > size or not (
+            len(ids) == len(offsets) == len(lengths) == len(topics) == len(statuses) == len(line_nos)):
+        return None
+    idx = RunIndex(path, ids, offsets, lengths, topics, statuses, line_nos,
+                   dict(zip(ids, range(len(ids)))), end=end, lines=lines)
+    return idx
 
 
 def index_log(path: Path, run_id: str) -> RunIndex:
@@ -125,28 +207,34 @@ def index_log(path: Path, run_id: str) -> RunIndex:
         if not first:
             return RunIndex(path)
         check_header(first if first.endswith(b"\n") else first + b"\n", path, run_id)
+        if old is None:
+            old = _load_saved(path, st.st_ino, st.st_size)
+            if old is not None:
+                old.key = (st.st_ino,)
         if old is not None and old.key and old.key[0] == st.st_ino and old.end <= st.st_size \
                 and not old.problems and _same_tail(fh, old):
             idx = old  # appended to since: read only what is new
             idx.problems = []
         else:
             idx = RunIndex(path, end=len(first))
-        _extend(idx, fh, idx.end)
+        read = _extend(idx, fh, idx.end, st.st_size)
     idx.key = key
     if not idx.problems:  # a torn tail may be repaired: read it again next time
         _CACHE[str(path)] = idx
+        if read >= SAVE_AFTER:
+            _save(idx, st.st_ino)
     return idx
 
 
 def _same_tail(fh, idx: RunIndex) -> bool:
     """The last indexed line is still where it was (the file was appended to, not rewritten)."""
-    if not idx.entries:
+    if not idx.ids:
         return idx.end > 0
-    last = max(idx.entries, key=lambda e: e.offset)
-    fh.seek(last.offset)
-    raw = fh.read(last.length)
-    got = _fields(raw) if raw.endswith(b"\n") else None
-    return got is not None and got[0] == last.id
+    pos = max(range(len(idx.ids)), key=idx.offsets.__getitem__)
+    fh.seek(idx.offsets[pos])
+    raw = fh.read(idx.lengths[pos])
+    got = _fields(raw, 0, len(raw)) if raw.endswith(b"\n") else None
+    return got is not None and got[0] == idx.ids[pos]
 
 
 def read_record(path: Path, entry: Entry) -> dict:

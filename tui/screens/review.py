@@ -68,6 +68,9 @@ first, highest first, then back to run order."""
     def __init__(self) -> None:
         super().__init__()
         self.shown: list[str] = []
+        self._progress_timer = None
+        self._loading_text = ""
+        self._arr = None  # index arrays of the loaded set (``_arrays``)
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -110,23 +113,34 @@ first, highest first, then back to run order."""
     def run_indexed(self, run_id: str, index) -> None:
         """The rows at once from the run's index; verdicts, turns and tokens follow the full load."""
         table = self.query_one(ReviewTable)
-        self.shown = [e.id for e in index.entries]
+        self.shown = list(index.ids)
         table.set_rows(self.shown, self._quick_cells)
         want = self.selected or getattr(self.app, "current_conversation_id", None)
         self.selected = want if want in index.positions else (self.shown[0] if self.shown else None)
         if self.selected is not None:
             table.move_cursor(row=index.positions[self.selected])
-        n = len(self.shown)
-        self.query_one("#review-counts", Static).update(
-            Text(f"{n:,} conversations  ·  the filters are checking them…  ·  showing {n:,}"))
+        self.draw_loading()
         self.draw_selected()
+        if self._progress_timer is None:
+            self._progress_timer = self.set_interval(0.5, self.draw_loading)
+
+    def draw_loading(self) -> None:
+        """The counts line while the full load runs: how far the filters are."""
+        if self.rs is not None or self.index is None:
+            return
+        n = len(self.index.ids)
+        done = self.load_progress
+        far = f" {done[0]:,} of {done[1]:,}" if done else ""
+        text = f"{n:,} conversations  ·  the filters are checking them…{far}  ·  showing {len(self.shown):,}"
+        if text != self._loading_text:
+            self._loading_text = text
+            self.query_one("#review-counts", Static).update(Text(text))
 
     def _quick_cells(self, cid: str) -> tuple:
-        entry = self.index.get(cid)
         rec = self.reviews.get(cid)
         decision = rec.decision if rec else None
         state = STATE_ICONS[decision] if decision else "… checking"
-        return (state, "", "…", "…", "…", entry.topic if entry else "")
+        return (state, "", "…", "…", "…", self.index.topic(cid))
 
     def run_loaded(self, run_id: str, rs) -> None:
         reasons = [("any reason", "any")] + [(f"{r} ({n})", r) for r, n in rs.reason_counts().items()]
@@ -156,19 +170,41 @@ first, highest first, then back to run order."""
         return (state, judge_cell(it.judgement), reasons, str(len(it.turns)), f"{it.tokens:,}",
                 it.conv.topic)
 
+    def _arrays(self) -> tuple:
+        """(ids, states, rules, export count) of the loaded set as index arrays, built once per
+        load and after a decision: filtering 100,000 rows walks these, not the row objects."""
+        if self._arr is None or self._arr[0] is not self.rs:
+            items = self.rs.items
+            self._arr = (self.rs, [it.id for it in items], [it.state for it in items],
+                         [it.verdict.rules if not it.verdict.ok else () for it in items],
+                         len(self.rs.select().chosen))
+        return self._arr[1:]
+
     def fill_table(self, want: str | None = None) -> None:
         if self.rs is None:
             return
         table = self.query_one(ReviewTable)
         view = self.query_one("#review-view", Select).value
         reason = self.query_one("#review-reason", Select).value
-        self.shown = [it.id for it in self.judge_order(
-            [it for it in self.rs.items if self._visible(it, view, reason)])]
+        ids, states, rules, _ = self._arrays()
+        any_reason = reason in ("any", Select.BLANK)
+        if view == "all" and any_reason:
+            self.shown = list(ids)
+        else:
+            self.shown = [cid for cid, st, ru in zip(ids, states, rules)
+                          if (view == "all" or st == view
+                              or view == "undecided" and st not in ("accepted", "rejected"))
+                          and (any_reason or reason in ru)]
+        judge = self.query_one("#review-judge", Select).value
+        if judge not in ("any", Select.BLANK) or self.sort_by:  # the judge's filter and sort
+            by = self.rs.by_id
+            self.shown = [it.id for it in self.judge_order(
+                [by(cid) for cid in self.shown if self.judge_visible(by(cid), judge)])]
         table.set_rows(self.shown, lambda cid: self._cells(self.rs.by_id(cid)))
         self.draw_counts()
         want = want or self.selected
-        if want in self.shown:
-            table.move_cursor(row=self.shown.index(want), animate=False)
+        if want in table._pos:  # noqa: SLF001 - the table's own id -> row map
+            table.move_cursor(row=table._pos[want], animate=False)  # noqa: SLF001
             self.selected = want
         elif self.shown:
             self.selected = self.shown[0]
@@ -178,10 +214,12 @@ first, highest first, then back to run order."""
 
     def draw_counts(self) -> None:
         rs = self.rs
-        counts = rs.counts()
+        _, states, _, chosen = self._arrays()
+        counts: dict[str, int] = {}
+        for st in states:
+            counts[st] = counts.get(st, 0) + 1
         parts = [f"{len(rs.items)} conversations"] + [f"{n} {k}" for k, n in counts.items()]
-        sel = rs.select()
-        parts.append(f"export would take {len(sel.chosen)}")
+        parts.append(f"export would take {chosen}")
         if self.sort_by:
             parts.append(self.sort_words())
         self.query_one("#review-counts", Static).update(
@@ -273,6 +311,7 @@ first, highest first, then back to run order."""
             return
         it = self.rs.by_id(cid)
         it.decision = decision
+        self._arr = None  # its state and the export count changed
         self.update_row(it)
         if decision and self.query_one("#review-view", Select).value == "all":
             self.move_down()

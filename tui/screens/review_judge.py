@@ -180,6 +180,7 @@ class ReviewJudgeMixin:
                     apply_judgement(self.rs.by_id(cid), j)
                 except KeyError:
                     continue
+            self._arr = None  # the filters' arrays: a judge verdict changes states and rules
             self.query_one("#review-table").refresh_rows([cid for cid, _ in fresh])
             self.draw_counts()
             if self.selected in {cid for cid, _ in fresh}:

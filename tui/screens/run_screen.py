@@ -2,9 +2,16 @@
 run, and the run loaded in a thread in two steps, so a run of 100,000 conversations shows at once:
 first its index (ids, topics, decisions; no bodies), drawn as soon as it is read, then the full
 review set (``self.rs``: bodies, edits, and for Review the filters' verdicts).  Until then a
-conversation's body is read on demand at its indexed offset (``quick_item``)."""
+conversation's body is read on demand at its indexed offset (``quick_item``).
+
+The full load keeps the filters' verdicts in the run's folder (``synth.curate.verdict_cache``:
+a second open judges only what changed) and says how far it is (``load_progress``).  It runs
+with the cyclic garbage collector paused and then freezes what it built: a collection over the
+millions of objects of a big run held the interpreter for a second at a time, stalling keys."""
 
 from __future__ import annotations
+
+import gc
 
 from textual import work
 from textual.widgets import Select
@@ -29,6 +36,7 @@ class RunScreen(BaseScreen):
         self.reviews: dict = {}  # conversation id -> ReviewRecord, read with the index
         self.meta: dict = {}
         self.selected: str | None = None
+        self.load_progress: tuple[int, int] | None = None  # (judged, total) while the filters run
 
     def on_screen_resume(self) -> None:
         if self.focused is None or self.focused.id == self.PICKER_ID:
@@ -62,11 +70,19 @@ class RunScreen(BaseScreen):
                 index, reviews, meta = store.index(run_id), store.reviews(run_id), store.run_meta(run_id)
                 review.persona  # noqa: B018 - read here, not on the first key press
                 self.app.call_from_thread(self._indexed, run_id, review, index, reviews, meta)
-            rs = review.load(filters=self.FILTERS)
+            gc.disable()
+            try:
+                rs = review.load(filters=self.FILTERS, cache=True, progress=self._progress)
+            finally:
+                gc.freeze()  # what the load built is long-lived: no collection walks it again
+                gc.enable()
         except ChatsynthError as err:
             self.app.call_from_thread(self.error, err)
             return
         self.app.call_from_thread(self._loaded, run_id, review, rs)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.load_progress = (done, total)  # read by the screen's timer (no call into the UI)
 
     def _indexed(self, run_id: str, review: Review, index, reviews: dict, meta: dict) -> None:
         if run_id != self.run_id:
@@ -77,7 +93,7 @@ class RunScreen(BaseScreen):
     def _loaded(self, run_id: str, review: Review, rs) -> None:
         if run_id != self.run_id:
             return
-        self.review, self.rs = review, rs
+        self.review, self.rs, self.load_progress = review, rs, None
         self.run_loaded(run_id, rs)
 
     def run_indexed(self, run_id: str, index) -> None:

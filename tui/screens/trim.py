@@ -105,8 +105,8 @@ is requested again."""
     def run_indexed(self, run_id: str, index) -> None:
         """The rows at once from the run's index; where each is cut follows the full load."""
         table = self.query_one("#trim-table", VirtualTable)
-        ids = [e.id for e in index.entries]
-        table.set_rows(ids, lambda cid: (index.get(cid).topic, "…", "…"))
+        ids = index.ids
+        table.set_rows(ids, lambda cid: (index.topic(cid), "…", "…"))
         want = getattr(self.app, "current_conversation_id", None)
         self.selected = want if want in index.positions else (ids[0] if ids else None)
         if self.selected is not None:

@@ -1,0 +1,161 @@
+"""The filters' verdicts on a whole run, cached per conversation so that opening a run of
+100,000 a second time costs a read, not a minute of filtering.
+
+``check_run_cached`` gives what ``synth.curate.filters.check_run`` gives (the same verdicts and
+near-duplicate pairs) but keeps, per conversation, its verdict and its compact near-duplicate
+signature (the MinHash band keys: a few hundred bytes, not the text) in ``verdicts.cache`` in the
+run's folder (owner-only).  A conversation's entry is keyed by everything its verdict reads (its
+text as judged now: trims and edits included, status, finish reason, cut); the file by the
+rules' fingerprint (the persona's rules, labels, name and examples), so a changed rule judges
+every conversation again and an edit judges only the edited one.  Near-duplicate pairs are found
+from the cached band keys each time (a cross-conversation rule) and verified on the texts of the
+candidates only.  ``progress(done, total)`` is called between slices of the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import os
+from array import array
+from pathlib import Path
+from typing import Callable, Sequence
+
+from synth.curate.filters import (DuplicatePair, Reason, Verdict, _bands_for, _signature, check,
+                                  conversation_text, jaccard, shingles)
+from synth.models import Conversation, Persona, Turn
+from synth.private_files import FILE_MODE
+
+CACHE_NAME = "verdicts.cache"
+VERSION = 1
+SLICE = 2000  # conversations between progress calls
+
+
+def fingerprint(persona: Persona) -> str:
+    """What every verdict of a run depends on besides the conversation itself."""
+    data = {"v": VERSION, "rules": persona.rules.to_dict(), "name": persona.name,
+            "labels": [persona.persona_label, persona.user_label], "examples": list(persona.examples)}
+    return hashlib.blake2b(json.dumps(data, sort_keys=True, default=str).encode(),
+                           digest_size=16).hexdigest()
+
+
+def conv_key(conv: Conversation, turns: Sequence[Turn]) -> bytes:
+    """Everything of one conversation that its verdict reads."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps([conv.id, conv.status, conv.finish_reason, conv.trim.stop, conv.trim.at,
+                         conv.params.get("max_tokens"), turns is conv.turns,
+                         [(t.role, t.text) for t in turns]]).encode())
+    h.update(conv.raw_text.encode())
+    return h.digest()
+
+
+def band_keys(text: str, threshold: float) -> bytes:
+    n_bands, rows = _bands_for(threshold)
+    sig = _signature(text)
+    return array("q", [hash(tuple(sig[b * rows:(b + 1) * rows])) for b in range(n_bands)]).tobytes()
+
+
+def _read(path: Path, fp: str) -> dict:
+    try:
+        got = marshal.loads(path.read_bytes())
+        if isinstance(got, tuple) and len(got) == 2 and got[0] == fp and isinstance(got[1], dict):
+            return got[1]
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    return {}
+
+
+def _write(path: Path, fp: str, entries: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            os.write(fd, marshal.dumps((fp, entries)))
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:  # a cache that can't be written only costs the next open its time
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def check_run_cached(convs: Sequence[Conversation], persona: Persona, turns: dict[str, list[Turn]],
+                     run_dir: Path | None,
+                     progress: Callable[[int, int], None] | None = None
+                     ) -> tuple[dict[str, Verdict], list[DuplicatePair]]:
+    """``check_run(convs, persona, turns=turns)`` with the per-conversation work cached in
+    ``run_dir`` (None: no cache)."""
+    rules = persona.rules
+    threshold = rules.near_duplicates if rules.near_duplicates and rules.near_duplicates > 0 else 0
+    fp = fingerprint(persona)
+    path = Path(run_dir) / CACHE_NAME if run_dir is not None else None
+    old = _read(path, fp) if path is not None else {}
+    new: dict = {}
+    verdicts: dict[str, Verdict] = {}
+    bands: list[bytes] = []
+    total = len(convs)
+    for i, c in enumerate(convs):
+        if progress is not None and i % SLICE == 0:
+            progress(i, total)
+        t = turns.get(c.id, c.turns)
+        key = conv_key(c, t)
+        got = old.get(key)
+        if got is None:
+            v = check(c, rules, persona, turns.get(c.id))
+            got = (v.to_dict() if not v.ok else None,
+                   band_keys(conversation_text(t), threshold) if threshold else b"")
+        new[key] = got
+        verdicts[c.id] = Verdict.from_dict(got[0]) if got[0] is not None else Verdict(ok=True)
+        bands.append(got[1])
+    if path is not None and new.keys() != old.keys():
+        _write(path, fp, new)
+    pairs = _pairs(convs, turns, bands, threshold) if threshold else []
+    flagged: set[str] = set()
+    for p in pairs:
+        if p.b in flagged:
+            continue
+        flagged.add(p.b)
+        v = verdicts[p.b]
+        v.reasons.append(Reason("near_duplicate",
+                                f"near-duplicate of conversation {p.a} (similarity {p.similarity:.2f})"))
+        v.ok = False
+    if progress is not None:
+        progress(total, total)
+    return verdicts, pairs
+
+
+def _pairs(convs: Sequence[Conversation], turns: dict[str, list[Turn]], bands: list[bytes],
+           threshold: float) -> list[DuplicatePair]:
+    """Near-duplicate pairs from the band keys (as ``filters.near_duplicate_texts``)."""
+    if len(convs) < 2:
+        return []
+    n_bands = _bands_for(threshold)[0]
+    cols = [array("q", b) for b in bands]
+    candidates: set[tuple[int, int]] = set()
+    for b in range(n_bands):
+        buckets: dict[int, list[int]] = {}
+        for i, keys in enumerate(cols):
+            buckets.setdefault(keys[b], []).append(i)
+        for members in buckets.values():
+            if len(members) > 1:
+                for x in range(len(members)):
+                    for y in range(x + 1, len(members)):
+                        candidates.add((members[x], members[y]))
+    cache: dict[int, set] = {}
+
+    def sh(i: int) -> set:
+        s = cache.get(i)
+        if s is None:
+            c = convs[i]
+            s = cache[i] = shingles(conversation_text(turns.get(c.id, c.turns)))
+        return s
+
+    out = []
+    for i, j in sorted(candidates):
+        sim = jaccard(sh(i), sh(j))
+        if sim >= threshold:
+            out.append(DuplicatePair(convs[i].id, convs[j].id, sim))
+    return out

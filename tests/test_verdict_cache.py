@@ -1,0 +1,98 @@
+"""Cached filter verdicts (synth/curate/verdict_cache.py): the same verdicts and near-duplicate
+pairs as check_run; a second open judges nothing again, an edit judges only the edited
+conversation, a changed rule judges every one."""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from synth.curate import verdict_cache
+from synth.curate.review import Review
+from synth.dataset.store import Store
+from synth.models import Turn
+
+sys.path.insert(0, str(Path(__file__).parent))
+from store_writer import make_conversation  # noqa: E402
+from test_store import spec_for  # noqa: E402
+
+WORDS = ("calm plan week step small feel talk sleep walk breath morning list friend call note "
+         "habit tired busy focus quiet").split()
+
+
+def _text(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)) + "."
+
+
+def _run(workspace) -> tuple[Store, str]:
+    rng = random.Random(7)
+    store = Store(workspace.runs_dir)
+    rid = store.open_run(spec_for(workspace))
+    with store.writer(rid) as w:
+        for i in range(30):
+            c = make_conversation(rid, i)
+            c.turns = [Turn("user" if j % 2 == 0 else "assistant", _text(rng, 40)) for j in range(6)]
+            if i == 4:
+                c.turns[3].text = "As an AI language model I do not have feelings."  # refusal
+            if i == 9:
+                c.turns = c.turns[:2]  # too few turns
+            if i in (20, 21):  # near-copies of conversation 2
+                base = [Turn(t.role, t.text) for t in store_turns[2]]
+                base[-1].text += " Really."
+                c.turns = base
+            if i == 2:
+                store_turns[2] = c.turns
+            c.raw_text = "\n".join(t.text for t in c.turns)
+            w.append(c)
+    return store, rid
+
+
+store_turns: dict[int, list[Turn]] = {}
+
+
+def _judged(monkeypatch) -> list[str]:
+    """The conversations the filters judge (a spy on the real check)."""
+    seen: list[str] = []
+    real = verdict_cache.check
+
+    def spy(conv, *a, **kw):
+        seen.append(conv.id)
+        return real(conv, *a, **kw)
+
+    monkeypatch.setattr(verdict_cache, "check", spy)
+    return seen
+
+
+def _summary(rs) -> list[tuple]:
+    return [(it.id, it.verdict.ok, [r.to_dict() for r in it.verdict.reasons]) for it in rs.items]
+
+
+def test_cached_verdicts_equal_the_filters_and_judge_only_what_changed(workspace, monkeypatch):
+    store, rid = _run(workspace)
+    review = Review(store, rid)
+    plain = review.load()
+    rules = {r for it in plain.items for r in it.verdict.rules}
+    assert {"refusal", "turn_count", "near_duplicate"} <= rules  # the run exercises them
+    seen = _judged(monkeypatch)
+    progress: list[tuple[int, int]] = []
+    first = review.load(cache=True, progress=lambda d, t: progress.append((d, t)))
+    assert _summary(first) == _summary(plain) and first.pairs == plain.pairs
+    assert len(seen) == 30 and progress[-1] == (30, 30)
+    cache = store.run_dir(rid) / verdict_cache.CACHE_NAME
+    assert cache.stat().st_mode & 0o777 == 0o600
+    seen.clear()
+    again = Review(store, rid).load(cache=True)
+    assert seen == [] and _summary(again) == _summary(plain) and again.pairs == plain.pairs
+    edited = plain.items[4].id
+    review.edit(edited, [Turn("user", "Hello there, I need help."), Turn("assistant", "Tell me more."),
+                         Turn("user", "My week is busy."), Turn("assistant", "What would help?")])
+    after = review.load(cache=True)
+    assert seen == [edited]
+    assert _summary(after) == _summary(review.load())
+    seen.clear()
+    persona = review.persona
+    stricter = Review(store, rid, replace(persona, rules=replace(persona.rules, min_turns=8)))
+    got = stricter.load(cache=True)
+    assert len(seen) == 30 and all(not it.verdict.ok for it in got.items)
