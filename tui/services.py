@@ -241,6 +241,16 @@ class Services:
             est.notes.insert(0, changed)
         return est
 
+    # -- batch jobs: Synthesize's "as a batch job" (tui/batch_jobs.py) ----------------------
+    @property
+    def batches(self):
+        """Prepare, submit, poll, collect and cancel a run's batch jobs (created on first use)."""
+        if getattr(self, "_batches", None) is None:
+            from tui.batch_jobs import BatchJobs
+
+            self._batches = BatchJobs(self)
+        return self._batches
+
     # -- export -----------------------------------------------------------------------------------
     def datasets(self):
         from synth.dataset.datasets import Datasets
