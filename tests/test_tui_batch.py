@@ -51,7 +51,8 @@ async def offered(pilot, limit: str = "6"):
     scr = pilot.app.screen
     panel = scr.query_one(BatchPanel)
     scr.query_one("#rf-limit").value = limit
-    await wait_for(pilot, lambda: panel.display and "batch price" in status(scr), timeout=15)
+    await wait_for(pilot, lambda: panel.display and f"{limit} requests, at most" in status(scr),
+                   timeout=15)
     return scr, panel
 
 
@@ -128,9 +129,11 @@ async def test_errors_are_shown_and_the_run_stays_resumable(workspace, servers, 
         await wait_for(pilot, lambda: panel.run_id is not None and not panel.submitting, 20)
         await wait_for(pilot, lambda: "✗ part-0001.jsonl failed" in status(scr), timeout=40)
         assert "3 answered with an error or not at all: s sends them again" in status(scr)
-        scr.query_one("#batch-table").focus()
-        await pilot.press("s")
+        # b again on a run whose parts are all submitted sends what is missing as new parts
+        await pilot.press("b")
         await wait_for(pilot, lambda: "the run holds 3 of 80" in status(scr), timeout=40)
+        assert [r[0] for r in map(scr.query_one("#batch-table").get_row_at, range(2))] == \
+            ["part-0001", "more1-0001"]
         assert app.unexpected_errors == []
 
 

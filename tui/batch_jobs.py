@@ -84,11 +84,16 @@ class BatchJobs:
             spec = self.services.spec_for(req, endpoint=ep.name, model=ep.model, style=ep.style)
             run_id = self.store.bind(spec)
             known = run_id in set(self.store.run_ids())
-            if known and batch_api.Jobs(self.store, run_id).jobs:
+            jobs = batch_api.Jobs(self.store, run_id) if known else None
+            if jobs is not None and jobs.jobs:
                 manifest = batch.read_manifest(self.store, run_id)
                 batch_flow.check_persona(self.services.ws, spec, manifest)
-                parts = manifest["parts"]
-                note(f"run {run_id}: finishing the submit of its prepared parts…")
+                parts = [p for p in manifest["parts"]
+                         if not (jobs.jobs.get(p["file"]) or {}).get("batch_id")]
+                if parts:
+                    note(f"run {run_id}: finishing the submit of its prepared parts…")
+                else:  # all submitted: what is missing now (failed, or past a raised limit)
+                    parts = self._more(spec, ep, run_id, jobs)
             else:
                 note("preparing the request files…")
                 prep = batch.prepare(self.store, spec, ep)
@@ -106,6 +111,21 @@ class BatchJobs:
                 batch_api.submit(client, self.store, run_id, [part], style=spec.style, note=note,
                                  base=base)
         return run_id
+
+    def _more(self, spec: Any, ep: Any, run_id: str, jobs: batch_api.Jobs) -> list[dict]:
+        """New parts for the form's missing conversations that no running batch holds."""
+        from synth.generate.planner import plan
+
+        busy = {cid for j in jobs.jobs.values() if j.get("status") not in batch_api.ENDED
+                for cid in batch_flow.part_ids(self.store, run_id, j["part"])}
+        want = {it.conversation_id for it in plan(spec, self.store.finished_ids(run_id)).todo}
+        want -= busy
+        if not want:
+            raise batch.BatchError(f"run {run_id}: nothing to submit (every conversation is "
+                                   "stored or in a batch still running)", field="run")
+        n = 1 + sum(1 for j in jobs.jobs if j.startswith("more"))
+        prep = batch.prepare(self.store, spec, ep, only=want, prefix=f"more{n}")
+        return [pt.to_dict() for pt in prep.parts]
 
     def jobs(self, run_id: str) -> list[dict[str, Any]]:
         """The run's batch records as stored (no request)."""

@@ -89,6 +89,7 @@ class BatchPanel(Vertical):
         self._offer = ""  # the hint shown while no run is shown
         self._seen: tuple = ()
         self.stored_now = 0  # conversations collected since the panel showed this run
+        self._offered: tuple = ()  # (request, why not) the offer was last worked out for
 
     @property
     def services(self):
@@ -108,6 +109,8 @@ class BatchPanel(Vertical):
         t.display = False
         self.display = False
         self._find_in_flight()
+        # the form is filled after this; Settings may turn batch: true on while we are away
+        self.set_interval(1.0, self.form_changed)
 
     # -- what is offered ------------------------------------------------------------------
     def _request(self) -> Any | None:
@@ -129,6 +132,9 @@ class BatchPanel(Vertical):
             why = self.services.batches.unsupported(req.endpoint)
         except ChatsynthError:
             why = "x"
+        if (req, why) == self._offered:
+            return
+        self._offered = (req, why)
         if why:
             if self.run_id is None:
                 self.display = False
@@ -183,6 +189,7 @@ class BatchPanel(Vertical):
         self._title("Submitting as a batch job… (Esc stops before the next part)")
         self.query_one(BatchTable).display = True
         self.query_one(BatchTable).focus()
+        self.screen.refresh_bindings()  # Esc now stops the submit
         self._submit(req)
 
     @work(thread=True, exclusive=True, group="batch-submit", exit_on_error=False)
@@ -199,6 +206,7 @@ class BatchPanel(Vertical):
 
     def _submitted(self, run_id: str | None, err: Exception | None) -> None:
         self.submitting = False
+        self.screen.refresh_bindings()
         if err is not None:
             self._status(f"✗ submit: {err}; what was sent is recorded: b goes on from there",
                          "bad")
@@ -238,6 +246,8 @@ class BatchPanel(Vertical):
         self.display = True
         self.query_one(BatchTable).display = True
         self.draw()
+        if getattr(self.screen, "live", None) is None:  # no streamed run shown: keys k, s, g, v
+            self.query_one(BatchTable).focus()
         if reopened:
             self._status("batches found from an earlier session; checking them…")
         self._delay = self.POLL_FIRST
