@@ -7,6 +7,7 @@ hashes: the same inputs always give the same id, on any machine.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -387,6 +388,17 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
+def _plain(value: Any) -> Any:
+    """A copy of nested dicts and lists (what asdict does to a field that is not a dataclass)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return asdict(value) if hasattr(value, "__dataclass_fields__") else copy.deepcopy(value)
+
+
 @dataclass
 class Conversation:
     """One finished (or, after a cancel, partial) conversation, as stored."""
@@ -414,7 +426,17 @@ class Conversation:
     verdict: dict[str, Any] | None = None  # the filters' verdict when it was written
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # what dataclasses.asdict gives, written out: asdict deep-copies value by value and was
+        # half the cost of storing a conversation (tests/test_models.py compares the two)
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["params"] = _plain(self.params)
+        d["turns"] = [{"role": t.role, "text": t.text, "label": t.label} for t in self.turns]
+        d["trim"] = {"stop": self.trim.stop, "at": self.trim.at, "tail": self.trim.tail}
+        u = self.usage
+        d["usage"] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                      "source": u.source}
+        d["verdict"] = _plain(self.verdict)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Conversation":

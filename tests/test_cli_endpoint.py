@@ -53,3 +53,28 @@ def test_an_unreachable_endpoint_is_exit_3(workspace, cli):
     assert cli("endpoint", "add", "gone", "--base-url", url).returncode == 0  # server now stopped
     r = cli("endpoint", "test", "gone")
     assert r.returncode == 3 and "can't reach" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_endpoint_takes_batch_jobs_with_batch_true(workspace, cli):
+    r = cli("endpoint", "add", "bat", "--base-url", "http://127.0.0.1:9/v1", "--batch")
+    assert r.returncode == 0, r.stderr
+    assert Workspace(workspace.root).config.endpoint("bat").batch is True
+    assert "batch: true" in workspace.config_path.read_text()
+    assert "(batch jobs)" in cli("endpoint", "list").stdout
+    assert cli("endpoint", "edit", "bat", "--no-batch").returncode == 0
+    assert Workspace(workspace.root).config.endpoint("bat").batch is False
+    assert "batch:" not in workspace.config_path.read_text()  # false is the default: not written
+    assert Workspace(workspace.root).config.endpoint("openai").batch is False
+
+
+def test_a_bad_batch_setting_names_the_line(workspace, cli):
+    cfg = workspace.config_path
+    text = cfg.read_text()
+    for bad, needle in (("batch: yes please", "must be true or false"),
+                        ("batch: true", "the embedded model takes no batch jobs")):
+        cfg.write_text(text.replace("    kind: embedded\n", f"    kind: embedded\n    {bad}\n"))
+        line = cfg.read_text().splitlines().index(f"    {bad}") + 1
+        r = cli("endpoint", "list")
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert f"chatsynth.yaml:{line}: endpoints[0].batch" in r.stderr and needle in r.stderr
+    cfg.write_text(text)

@@ -60,3 +60,29 @@ def test_conversation_ids_and_round_trip(workspace):
     d["a_future_field"] = 1
     back = Conversation.from_dict(d)
     assert back == c and back.usage.total_tokens == 7
+
+
+def test_conversation_to_dict_is_asdict_and_a_copy():
+    # Conversation.to_dict is written out for speed (collecting 100,000 batch answers): it must
+    # give exactly what dataclasses.asdict gives, and share no mutable part with the object
+    from dataclasses import asdict
+
+    from synth.models import Trim
+
+    c = Conversation(id="c1", run_id="r1", persona_id="eve", topic_id="t", topic="x", k=2,
+                     endpoint="e", model="m", params={"stop": ["\nUSER:"], "nested": {"a": [1]}},
+                     prompt="p", raw_text="t", turns=[Turn("user", "hi", "USER"),
+                                                      Turn("assistant", "yo")],
+                     trim=Trim(stop="END", at=3, tail="x"), usage=Usage(3, 4, "estimate"),
+                     status="partial", created_at=1.5, cost=0.25, context="doc",
+                     verdict={"ok": False, "reasons": ["short"]})
+    d = c.to_dict()
+    assert d == asdict(c) and list(d) == list(asdict(c))
+    d["params"]["stop"].append("more")
+    d["params"]["nested"]["a"].append(2)
+    d["verdict"]["reasons"].clear()
+    assert c.params == {"stop": ["\nUSER:"], "nested": {"a": [1]}}
+    assert c.verdict == {"ok": False, "reasons": ["short"]}
+    bare = Conversation(id="c2", run_id="r1", persona_id="eve", topic_id="t", topic="x", k=0,
+                        endpoint="e", model="m", params={}, prompt="", raw_text="", turns=[])
+    assert bare.to_dict() == asdict(bare)

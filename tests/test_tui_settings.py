@@ -207,3 +207,25 @@ async def test_delete_asks_first_and_refuses_the_default(workspace):
         assert "openai" not in [e.name for e in Workspace(workspace.root).config.endpoints]
         assert "# Secrets never go in this file" in workspace.config_path.read_text()
         assert app.unexpected_errors == []
+
+
+async def test_batch_switch_is_saved_and_shown(workspace):
+    app = app_for(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.editing is not None)
+        scr.query_one("#ep-table").focus()
+        await pilot.press("n")
+        await pilot.pause()
+        scr.query_one("#ep-name").value = "bat"
+        scr.query_one("#ep-base_url").value = "http://127.0.0.1:9/v1"
+        assert scr.query_one("#ep-batch").value is False
+        scr.query_one("#ep-batch").value = True
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: scr.editing == "bat")
+        assert Workspace(workspace.root).config.endpoint("bat").batch is True
+        scr.load_form("local")  # the embedded model takes no batch jobs: the switch is off
+        assert scr.query_one("#ep-batch").disabled and not scr.query_one("#ep-batch").value
+        scr.load_form("bat")
+        assert scr.query_one("#ep-batch").value is True and not scr.query_one("#ep-batch").disabled
+        assert app.unexpected_errors == []

@@ -209,6 +209,12 @@ class Services:
         prices = self.ws.config.prices or None
         return lambda model, p, c: cost_of(model, p, c, prices)
 
+    def resolve_examples(self, persona: Persona) -> Persona:
+        """The persona with its examples given by stored conversation id looked up."""
+        from synth.dataset.example_refs import resolve_examples
+
+        return resolve_examples(self.store, persona)
+
     def spec_for(self, req, *, endpoint: str, model: str, style: str | None,
                  concurrency: int | None = None):
         from synth.library.personas import find_persona
@@ -268,6 +274,16 @@ class Services:
                                    judge_key_name=None)
         jep = open_judge(stack, self.ws, persona, flags, writer=writer)
         return Judge(jep, persona, rubric, cost_fn=self.cost_fn(), concurrency=4)
+
+    # -- batch jobs: Synthesize's "as a batch job" (tui/batch_jobs.py) ----------------------
+    @property
+    def batches(self):
+        """Prepare, submit, poll, collect and cancel a run's batch jobs (created on first use)."""
+        if getattr(self, "_batches", None) is None:
+            from tui.batch_jobs import BatchJobs
+
+            self._batches = BatchJobs(self)
+        return self._batches
 
     # -- export -----------------------------------------------------------------------------------
     def datasets(self):

@@ -109,39 +109,12 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace):
     """(workspace, store, run id, spec, endpoint session) for a prepared run."""
-    from synth.generate.batch import BatchError
-    from synth.generate.endpoints import EndpointSession
+    from synth.generate.batch_flow import session_for
 
     ws, store = _ctx(args)
     run_id = store.resolve_run(args.run)
     spec = store.get_spec(run_id)
-    name = args.endpoint or spec.endpoint
-    url = name if "://" in name else None
-    if not url and ws.config.endpoint(name).is_embedded:
-        raise BatchError(f"run {run_id} was written with the embedded model, which takes no "
-                         "batch jobs; give --endpoint", field="endpoint")
-    session = EndpointSession(ws.config, name=None if url else name, base_url=url,
-                              model=spec.model or None, style=spec.style)
-    return ws, store, run_id, spec, session
-
-
-def _check_persona(ws: Any, spec: Any, manifest: dict[str, Any]) -> None:
-    from synth.errors import ChatsynthError
-    from synth.generate.batch import BatchError, persona_key
-    from synth.library.personas import find_persona
-
-    from synth.dataset.example_refs import resolve_examples
-    from synth.dataset.store import Store
-
-    try:
-        now = resolve_examples(Store(ws.runs_dir), find_persona(ws, spec.persona.id))
-    except ChatsynthError:
-        return  # gone from the library: the run's own snapshot is what was prepared
-    spec_now = type(spec).for_persona(now, spec.topics)
-    if persona_key(spec_now) != manifest.get("persona_key"):
-        raise BatchError(f"persona {spec.persona.id!r} changed since run {spec.run_id} was "
-                         "prepared; these requests would write the old pattern. Prepare again "
-                         "(a new run), or put the persona back", path=now.path, field="persona")
+    return ws, store, run_id, spec, session_for(ws.config, spec, run_id, args.endpoint)
 
 
 def _note(text: str) -> None:
@@ -149,48 +122,29 @@ def _note(text: str) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from synth.generate import batch, batch_api
-    from synth.generate.planner import all_items
+    from synth.dataset.example_refs import resolve_examples
+    from synth.generate import batch, batch_api, batch_flow
 
     ws, store, run_id, spec, session = _open(args)
     manifest = batch.read_manifest(store, run_id)
-    _check_persona(ws, spec, manifest)
-    jobs = batch_api.Jobs(store, run_id)
+    batch_flow.check_persona(ws, spec, manifest, resolve=lambda p: resolve_examples(store, p))
     with session as ep:
         if ep.model != spec.model:
             ep.model = spec.model
         client = batch_api.client_for(ep)
-        parts = manifest["parts"]
         if args.failed:
-            busy = {cid for j in jobs.jobs.values() if j.get("status") not in batch_api.ENDED
-                    for cid in _ids(store, run_id, j["part"])}
-            done = store.finished_ids(run_id)
-            want = {it.conversation_id for it in all_items(spec)} - done - busy
-            if not want:
+            jobs = batch_flow.resubmit_failed(client, store, spec, ep, run_id, note=_note)
+            if jobs is None:
                 print(f"run {run_id}: nothing to send again (every request is stored or still "
                       "running)")
                 return 0
-            n = 1 + sum(1 for j in jobs.jobs if j.startswith("retry"))
-            prep = batch.prepare(store, spec, ep, only=want, prefix=f"retry{n}")
-            parts = [pt.to_dict() for pt in prep.parts]
-        jobs = batch_api.submit(client, store, run_id, parts, style=spec.style, note=_note)
+        else:
+            jobs = batch_api.submit(client, store, run_id, manifest["parts"], style=spec.style,
+                                    note=_note)
     sent = [j for j in jobs.jobs.values() if j.get("batch_id")]
     print(f"run {run_id}: {plural(len(sent), 'batch', 'batches')} submitted; follow them with "
           f"`chatsynth batch status {run_id} --wait`")
     return 0
-
-
-def _ids(store: Any, run_id: str, part: str) -> list[str]:
-    import json
-
-    from synth.generate.batch import batch_dir
-
-    path = batch_dir(store, run_id) / part
-    try:
-        with open(path, "rb") as fh:
-            return [json.loads(ln)["custom_id"] for ln in fh if ln.strip()]
-    except (OSError, ValueError, KeyError):
-        return []
 
 
 def _line(job: dict[str, Any], now: float) -> str:
@@ -247,55 +201,47 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from synth.generate import batch, batch_api
-    from synth.generate.planner import all_items
-    from synth.generate.batch_collect import Collected, ingest
+    from synth.generate import batch, batch_api, batch_flow
+    from synth.generate.batch_collect import ingest
     from synth.pricing import batch_price_of
 
     ws, store, run_id, spec, session = _open(args)
     bp = batch_price_of(spec.model, ws.config.prices or None)
     price = (lambda p, c: bp.cost(p, c)) if bp is not None else (lambda p, c: None)
-    res = Collected()
     with session as ep:
-        kw = dict(model=spec.model, request_stop=ep.request_stops(spec.stop), price=price)
+        stops = ep.request_stops(spec.stop)
         if args.from_files:
             for f in args.from_files:
                 if not f.is_file():
                     raise batch.BatchError("no such file", path=f, field="--from")
-            res = ingest(store, spec, run_id, list(args.from_files), **kw)
-            ended = []
+            out = batch_flow.Collection(result=ingest(
+                store, spec, run_id, list(args.from_files), model=spec.model,
+                request_stop=stops, price=price))
+            batch_flow.finish(store, spec, run_id, out)
         else:
             jobs = batch_api.Jobs(store, run_id)
             if not jobs.jobs:
                 raise batch.BatchError(f"run {run_id} has no submitted batches; submit them, or "
                                        "give --from FILE", field="run")
-            client = batch_api.client_for(ep)
-            batch_api.refresh(client, jobs, note=_note)
-            ended = [j for j in jobs.jobs.values()
-                     if j.get("status") in batch_api.ENDED and not j.get("collected")]
-            for job in ended:
-                files = batch_api.download(client, jobs, job)
-                res.merge(ingest(store, spec, run_id, files, **kw))
-                jobs.put(job["part"], collected=True)
-            running = len(jobs.pending())
-            if running:
-                print(f"note: {plural(running, 'batch', 'batches')} still running; collect again "
-                      "when they end")
-    held_ids = store.finished_ids(run_id)
-    res.failed = {k: v for k, v in res.failed.items() if k not in held_ids}
+            out = batch_flow.collect_ended(batch_api.client_for(ep), store, spec, run_id,
+                                           price=price, request_stop=stops, jobs=jobs,
+                                           note=_note)
+            if out.running:
+                print(f"note: {plural(out.running, 'batch', 'batches')} still running; collect "
+                      "again when they end")
+    res = out.result
     for prob in res.problems:
         print(f"note: {prob}", file=sys.stderr)
     for cid, why in sorted(res.failed.items(), key=lambda kv: kv[1]):
         print(f"failed: {cid}: {why}")
-    for job in ended:
+    for job in out.ended:
         if job.get("status") in ("failed", "expired", "cancelled", "lost"):
             print(f"batch {job.get('batch_id')} ({job['part']}) {job['status']}"
                   + "".join(f"; line {e}" for e in job.get("errors") or [])
                   + (f"; {job['error']}" if job.get("error") else ""))
-    held = len(held_ids)
-    total = len(all_items(spec))
     print(f"run {run_id}: {plural(res.stored, 'conversation')} stored now, {res.skipped:,} "
-          f"already stored, {len(res.failed):,} failed; the run holds {held:,} of {total:,}")
-    if held < total:
+          f"already stored, {len(res.failed):,} failed; the run holds {out.held:,} of "
+          f"{out.total:,}")
+    if out.held < out.total:
         print(f"send the rest again with `chatsynth batch submit {run_id} --failed`")
     return 1 if res.failed or res.problems else 0

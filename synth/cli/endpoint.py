@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.add_argument("--key-name", help="keyring entry / environment variable holding its key "
                                           "(store it with `chatsynth key set NAME`)")
         s.add_argument("--max-stop", type=int, help="how many stop sequences it accepts (OpenAI: 4)")
+        s.add_argument("--batch", action=argparse.BooleanOptionalAction, default=None,
+                       help="it takes batch jobs (Files + Batches APIs, about half the price): "
+                            "the app's Synthesize screen then offers 'as a batch job'")
         s.add_argument("--default", action="store_true", help="also make it the default endpoint")
         s.set_defaults(func=cmd_save, action=action)
     s = es.add_parser("remove", help="take an endpoint out of chatsynth.yaml (with --yes)")
@@ -68,7 +71,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         mark = "*" if ep.name == cfg.default_endpoint else " "
         where = "embedded demo model" if ep.is_embedded else (ep.base_url or "?")
         model = ep.default_model or ("gemma-3-270m" if ep.is_embedded else "(no default model)")
-        print(f"{mark} {ep.name:<14} {ep.style:<11} {model:<24} {where}")
+        print(f"{mark} {ep.name:<14} {ep.style:<11} {model:<24} {where}"
+              + ("  (batch jobs)" if ep.batch else ""))
         if not ep.is_embedded:
             print(f"  {'':<14} key: {settings.key_status(ep.key_name)}")
     print("(* = the default endpoint)")
@@ -82,7 +86,7 @@ def cmd_save(args: argparse.Namespace) -> int:
         raise WorkspaceError(f"no endpoint named {args.name!r} in chatsynth.yaml "
                              f"(configured: {', '.join(sorted(known)) or 'none'})", field="name")
     values = {"name": getattr(args, "rename", None) or args.name}
-    for key in ("base_url", "default_model", "style", "key_name", "max_stop"):
+    for key in ("base_url", "default_model", "style", "key_name", "max_stop", "batch"):
         value = getattr(args, key)
         if value is not None:
             values[key] = value

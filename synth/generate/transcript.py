@@ -15,6 +15,7 @@ Parsing is tolerant of what real models write:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
@@ -82,14 +83,21 @@ class Speakers:
 
 
 def _label_regex(speakers: Speakers) -> re.Pattern[str]:
+    # compiled once per set of labels: collecting 100,000 answers of one persona compiled it
+    # 100,000 times (a fifth of the cost of each)
+    return _label_regex_for(tuple(speakers.user), tuple(speakers.assistant))
+
+
+@functools.lru_cache(maxsize=64)
+def _label_regex_for(user: tuple[str, ...], assistant: tuple[str, ...]) -> re.Pattern[str]:
     def alt(names: Sequence[str]) -> str:
         # "Eve" also matches "E V E"? no; but spacing around and inside multiword labels is loose.
         parts = sorted({n.strip() for n in names if n.strip()}, key=len, reverse=True)
         return "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in parts)
 
     return re.compile(
-        r"^[ \t]*(?:\*\*|__)?[ \t]*(?:(?P<user>" + alt(speakers.user) + r")|(?P<assistant>"
-        + alt(speakers.assistant) + r"))[ \t]*(?:\*\*|__)?[ \t]*:[ \t]*(?:\*\*|__)?[ \t]?",
+        r"^[ \t]*(?:\*\*|__)?[ \t]*(?:(?P<user>" + alt(user) + r")|(?P<assistant>"
+        + alt(assistant) + r"))[ \t]*(?:\*\*|__)?[ \t]*:[ \t]*(?:\*\*|__)?[ \t]?",
         re.IGNORECASE | re.MULTILINE,
     )
 

@@ -15,7 +15,7 @@ from synth.errors import ChatsynthError, WorkspaceError
 from synth.library.workspace import DEFAULT_CONFIG, parse_config
 from synth.library.yamlio import atomic_write_text, dump_yaml, parse_yaml_document, read_text
 
-EDITABLE = ("name", "base_url", "default_model", "style", "key_name", "max_stop")
+EDITABLE = ("name", "base_url", "default_model", "style", "key_name", "max_stop", "batch")
 
 
 def _doc(ws) -> Any:
@@ -73,7 +73,7 @@ def save_endpoint(ws, old_name: str | None, values: dict[str, Any]) -> None:
         val = values.get(key)
         if isinstance(val, str):
             val = val.strip()
-        if val in (None, ""):
+        if val in (None, "") or (key == "batch" and val is False):  # batch: false is the default
             if key in entry and key != "name":
                 del entry[key]
             continue

@@ -79,7 +79,7 @@ finetune_prices:
 
 ENDPOINT_KEYS = {
     "name", "kind", "base_url", "key_name", "default_model", "style", "max_stop", "rpm", "tpm",
-    "concurrency", "timeout", "model_path", "headers",
+    "concurrency", "timeout", "model_path", "headers", "batch",
 }
 CONFIG_KEYS = {"default_endpoint", "endpoints", "defaults", "prices", "finetune_prices"}
 
@@ -101,6 +101,7 @@ class EndpointConfig:
     timeout: float = 120.0
     model_path: str | None = None  # embedded only: a GGUF file other than the packaged one
     headers: dict[str, str] = field(default_factory=dict)
+    batch: bool = False  # takes batch jobs (OpenAI-compatible Files + Batches APIs)
 
     @property
     def is_embedded(self) -> bool:
@@ -108,7 +109,7 @@ class EndpointConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ENDPOINT_KEYS}
-        return {k: v for k, v in d.items() if v not in (None, {}, "")}
+        return {k: v for k, v in d.items() if v not in (None, {}, "") and v is not False}
 
 
 @dataclass
@@ -195,6 +196,12 @@ def _endpoint(ep: Any, fld: str, path: Path, line: int | None) -> EndpointConfig
     elif ep.get("base_url") is not None:
         take(checks.base_url, ep["base_url"], path=path, line=at("base_url"),
              field=f"{fld}.base_url", error=WorkspaceError)
+    if ep.get("batch") is not None and not isinstance(ep["batch"], bool):
+        take.add(WorkspaceError("must be true or false (whether it takes batch jobs)", path=path,
+                                line=at("batch"), field=f"{fld}.batch"))
+    elif ep.get("batch") and kind == "embedded":
+        take.add(WorkspaceError("the embedded model takes no batch jobs; remove batch: true",
+                                path=path, line=at("batch"), field=f"{fld}.batch"))
     if ep.get("headers") is not None and not isinstance(ep["headers"], dict):
         take.add(WorkspaceError("must be a mapping of header: value", path=path,
                                 line=at("headers"), field=f"{fld}.headers"))
@@ -203,7 +210,8 @@ def _endpoint(ep: Any, fld: str, path: Path, line: int | None) -> EndpointConfig
             take(checks.number, key, ep[key], path=path, line=at(key), field=f"{fld}.{key}",
                  error=WorkspaceError)
     take.done()
-    return EndpointConfig(**{k: (dict(v or {}) if k == "headers" else v) for k, v in ep.items()})
+    return EndpointConfig(**{k: (dict(v or {}) if k == "headers" else bool(v) if k == "batch"
+                                 else v) for k, v in ep.items()})
 
 
 @dataclass

@@ -11,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Static, Switch
 
 from synth import checks
 from synth.library import settings as ws_settings
@@ -39,7 +39,8 @@ Endpoints are OpenAI-compatible servers (OpenAI, vLLM, Ollama, llama.cpp, OpenRo
 kept in chatsynth.yaml; `local` is the embedded small offline demo model. In the list: n adds
 one, t tests the connection (lists the server's models), d makes it the default, Delete (or
 x) removes it after asking (the default only once another is the default). The form on
-the right edits the selected endpoint; Ctrl+S saves it. API keys go into the password field
+the right edits the selected endpoint; Ctrl+S saves it. "Takes batch jobs" (batch: true) makes
+Synthesize offer "as a batch job" with this endpoint (about half the price; answers in hours). API keys go into the password field
 and are stored in your system keyring under the endpoint's key name; they are only ever shown
 masked and never written to chatsynth.yaml. Without a keyring, use the environment variable."""
 
@@ -82,6 +83,9 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
                     with Vertical(classes="field-cell"):
                         yield Label("Max stop sequences", classes="field-label")
                         yield Input(id="ep-max_stop", type="integer", compact=True)
+                with Horizontal(classes="field-row", id="ep-batch-row"):
+                    yield Switch(id="ep-batch", animate=False)
+                    yield Label("Takes batch jobs (half price)", classes="field-label")
                 with Horizontal(classes="button-row"):
                     yield Button("Save ^S", id="ep-save", variant="primary", compact=True)
                 yield Static("API key", classes="pane-title")
@@ -148,6 +152,8 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
             w.disabled = embedded and key != "name"
         self.query_one("#ep-style", Select).value = ep.style if ep else "chat"
         self.query_one("#ep-style", Select).disabled = embedded
+        self.query_one("#ep-batch", Switch).value = bool(ep and ep.batch)
+        self.query_one("#ep-batch", Switch).disabled = embedded
         self.query_one("#ep-test-result", Static).update("")
         self.show_key_status()
 
@@ -156,6 +162,7 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
                 ("name", "base_url", "default_model", "key_name", "max_stop")}
         vals["max_stop"] = checks.number_text("max_stop", vals["max_stop"], field="max stop sequences")
         vals["style"] = self.query_one("#ep-style", Select).value
+        vals["batch"] = self.query_one("#ep-batch", Switch).value
         return vals
 
     def key_name(self) -> str:

@@ -24,6 +24,7 @@ from synth.generate.transcript import Speakers, parse_turns
 from tui.live import LiveRun, RunError
 from tui.screens.base import BaseScreen
 from tui.screens.synth_estimate import EstimateLine
+from tui.widgets.batch_panel import BatchPanel
 from tui.widgets.chat_view import ChatView
 from tui.widgets.run_form import RunForm
 
@@ -52,13 +53,15 @@ every conversation (status, topic, tokens); the selected one streams in full bel
 user's turns and the persona's turns in different colours. p pauses and resumes, c cancels
 (what was cut off mid-stream is kept as partial), r writes the selected conversation again
 (one being written is cut off and started over; after the run has ended, r writes it in a
-run of one), x discards one still being written, t opens it in Trim, f follows the newest."""
+run of one), x discards one still being written, t opens it in Trim, f follows the newest.
+b: as a batch job, for endpoints that take them (see the batch panel's own help line)."""
 
     BINDINGS = [
         Binding("f5", "start", "Start"),
         Binding("p", "pause", "Pause/resume"),
         Binding("c", "cancel", "Cancel run"),
         Binding("v", "review", "Review run", show=False),
+        Binding("b", "batch", "As a batch job", show=False),
     ]
 
     def __init__(self) -> None:
@@ -89,6 +92,7 @@ run of one), x discards one still being written, t opens it in Trim, f follows t
                 yield Static("No run yet. Check the form on the left, then press F5.",
                              id="run-status", classes="status-line muted")
                 yield ProgressBar(id="run-progress", show_eta=False)
+                yield BatchPanel(id="batch-panel")
                 yield ConversationTable(id="conv-table", cursor_type="row", zebra_stripes=True)
                 yield ChatView(id="live-chat")
         yield self.footer()
@@ -140,6 +144,13 @@ run of one), x discards one still being written, t opens it in Trim, f follows t
                         f"{'the small offline demo model' if ep.is_embedded else ep.name}. "
                         "Press c to cancel, F1 for help.", timeout=8)
         self.action_start()
+
+    def on_run_form_changed(self, event: RunForm.Changed) -> None:
+        # (Textual also calls EstimateLine's handler: the estimate follows the form too)
+        self.query_one(BatchPanel).form_changed()
+
+    def action_batch(self) -> None:  # b: as a batch job (tui/widgets/batch_panel.py)
+        self.query_one(BatchPanel).start()
 
     # -- run control -------------------------------------------------------------------------
     @property
