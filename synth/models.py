@@ -67,7 +67,26 @@ class FilterRules:
 
 SAMPLING_FIELDS = ("top_p", "presence_penalty", "frequency_penalty", "repeat_penalty")
 NEWER_DEFAULTS: dict[str, Any] = {**{k: None for k in SAMPLING_FIELDS}, "examples": [],
-                                  "examples_per_prompt": 1}
+                                  "examples_per_prompt": 1, "method": "transcript",
+                                  "user_simulator": None}
+Method = Literal["transcript", "roleplay"]
+
+
+@dataclass
+class UserSimulator:
+    """A persona's ``user_simulator:`` block (role-play): the simulated user's prompt, the marker
+    it writes when its need is met, how many turns (both speakers) a conversation may have, the
+    most tokens of one turn, briefs (one drawn per conversation as ``{brief}``) and optionally
+    another endpoint or model for the user's side."""
+
+    prompt: str
+    end_marker: str = "[END]"
+    min_turns: int = 4
+    max_turns: int = 12
+    max_tokens: int = 200
+    briefs: list[str] = field(default_factory=list)
+    endpoint: str | None = None
+    model: str | None = None
 
 
 @dataclass
@@ -127,6 +146,10 @@ class Persona:
     # few-shot examples: whole conversations in the persona's labels ("USER: ...\nEVE: ...")
     examples: list[str] = field(default_factory=list)
     examples_per_prompt: int = 1
+    # how conversations are written: one request imagines both sides (transcript), or a
+    # simulated user talks with the persona turn by turn (roleplay: user_simulator)
+    method: Method = "transcript"
+    user_simulator: UserSimulator | None = None
 
     def sampling(self) -> dict[str, float]:
         """The optional sampling values that are set."""
@@ -162,6 +185,8 @@ class Persona:
         d["examples"] = list(d.get("examples") or [])
         d["rules"] = FilterRules.from_dict(d.get("rules"))
         d["judge"] = JudgeSpec.from_dict(d.get("judge"))
+        sim = d.get("user_simulator")
+        d["user_simulator"] = UserSimulator(**sim) if isinstance(sim, dict) else sim
         d["path"] = Path(d["path"]) if d.get("path") else None
         return cls(**d)
 
@@ -218,6 +243,7 @@ class RunSpec:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     repeat_penalty: float | None = None
+    method: Method = "transcript"  # roleplay: the persona's user_simulator talks with it
     # how, not what:
     concurrency: int = 4
     rpm: int | None = None
@@ -255,6 +281,10 @@ class RunSpec:
         ident.update(self.sampling())
         if self.persona.examples and self.persona.examples_per_prompt:
             ident["examples"] = stable_id(self.persona.examples, self.persona.examples_per_prompt)
+        if self.method == "roleplay":  # the persona's own prompt and the simulator shape the text
+            sim = self.persona.user_simulator
+            ident["method"] = "roleplay"
+            ident["roleplay"] = stable_id(self.persona.system_prompt, asdict(sim) if sim else None)
         return ident
 
     @classmethod
@@ -265,6 +295,7 @@ class RunSpec:
             temperature=persona.temperature,
             max_tokens=persona.max_tokens,
             stop=list(persona.stop),
+            method=persona.method,
             **persona.sampling(),
         )
         base.update({k: v for k, v in overrides.items() if v is not None})
@@ -311,6 +342,7 @@ class RunSpec:
             stop=list(d["stop"]),
             seed=d.get("seed"),
             **{k: d[k] for k in SAMPLING_FIELDS if d.get(k) is not None},
+            method=d.get("method", "transcript"),
             concurrency=d.get("concurrency", 4),
             rpm=d.get("rpm"),
             tpm=d.get("tpm"),
