@@ -371,7 +371,7 @@ class FaultServer:
         if re.search(r"topics for conversations with", prompt, re.IGNORECASE):
             return _ideas(prompt, chat, stop, ideas, self.honour_stop)
         user, bot = self.labels
-        rp = _roleplay_turn(prompt, chat, body or {}, self.labels, self.words_per_turn)
+        rp = _roleplay_turn(prompt, chat, body or {}, stop, self.labels, self.words_per_turn)
         if rp is not None:
             hits = [rp.find(s) for s in stop if s and s in rp] if self.honour_stop else []
             return (rp[:min(hits)], "stop") if hits else (rp, "length")
@@ -533,11 +533,11 @@ def _ideas(prompt: str, chat: bool, stop: list[str], mode: str,
 RP_END = "[END]"  # the end marker; a request whose instructions mention it is the user's side
 
 
-def _roleplay_turn(prompt: str, chat: bool, body: dict, labels: tuple[str, str],
-                   words: int) -> str | None:
+def _roleplay_turn(prompt: str, chat: bool, body: dict, stop: list[str],
+                   labels: tuple[str, str], words: int) -> str | None:
     """One turn of a role-play conversation, or None for any other request.  Chat: a request
     that opens with a system message (the user's side when it mentions [END]); completion: a
-    prompt ending with EVE: (the persona's side), or with USER: and mentioning [END].  The
+    request whose first stop is the other speaker's label ("\nUSER:": the persona's side).  The
     simulated user writes [END] after 1-4 of its turns (by the topic), so some conversations
     end on the marker (one before min_turns too) and some reach max_turns; completion answers
     run on into the other speaker's label, for the stop to cut."""
@@ -549,13 +549,10 @@ def _roleplay_turn(prompt: str, chat: bool, body: dict, labels: tuple[str, str],
         side = "user" if RP_END in str(msgs[0].get("content")) else "persona"
         done = len([m for m in msgs[1:] if not str(m.get("content")).startswith("(Write your")])
     else:
-        tail = prompt.rstrip()
-        if tail.endswith(f"{bot}:"):
-            side = "persona"
-        elif tail.endswith(f"{user}:") and RP_END in prompt:
-            side = "user"
-        else:
+        first = stop[0] if stop else ""
+        if first not in (f"\n{user}:", f"\n{bot}:"):
             return None
+        side = "persona" if first == f"\n{user}:" else "user"
         done = len(re.findall(rf"^(?:{user}|{bot}):", prompt, re.MULTILINE)) - 1
     m = re.search(r"Topic:\s*(.+)$", prompt, re.MULTILINE)
     topic = m.group(1).strip() if m else "my week"

@@ -129,10 +129,11 @@ async def test_completion_roleplay_shares_one_transcript_and_stops_at_labels(fs,
     assert comp
     for q in comp:
         if q.prompt.rstrip().endswith("EVE:"):
-            assert q.stop[0] == "\nUSER:" and q.prompt.startswith(spec.persona.system_prompt)
+            assert q.stop[0] == "\nUSER:" and q.prompt.startswith("A coaching session with Eve.")
         else:
             assert q.prompt.rstrip().endswith("USER:")
             assert q.stop[0] == "\nEVE:" and RP_END not in q.stop and "Topic: rp topic" in q.prompt
+            assert RP_END not in q.prompt  # a base model gets the transcript, not instructions
     for r in stored(store, spec.run_id):
         assert all("and so on" not in t["text"] and "USER:" not in t["text"]
                    and "EVE:" not in t["text"] for t in r["turns"])  # cut at the other's label

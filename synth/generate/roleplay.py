@@ -8,13 +8,16 @@ Retry-After, storms, cancel, storing and counting are the engine's own (``engine
 - Chat style: the persona side sends the persona's ``system_prompt`` and the conversation so
   far; the user side sends the simulator's prompt and the conversation with the roles swapped.
 - Completion style (base models, the embedded one): both sides continue one shared transcript
-  in the persona's labels, each request stopping at the other speaker's label.
+  in the persona's labels, each request stopping at the other speaker's label.  The transcript
+  opens with the persona's synthesis prompt for the topic (its few-shot examples included):
+  a base model follows a transcript's framing, not a simulated user's instructions.
 - Each turn's text goes out as the engine's ``Chunk`` events, in the persona's labels
   ("USER: ...\\nEVE: ..."), so a UI shows the turns appear as a transcript streams.
 - It ends on the end marker (stripped; the closing user turn that carries it is not stored,
   so the conversation ends with the persona), on ``max_turns`` (finish ``max_turns``: the
-  filters' truncated rule flags it), on an empty turn (kept: the empty-turn rule flags it), or
-  on a cancel (stored as partial, like any conversation cut off).  A marker before
+  filters' truncated rule flags it), on an empty user turn (the simulated user has nothing
+  more to say: a base model ends a transcript so), on an empty persona turn (kept: the
+  empty-turn rule flags it), or on a cancel (stored as partial, like any conversation cut off).  A marker before
   ``min_turns`` is stripped and the conversation goes on.
 - A transient fault mid-turn retries that turn (the finished turns are kept by this task); a
   conversation is stored once, whole, at its end: after a kill -9 it is written again from its
@@ -35,7 +38,7 @@ from synth.generate import transcript
 from synth.generate.endpoints import StreamEnd, estimate_tokens
 from synth.generate.engine_conv import TurnRequest, _Budget, _Live
 from synth.generate.events import Chunk
-from synth.generate.prompts import Prompt, fill, values_for
+from synth.generate.prompts import Prompt, fill, render, values_for
 from synth.models import Conversation, Persona, Topic, Trim, Turn, Usage, UserSimulator
 
 KICKOFF = "(Write your first message.)"
@@ -47,11 +50,12 @@ class RoleplayState:
 
     sim_prompt: str
     brief: str
+    head: str = ""  # completion style: the shared transcript's opening
     turns: list[Turn] = field(default_factory=list)
     usage: dict[str, list[int]] = field(default_factory=lambda: {"assistant": [0, 0],
                                                                   "user": [0, 0]})
     estimated: bool = False  # some turn's usage was estimated, not reported
-    ended: str | None = None  # marker | max_turns | empty_turn
+    ended: str | None = None  # marker | max_turns | user_done | empty_turn
     current: str | None = None  # the role of the turn being written
     current_from: int = 0  # where that turn's text starts in the live text
 
@@ -80,11 +84,17 @@ def turn_prompt(persona: Persona, state: RoleplayState, role: str, style: str) -
             msgs += [{"role": "assistant" if t.role == "user" else "user", "content": t.text}
                      for t in state.turns] or [{"role": "user", "content": KICKOFF}]
         return Prompt(style="chat", text="\n\n".join(m["content"] for m in msgs), messages=msgs)
-    head = persona.system_prompt if role == "assistant" else state.sim_prompt
     label = persona.persona_label if role == "assistant" else persona.user_label
     body = transcript_text(persona, state.turns)
-    text = f"{head}\n\n" + (body + "\n" if body else "") + f"{label}:"
+    text = f"{state.head}\n\n" + (body + "\n" if body else "") + f"{label}:"
     return Prompt(style="completion", text=text, first_role=role)  # type: ignore[arg-type]
+
+
+def transcript_head(persona: Persona, topic: Topic, key: str) -> str:
+    """Completion style: the synthesis prompt for the topic without the label it ends with."""
+    prompt = render(persona, topic, "completion", key)
+    text = prompt.text.rstrip()
+    return text.rsplit("\n", 1)[0].rstrip() if prompt.first_role else text
 
 
 def turn_stops(persona: Persona, sim: UserSimulator, role: str, stops: list[str]) -> list[str]:
@@ -117,6 +127,8 @@ class RoleplayWork:
         if state is None:
             text, brief = simulator_prompt(persona, live.item.topic, live.cid)
             state = live.rp = RoleplayState(sim_prompt=text, brief=brief)
+            if spec.style != "chat":
+                state.head = text = transcript_head(persona, live.item.topic, live.cid)
             live.prompt = Prompt(style=spec.style, text=text)  # what the record keeps
             live.started = time.monotonic()
         elif state.turns:  # a retry of a turn: what was written before it shows again
@@ -155,6 +167,9 @@ class RoleplayWork:
             state.current = None
             if marker and len(state.turns) >= sim.min_turns:
                 state.ended = "marker"
+                break
+            if not text and role == "user":
+                state.ended = "user_done"  # nothing more to say (END OF CONVERSATION, say)
                 break
             state.turns.append(Turn(role=role, text=text, label=label))  # type: ignore[arg-type]
             self._restore(live, state, emit=False)
@@ -207,7 +222,7 @@ class RoleplayWork:
                 turns.append(Turn(role=state.current, text=said, label=label))  # type: ignore[arg-type]
         usage = usage or self._rp_usage(state)
         conv = super()._build(live, status=status, finish=finish, usage=usage)  # type: ignore[misc]
-        conv.prompt = state.sim_prompt
+        conv.prompt = state.head or state.sim_prompt
         conv.raw_text = transcript_text(self.spec.persona, turns)
         conv.turns = turns
         conv.trim = Trim()
