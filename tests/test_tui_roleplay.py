@@ -50,3 +50,29 @@ async def test_roleplay_turns_appear_live(workspace, server):
     # a request per turn, each stopping at the other speaker's label
     firsts = {tuple(r.stop[:1]) for r in server.requests if r.path == "/v1/completions"}
     assert firsts == {("\nEVE:",), ("\nUSER:",)}
+
+
+async def test_persona_form_chooses_the_method(workspace):
+    from synth.library.personas import find_persona, load_persona
+    from tests.test_tui_library import open_form
+
+    app = ChatsynthApp(workspace, blink=False, first_run=False, start="library")
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = await open_form(pilot)
+        assert form.original.id == "eve"
+        assert form.query_one("#pf-method").value == "transcript"
+        form.query_one("#pf-method").value = "roleplay"
+        await wait_for(pilot, lambda: form.valid is not None and form.valid.method == "roleplay")
+        await pilot.press("ctrl+s")
+        path = workspace.personas_dir / "eve.yaml"
+        await wait_for(pilot, lambda: "method: roleplay" in path.read_text())
+        text = path.read_text()
+        assert "# Role-play (`chatsynth run --method roleplay`" in text  # comments kept
+        assert load_persona(path).method == "roleplay"
+        # a persona without a simulated user can't be role-play: the library's message
+        form.load(find_persona(workspace, "bank-support"))
+        form.query_one("#pf-method").value = "roleplay"
+        await wait_for(pilot, lambda: form.error is not None)
+        assert form.error.startswith("method: method roleplay needs a user_simulator: block")
+        assert "user_simulator" not in (workspace.personas_dir / "bank-support.yaml").read_text()
+        assert app.unexpected_errors == []
