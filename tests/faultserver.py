@@ -537,10 +537,12 @@ def _roleplay_turn(prompt: str, chat: bool, body: dict, stop: list[str],
                    labels: tuple[str, str], words: int) -> str | None:
     """One turn of a role-play conversation, or None for any other request.  Chat: a request
     that opens with a system message (the user's side when it mentions [END]); completion: a
-    request whose first stop is the other speaker's label ("\nUSER:": the persona's side).  The
+    request whose first two stops are the two speakers' labels, the other's first ("\nUSER:":
+    the persona's side).  The
     simulated user writes [END] after 1-4 of its turns (by the topic), so some conversations
     end on the marker (one before min_turns too) and some reach max_turns; completion answers
-    run on into the other speaker's label, for the stop to cut."""
+    run on into the other speaker's label, for the stop to cut.  A topic with "leak" in it
+    gets a user that writes the persona's label inside its own turn."""
     user, bot = labels
     msgs = body.get("messages") or []
     if chat:
@@ -549,10 +551,9 @@ def _roleplay_turn(prompt: str, chat: bool, body: dict, stop: list[str],
         side = "user" if RP_END in str(msgs[0].get("content")) else "persona"
         done = len([m for m in msgs[1:] if not str(m.get("content")).startswith("(Write your")])
     else:
-        first = stop[0] if stop else ""
-        if first not in (f"\n{user}:", f"\n{bot}:"):
+        if set(stop[:2]) != {f"\n{user}:", f"\n{bot}:"}:
             return None
-        side = "persona" if first == f"\n{user}:" else "user"
+        side = "persona" if stop[0] == f"\n{user}:" else "user"
         done = len(re.findall(rf"^(?:{user}|{bot}):", prompt, re.MULTILINE)) - 1
     m = re.search(r"Topic:\s*(.+)$", prompt, re.MULTILINE)
     topic = m.group(1).strip() if m else "my week"
@@ -564,6 +565,8 @@ def _roleplay_turn(prompt: str, chat: bool, body: dict, stop: list[str],
         ends_after = 1 + zlib.crc32(topic.encode()) % 4
         text = ("Thanks, that really helps. " + RP_END if done // 2 >= ends_after
                 else f"I keep thinking about {topic}, {said}.")
+        if "leak" in topic:  # a simulated user that writes the persona's turn too
+            text = f"{text} {bot}: I would tell you to rest."
     else:
         text = said.capitalize() + "?"
     return text if chat else f" {text}\n{bot if side == 'user' else user}: and so on"

@@ -129,10 +129,10 @@ async def test_completion_roleplay_shares_one_transcript_and_stops_at_labels(fs,
     assert comp
     for q in comp:
         if q.prompt.rstrip().endswith("EVE:"):
-            assert q.stop[0] == "\nUSER:" and q.prompt.startswith("A coaching session with Eve.")
+            assert q.stop[:2] == ["\nUSER:", "\nEVE:"] and q.prompt.startswith("A coaching session with Eve.")
         else:
             assert q.prompt.rstrip().endswith("USER:")
-            assert q.stop[0] == "\nEVE:" and RP_END not in q.stop and "Topic: rp topic" in q.prompt
+            assert q.stop[:2] == ["\nEVE:", "\nUSER:"] and RP_END not in q.stop and "Topic: rp topic" in q.prompt
             assert RP_END not in q.prompt  # a base model gets the transcript, not instructions
     for r in stored(store, spec.run_id):
         assert all("and so on" not in t["text"] and "USER:" not in t["text"]
@@ -206,3 +206,27 @@ async def test_a_separate_user_endpoint_answers_the_users_side(fs, tmp_path):
                                       for q in other.requests if q.path.endswith("completions"))
     fins = [e for e in events if isinstance(e, ConversationFinished)]
     assert all(f.conversation.params["user_simulator"]["model"] == "fault-model" for f in fins)
+
+
+async def test_client_side_label_stop_and_a_leaked_label(tmp_path):
+    """A server that ignores stop sequences: each turn is cut at the other speaker's label on
+    our side.  A simulated user that writes the persona's label inside its turn is flagged by
+    the leaked-label rule."""
+    from synth.models import Conversation
+    from tests.faultserver import FaultServer
+
+    with FaultServer(honour_stop=False) as fs:
+        store = Store(tmp_path / "runs")
+        spec = rp_spec(3, style="completion", tag="nostop")
+        events = await collect(engine(store, endpoint(fs, style="completion")), spec)
+        assert events[-1].done == 3
+        for r in stored(store, spec.run_id):
+            assert not any("and so on" in t["text"] or "\n" in t["text"] for t in r["turns"])
+        store2 = Store(tmp_path / "runs2")
+        spec = rp_spec(2, style="chat", tag="leak")
+        events = await collect(engine(store2, endpoint(fs)), spec)
+        assert events[-1].done == 2
+        for r in stored(store2, spec.run_id):
+            assert any("EVE: I would tell you" in t["text"] for t in r["turns"] if t["role"] == "user")
+            rules = {x.rule for x in check(Conversation.from_dict(r), persona=spec.persona).reasons}
+            assert "leaked_label" in rules, rules

@@ -98,11 +98,15 @@ def transcript_head(persona: Persona, topic: Topic, key: str) -> str:
 
 
 def turn_stops(persona: Persona, sim: UserSimulator, role: str, stops: list[str]) -> list[str]:
-    """The other speaker's label first (servers take only a few), then the run's own stop
-    sequences.  Not the end marker: a server cuts a stop sequence out of the answer, and the
-    marker must be seen (it is looked for in each user turn, and what follows it dropped)."""
-    other = persona.user_label if role == "assistant" else persona.persona_label
-    out = [f"\n{other}:"]
+    """The other speaker's label first, then the speaker's own (a base model that starts a
+    second turn of its own has ended this one), then the run's own stop sequences (servers take
+    only a few: the rest are applied on our side).  Not the end marker: a server cuts a stop
+    sequence out of the answer, and the marker must be seen (it is looked for in each user
+    turn, and what follows it dropped)."""
+    own, other = persona.persona_label, persona.user_label
+    if role == "user":
+        own, other = other, own
+    out = [f"\n{other}:", f"\n{own}:"]
     return out + [s for s in stops if s and s not in out]
 
 
