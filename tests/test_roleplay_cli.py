@@ -66,3 +66,12 @@ def test_batch_refuses_roleplay(cli, ws, fs):
     r = cli("batch", "prepare", "--topics", "short", "--base-url", fs.url, "--model", "m",
             "--method", "roleplay")
     assert r.returncode == 2 and "turn by turn" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_personas_shows_the_method_and_the_simulator(cli, ws):
+    r = cli("personas", "eve")
+    assert r.returncode == 0
+    assert "method: transcript   user simulator: 4 to 8 turns, ends on [END], 5 briefs" in r.stdout
+    r = cli("personas", "eve", "--set", "method=roleplay")
+    assert r.returncode == 0, r.stderr
+    assert "method: roleplay" in cli("personas", "eve").stdout
