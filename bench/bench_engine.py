@@ -10,6 +10,10 @@ time its stream would have taken, so paced figures compare like with like.  Cura
 (bespokelabs-curator, chat completions, no stream) runs in a venv of its own that this script
 makes on first use; when it can't be installed it is skipped with a note.
 
+Role-play (``bench/roleplay_side.py``): turns per second through the engine writing role-play
+conversations (a streamed request per turn) against a bare AsyncOpenAI loop making the same
+turn-by-turn requests.
+
 Targets (issue 15): unpaced, the engine streaming >= 0.6x the bare NON-streaming loop with at
 most 5 ms of client CPU per conversation; the engine not streaming >= 0.9x the bare
 non-streaming loop and >= 1.0x Curator.
@@ -257,6 +261,19 @@ def measure(chunk_delay: float, n: int, conc: int, rounds: int,
     return out
 
 
+def measure_rp(n: int, conc: int, rounds: int) -> dict:
+    """The role-play line (bench/roleplay_side.py), unpaced, on a fault server of its own."""
+    from roleplay_side import measure_roleplay
+
+    proc, url = start_server(0.0)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            return measure_roleplay(url, n, conc, rounds, Path(tmp))
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--quick", action="store_true", help="small and fast (for tests)")
@@ -271,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     curator, note = (None, "left out (--quick or --no-curator)") if a.quick or a.no_curator \
         else curator_venv()
     results = [measure(*c, curator=curator) for c in cases]
+    roleplay = measure_rp(*((20, 8, 1) if a.quick else (100, a.concurrency, 3)))
     print(f"engine overhead (fault server fast mode, {os.cpu_count()} CPUs, "
           f"python {sys.version.split()[0]})")
     print(f"{'pacing':>14} {'n':>5} {'conc':>5} {'rounds':>6}  {'client':<22} {'conv/s':>8} "
@@ -297,8 +315,11 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
         if r.get("curator_note") or (note and not a.quick and "curator_conv_per_s" not in r):
             print(f"{'':>14} Curator: {r.get('curator_note') or note}")
+    print(f"{'role-play':>14} {roleplay['conversations']:>5} {roleplay['concurrency']:>5} "
+          f"{roleplay['rounds']:>6}  turns/s: engine {roleplay['engine_turns_per_s']:.1f}, bare "
+          f"loop {roleplay['bare_turns_per_s']:.1f}; ratio {roleplay['ratio']:.2f}")
     if a.json:
-        print(json.dumps({"bench": "engine", "results": results,
+        print(json.dumps({"bench": "engine", "results": results, "roleplay": roleplay,
                           **({"curator_note": note} if note else {})}))
     return 0
 

@@ -245,6 +245,14 @@ def figures_engine(r: dict[str, Any]) -> list[Figure]:
             f"bare AsyncOpenAI loop: {b:.1f} conv/s" if b is not None else "?", ratio,
             "higher is better; target >= 0.9"))
         out.extend(_engine_peers(row, pacing))
+    rp = r.get("roleplay")
+    if isinstance(rp, dict) and _num(rp, "ratio") is not None:
+        out.append(Figure(
+            "engine.roleplay", f"Engine: role-play turns/s (a streamed request per turn, unpaced, "
+            f"{rp.get('concurrency', '?')} conversations in flight)",
+            f"{rp['engine_turns_per_s']:.1f} turns/s",
+            f"bare AsyncOpenAI turn-by-turn loop: {rp['bare_turns_per_s']:.1f} turns/s",
+            _num(rp, "ratio"), "higher is better"))
     return out
 
 

@@ -15,6 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+from synth.persona_blocks import JudgeSpec, UserSimulator
+
 ApiStyle = Literal["completion", "chat"]
 Role = Literal["user", "assistant"]
 
@@ -69,38 +71,9 @@ class FilterRules:
 SAMPLING_FIELDS = ("top_p", "presence_penalty", "frequency_penalty", "repeat_penalty")
 NEWER_DEFAULTS: dict[str, Any] = {**{k: None for k in SAMPLING_FIELDS}, "examples": [],
                                   "examples_per_prompt": 1, "example_refs": [],
-                                  "resolved_examples": []}
-
-
-@dataclass
-class JudgeCriterion:
-    """One line of a judge's rubric: a name and what a good conversation does."""
-
-    name: str
-    description: str
-
-
-@dataclass
-class JudgeSpec:
-    """A persona's ``judge:`` block: the rubric, the pass threshold (the lowest score, 1-5,
-    that passes) and which endpoint/model judges (None: the workspace's ``judge_endpoint``)."""
-
-    criteria: list[JudgeCriterion] = field(default_factory=list)
-    threshold: float = 3.0
-    endpoint: str | None = None
-    model: str | None = None
-
-    def __post_init__(self) -> None:
-        self.threshold = float(self.threshold)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "JudgeSpec | None":
-        if d is None:
-            return None
-        d = dict(d)
-        crit = [c if isinstance(c, JudgeCriterion) else JudgeCriterion(**c)
-                for c in d.pop("criteria", [])]
-        return cls(criteria=crit, **d)
+                                  "resolved_examples": [], "method": "transcript",
+                                  "user_simulator": None}
+Method = Literal["transcript", "roleplay"]
 
 
 @dataclass
@@ -129,6 +102,10 @@ class Persona:
     # few-shot examples: whole conversations in the persona's labels ("USER: ...\nEVE: ...")
     examples: list[str] = field(default_factory=list)
     examples_per_prompt: int = 1
+    # how conversations are written: one request imagines both sides (transcript), or a
+    # simulated user talks with the persona turn by turn (roleplay: user_simulator)
+    method: Method = "transcript"
+    user_simulator: UserSimulator | None = None
     # examples given as ids of stored conversations ("- conversation: ID" or "RUN/ID"), and
     # their text in this persona's labels once a run start (or `check`) has looked them up
     # (synth.dataset.example_refs); a run's spec holds them resolved
@@ -182,6 +159,8 @@ class Persona:
         d["resolved_examples"] = list(d.get("resolved_examples") or [])
         d["rules"] = FilterRules.from_dict(d.get("rules"))
         d["judge"] = JudgeSpec.from_dict(d.get("judge"))
+        sim = d.get("user_simulator")
+        d["user_simulator"] = UserSimulator(**sim) if isinstance(sim, dict) else sim
         d["path"] = Path(d["path"]) if d.get("path") else None
         return cls(**d)
 
@@ -238,6 +217,7 @@ class RunSpec:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     repeat_penalty: float | None = None
+    method: Method = "transcript"  # roleplay: the persona's user_simulator talks with it
     # how, not what:
     concurrency: int = 4
     rpm: int | None = None
@@ -276,6 +256,10 @@ class RunSpec:
         shown = self.persona.all_examples()
         if shown and self.persona.examples_per_prompt:
             ident["examples"] = stable_id(shown, self.persona.examples_per_prompt)
+        if self.method == "roleplay":  # the persona's own prompt and the simulator shape the text
+            sim = self.persona.user_simulator
+            ident["method"] = "roleplay"
+            ident["roleplay"] = stable_id(self.persona.system_prompt, asdict(sim) if sim else None)
         return ident
 
     @classmethod
@@ -286,6 +270,7 @@ class RunSpec:
             temperature=persona.temperature,
             max_tokens=persona.max_tokens,
             stop=list(persona.stop),
+            method=persona.method,
             **persona.sampling(),
         )
         base.update({k: v for k, v in overrides.items() if v is not None})
@@ -332,6 +317,7 @@ class RunSpec:
             stop=list(d["stop"]),
             seed=d.get("seed"),
             **{k: d[k] for k in SAMPLING_FIELDS if d.get(k) is not None},
+            method=d.get("method", "transcript"),
             concurrency=d.get("concurrency", 4),
             rpm=d.get("rpm"),
             tpm=d.get("tpm"),

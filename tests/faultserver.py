@@ -313,14 +313,15 @@ class FaultServer:
         if name == "ideas":
             name = "ok"
         if not body.get("stream"):
-            return await self._whole(name, arg, writer, chat, prompt, stop, model, ideas)
+            return await self._whole(name, arg, writer, chat, prompt, stop, model, ideas, body)
         return await self._stream(name, arg, writer, body, chat, prompt, stop, model, ideas)
 
     async def _whole(self, name: str, arg: str, writer: asyncio.StreamWriter, chat: bool,
-                     prompt: str, stop: list[str], model: str, ideas: str = "ok") -> bool:
+                     prompt: str, stop: list[str], model: str, ideas: str = "ok",
+                     body: dict | None = None) -> bool:
         """A non-streamed answer, after the time its stream would have taken (chunk_delay a
         piece), with the same faults: cut, malformed, wrongjson, empty, stallmid, nousage."""
-        text, finish = self._text(prompt, chat, stop, ideas)
+        text, finish = self._text(prompt, chat, stop, ideas, body)
         pieces = len(re.findall(r"\s*\S+", text)) or 1
         if name == "stallmid":
             await asyncio.sleep(float(arg or 5))
@@ -366,10 +367,14 @@ class FaultServer:
         return f"Here is my judgement:\n```json\n{text}\n```\nThanks." if name == "jfence" else text
 
     def _text(self, prompt: str, chat: bool, stop: list[str],
-              ideas: str = "ok") -> tuple[str, str]:
+              ideas: str = "ok", body: dict | None = None) -> tuple[str, str]:
         if re.search(r"topics for conversations with", prompt, re.IGNORECASE):
             return _ideas(prompt, chat, stop, ideas, self.honour_stop)
         user, bot = self.labels
+        rp = _roleplay_turn(prompt, chat, body or {}, stop, self.labels, self.words_per_turn)
+        if rp is not None:
+            hits = [rp.find(s) for s in stop if s and s in rp] if self.honour_stop else []
+            return (rp[:min(hits)], "stop") if hits else (rp, "length")
         m = re.search(r"^Topic:\s*(.+)$", prompt, re.MULTILINE)
         topic = m.group(1).strip() if m else "something on my mind"
         filler = ("I hear you and that sounds hard to carry what would a good week look like "
@@ -402,7 +407,7 @@ class FaultServer:
         head = ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
         writer.write(head.encode())
-        text, finish = self._text(prompt, chat, stop, ideas)
+        text, finish = self._text(prompt, chat, stop, ideas, body)
         pieces = re.findall(r"\s*\S+", text) or [text]
         want_usage = bool((body.get("stream_options") or {}).get("include_usage")) and name != "nousage"
         created = int(time.time())
@@ -522,6 +527,49 @@ def _ideas(prompt: str, chat: bool, stop: list[str], mode: str,
         if hits:
             text, finish = text[:min(hits)], "stop"
     return text, finish
+
+
+# -- role-play (synth.generate.roleplay): the simulated user's side and the persona's side ------
+RP_END = "[END]"  # the end marker; a request whose instructions mention it is the user's side
+
+
+def _roleplay_turn(prompt: str, chat: bool, body: dict, stop: list[str],
+                   labels: tuple[str, str], words: int) -> str | None:
+    """One turn of a role-play conversation, or None for any other request.  Chat: a request
+    that opens with a system message (the user's side when it mentions [END]); completion: a
+    request whose first two stops are the two speakers' labels, the other's first ("\nUSER:":
+    the persona's side).  The
+    simulated user writes [END] after 1-4 of its turns (by the topic), so some conversations
+    end on the marker (one before min_turns too) and some reach max_turns; completion answers
+    run on into the other speaker's label, for the stop to cut.  A topic with "leak" in it
+    gets a user that writes the persona's label inside its own turn."""
+    user, bot = labels
+    msgs = body.get("messages") or []
+    if chat:
+        if not msgs or msgs[0].get("role") != "system" or JUDGE_MARK in prompt:
+            return None
+        side = "user" if RP_END in str(msgs[0].get("content")) else "persona"
+        done = len([m for m in msgs[1:] if not str(m.get("content")).startswith("(Write your")])
+    else:
+        if set(stop[:2]) != {f"\n{user}:", f"\n{bot}:"}:
+            return None
+        side = "persona" if stop[0] == f"\n{user}:" else "user"
+        done = len(re.findall(rf"^(?:{user}|{bot}):", prompt, re.MULTILINE)) - 1
+    m = re.search(r"Topic:\s*(.+)$", prompt, re.MULTILINE)
+    topic = m.group(1).strip() if m else "my week"
+    filler = "that sounds like a lot to carry so what would one small step this week".split()
+    said = " ".join(filler[(done + j) % len(filler)] for j in range(words))
+    if side == "user":
+        import zlib
+
+        ends_after = 1 + zlib.crc32(topic.encode()) % 4
+        text = ("Thanks, that really helps. " + RP_END if done // 2 >= ends_after
+                else f"I keep thinking about {topic}, {said}.")
+        if "leak" in topic:  # a simulated user that writes the persona's turn too
+            text = f"{text} {bot}: I would tell you to rest."
+    else:
+        text = said.capitalize() + "?"
+    return text if chat else f" {text}\n{bot if side == 'user' else user}: and so on"
 
 
 def _sse(data: str) -> bytes:

@@ -66,6 +66,10 @@ def _store(raw, figures):
 def _engine(raw, figures):
     for row in raw["results"]:
         assert row["engine_conv_per_s"] > 0 and row["bare_conv_per_s"] > 0
+    rp = raw["roleplay"]  # both sides made the same turn-by-turn requests
+    assert rp["engine_turns_per_s"] > 0 and rp["bare_turns_per_s"] > 0
+    assert len({turns for _, turns in rp["turns"]}) == 1, rp["turns"]
+    assert any(f.key == "engine.roleplay" for f in figures)
 
 
 def _export(raw, figures):

@@ -226,3 +226,51 @@ def test_sigkill_at_20_random_moments_then_the_run_completes(tmp_path, seed):
     # most kills must land while the process was working, or this test proves little
     assert sum(landed.values()) >= KILLS - 3, landed
     assert landed.get("export", 0) >= 2 and landed.get("write", 0) >= 4
+
+
+RP_TARGET = 40
+RP_KILLS = 6
+
+
+def test_sigkill_mid_roleplay_then_resume_stores_each_conversation_once(tmp_path):
+    """Role-play (a request per turn): kill -9 while turns stream, start again, six times.  A
+    conversation is stored whole at its end, so one cut off mid-turn is written again from its
+    first turn; none is lost and none is stored twice."""
+    rng = random.Random(SEEDS[0])
+    ws, _, _ = make_workspace(tmp_path / "ws", RP_TARGET, name="rp")
+    env = cli_env(ws.root)
+    store = Store(ws.runs_dir)
+    counts: list[int] = []
+    landed = 0
+    with FaultProc(turns=6, words_per_turn=8) as fp:
+        cmd = chatsynth_cmd() + ["run", "--topics", "rp", "--base-url", fp.url, "--model",
+                                 "fault-model", "--style", "completion", "--method", "roleplay",
+                                 "--concurrency", "4", "-q"]
+        for _ in range(RP_KILLS):
+            fp.reset()
+            fp.set_delay(0.004)
+            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            _wait_for(lambda: proc.poll() is not None or fp.log(), 20, step=0.05)
+            time.sleep(rng.uniform(0.1, 0.8))
+            landed += _kill(proc)
+            (path,) = ws.runs_dir.glob("*/conversations.jsonl")
+            run_id = path.parent.name
+            res = store.load(run_id)
+            assert [p for p in res.problems if "half-written last line" not in p] == []
+            assert all(c.status == "complete" for c in res.conversations)  # a kill keeps no partial
+            assert duplicate_complete_ids(path) == {}
+            counts.append(len(res.conversations))
+            assert counts == sorted(counts), "the finished count went down"
+        fp.reset()
+        fp.set_delay(0.0)
+        r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+    convs = store.load(run_id).conversations
+    assert len(convs) == RP_TARGET and len({c.id for c in convs}) == RP_TARGET
+    assert duplicate_complete_ids(path) == {}
+    for c in convs:
+        roles = [t.role for t in c.turns]
+        assert c.params["method"] == "roleplay" and roles[0] == "user" and roles[-1] == "assistant"
+        assert all(a != b for a, b in zip(roles, roles[1:]))
+    assert landed >= RP_KILLS - 1 and counts[-1] < RP_TARGET, (landed, counts)

@@ -231,7 +231,7 @@ def test_judging_a_run_whose_persona_has_no_rubric_is_refused_naming_the_file(cl
 
 def test_a_judge_block_round_trips_through_save(ws):
     from synth.library.personas import load_persona, save_persona
-    from synth.models import JudgeCriterion, JudgeSpec
+    from synth.persona_blocks import JudgeCriterion, JudgeSpec
 
     path = ws.personas_dir / "eve.yaml"
     p = load_persona(path)

@@ -153,3 +153,21 @@ def test_cli_run_with_no_configuration_uses_the_embedded_model(cli, workspace):
                      if "stored in:" in ln))
     recs = [json.loads(x) for x in path.read_text().splitlines()[1:]]
     assert len(recs) == 2 and all(x["model"] == "gemma-3-270m" and x["raw_text"] for x in recs)
+
+
+def test_cli_roleplay_of_eve_on_the_embedded_model(cli, workspace):
+    """Role-play offline: Eve's shipped user_simulator, completion style, each turn a request to
+    the embedded model stopping at the other speaker's label."""
+    r = cli("run", "--persona", "eve", "--topics", "eve", "--limit", "1", "--endpoint", "local",
+            "--method", "roleplay", "-q", timeout=600)
+    assert r.returncode == 0, r.stderr
+    path = Path(next(ln.split("stored in:")[1].strip() for ln in r.stdout.splitlines()
+                     if "stored in:" in ln))
+    (rec,) = [json.loads(x) for x in path.read_text().splitlines()[1:]]
+    roles = [t["role"] for t in rec["turns"]]
+    assert rec["params"]["method"] == "roleplay" and rec["model"] == "gemma-3-270m"
+    assert roles[0] == "user" and roles[-1] == "assistant" and len(roles) >= 2
+    assert all(a != b for a, b in zip(roles, roles[1:]))
+    assert not any(t["text"].startswith(("USER:", "EVE:")) for t in rec["turns"])
+    side = rec["params"]["usage_by_side"]
+    assert side["user"]["completion_tokens"] > 0 and side["assistant"]["completion_tokens"] > 0

@@ -77,6 +77,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if not args.base_url and cfg.endpoint(args.endpoint).is_embedded:
         raise BatchError("the embedded model takes no batch jobs; give --endpoint with a Batch "
                          "API, or --base-url and --model for vllm run-batch", field="endpoint")
+    if (args.method or persona.method) == "roleplay":  # each turn waits on the one before it
+        raise BatchError("role-play is written turn by turn, which a batch job can't do; give "
+                         "--method transcript", field="method")
     session = EndpointSession(cfg, name=args.endpoint, base_url=args.base_url, model=args.model,
                               style=args.style, key_name=args.key_name, persona_style=persona.style)
     with session as ep:

@@ -68,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model id (default: the endpoint's default_model)")
     p.add_argument("--style", choices=["chat", "completion"])
     p.add_argument("--max-tokens", type=int)
+    p.add_argument("--method", choices=["transcript", "roleplay"], help="default: the persona's")
     p.add_argument("--limit", type=int, help="what one `run --limit N` start writes: at most N of "
                    "the conversations not stored yet (default: all of them)")
     p.add_argument("--judge", action="store_true", help="as `run --judge`: add the judge's "
@@ -202,7 +203,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     style = args.style or (persona.style if ep.is_embedded else ep.style)
     spec = RunSpec.for_persona(persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
                                endpoint=ep.name, model=model, style=style, max_tokens=args.max_tokens,
-                               limit=args.limit)
+                               limit=args.limit, method=args.method)
     judge = judge_model(cfg, persona, ep.name, model, args.judge_endpoint, args.judge_model) \
         if args.judge else None
     until = Until(args.until_pass, args.max, max(args.max_per_topic, spec.per_topic)) \

@@ -138,6 +138,11 @@ def cmd_personas(args: argparse.Namespace) -> int:
             refs = f", by id: {', '.join(p.example_refs)}" if p.example_refs else ""
             print(f"  examples: {len(p.examples) + len(p.example_refs)} ({p.examples_per_prompt} "
                   f"a prompt{refs})")
+        if p.user_simulator or p.method != "transcript":
+            sim = p.user_simulator
+            print(f"  method: {p.method}" + (f"   user simulator: {sim.min_turns} to "
+                  f"{sim.max_turns} turns, ends on {sim.end_marker}, {len(sim.briefs)} briefs"
+                                           if sim else ""))
         print(f"  stop: {', '.join(repr(s) for s in p.stop) or '(none)'}")
         print("  rules: " + ", ".join(r.name for r in p.rules.patterns) if p.rules.patterns else "  rules: defaults")
         print("  system prompt:")

@@ -80,6 +80,9 @@ def add_spec_args(p: argparse.ArgumentParser, *, limit_help: str) -> None:
     p.add_argument("--stop", action="append", metavar="S",
                    help="stop sequence (repeatable; replaces the persona's; \\n is a newline)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--method", choices=("transcript", "roleplay"), help="one request writes the "
+                   "whole conversation, or a simulated user talks with the persona turn by turn "
+                   "(its user_simulator: block); default: the persona's method")
     for name, what in (("top-p", "nucleus sampling, above 0 and at most 1"),
                        ("presence-penalty", "-2 to 2"), ("frequency-penalty", "-2 to 2"),
                        ("repeat-penalty", "llama.cpp and vLLM; 1 is none")):
@@ -99,7 +102,7 @@ def spec_from_args(args: argparse.Namespace, persona: Any, topics: Any, ep: Any,
         persona, topics, per_topic=args.per_topic or int(defaults.get("per_topic", 1)),
         endpoint=ep.name, model=ep.model, style=ep.style, temperature=args.temperature,
         max_tokens=args.max_tokens, stop=[unescape_stop(s) for s in args.stop] if args.stop else None,
-        seed=args.seed, limit=args.limit, **{k: getattr(args, k) for k in checks.SAMPLING}, **how)
+        seed=args.seed, limit=args.limit, method=getattr(args, "method", None), **{k: getattr(args, k) for k in checks.SAMPLING}, **how)
 
 
 def wants_stream(choice: bool | None, tty: bool, stops: list[str], sent: list[str]) -> bool:
@@ -155,6 +158,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             args, persona, topics, ep, defaults,
             concurrency=args.concurrency or session.concurrency or int(defaults.get("concurrency", 4)),
             rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget)
+        from synth.cli.run_roleplay import open_user_side
+
+        args.user_ep = open_user_side(stack, cfg, spec, ep)  # role-play: the simulated user's
         stream = wants_stream(args.stream, sys.stdout.isatty(), list(spec.stop),
                               ep.request_stops(spec.stop))
         return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg), judge, stream))
@@ -188,7 +194,7 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
                judge: Any = None, stream: bool = True) -> int:
     from synth.generate.engine import Engine, EngineOptions
     from synth.generate.limits import Backoff
-    from synth.cli.run_judge import JudgePipe, UntilPass, passing
+    from synth.cli.run_judge import JudgePipe, UntilPass, merge_rounds, passing
 
     engine: Any = None
     loop = asyncio.get_running_loop()
@@ -224,7 +230,8 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
                 spec.limit, stop_reason = until.next_limit(have)
                 if not spec.limit:
                     break
-            engine = Engine(store, ep, cost_fn=cost_fn, options=EngineOptions(
+            engine = Engine(store, ep, cost_fn=cost_fn, user_endpoint=getattr(args, "user_ep", None),
+                            options=EngineOptions(
                 backoff=Backoff(max_attempts=args.max_attempts), pause_ends_run=True,
                 storm_window_s=args.pause_after,
                 storm_threshold=min(8, max(2, spec.concurrency * 2)), emit_chunks=False,
@@ -251,7 +258,7 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
                 elif isinstance(ev, RunPaused):
                     bar.note(f"paused: {ev.reason}")
                 elif isinstance(ev, RunFinished):
-                    finished = _merge(finished, ev)
+                    finished = merge_rounds(finished, ev)
             if pipe is not None:
                 await pipe.wait()
                 pipe.live_pass = 0
@@ -276,7 +283,8 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
             for t in list(pipe.tasks):
                 t.cancel()
             await pipe.judge.ep.aclose()
-        await ep.aclose()
+        for e in {id(x): x for x in (ep, getattr(args, "user_ep", None)) if x}.values():
+            await e.aclose()
         bar.clear()
     assert finished is not None
     print_summary(finished, spec, sys.stdout)
@@ -315,20 +323,6 @@ def _extra(pipe: Any, until: Any, have: int) -> str:
         parts.append(f"judge {j.judged + j.cached} ({j.failed} failed), "
                      f"{j.prompt_tokens + j.completion_tokens:,} tok, {cost}")
     return " | ".join(parts)
-
-
-def _merge(prev: RunFinished | None, ev: RunFinished) -> RunFinished:
-    """One summary over the rounds of an "until N pass" run."""
-    import dataclasses
-
-    if prev is None:
-        return ev
-    cost = None if prev.cost is None or ev.cost is None else prev.cost + ev.cost
-    return dataclasses.replace(
-        ev, failed=ev.failed + prev.failed, discarded=ev.discarded + prev.discarded,
-        prompt_tokens=ev.prompt_tokens + prev.prompt_tokens, cost=cost,
-        completion_tokens=ev.completion_tokens + prev.completion_tokens,
-        elapsed_s=ev.elapsed_s + prev.elapsed_s, already_done=prev.already_done)
 
 
 class ProgressLine:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from synth.curate.filters import check
+from synth.generate.events import RunFinished
 
 
 class JudgePipe:
@@ -82,3 +83,17 @@ class UntilPass:
                 return 0, f"reached --max {self.max_new} with {have}/{self.target} passing"
             need = min(need, left)
         return need, ""
+
+
+def merge_rounds(prev: RunFinished | None, ev: RunFinished) -> RunFinished:
+    """One summary over the rounds of an "until N pass" run."""
+    import dataclasses
+
+    if prev is None:
+        return ev
+    cost = None if prev.cost is None or ev.cost is None else prev.cost + ev.cost
+    return dataclasses.replace(
+        ev, failed=ev.failed + prev.failed, discarded=ev.discarded + prev.discarded,
+        prompt_tokens=ev.prompt_tokens + prev.prompt_tokens, cost=cost,
+        completion_tokens=ev.completion_tokens + prev.completion_tokens,
+        elapsed_s=ev.elapsed_s + prev.elapsed_s, already_done=prev.already_done)

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from synth.errors import LibraryError
-from synth.models import JudgeCriterion, Persona, Turn, stable_id
+from synth.models import Persona, Turn, stable_id
+from synth.persona_blocks import JudgeCriterion
 from synth.curate.filters import Reason
 
 SCORE_MIN, SCORE_MAX = 1, 5

@@ -49,6 +49,7 @@ from typing import Any, AsyncIterator, Callable
 from synth.generate import transcript
 from synth.generate.endpoints import Endpoint
 from synth.generate.engine_conv import ConversationWork, _Live
+from synth.generate.roleplay import RoleplayWork
 from synth.errors import ChatsynthError
 from synth.generate.events import Event, Progress, RunFinished, RunPaused, RunResumed, RunStarted
 from synth.generate.limits import Backoff, Cooldown, Storm, TokenBucket
@@ -90,11 +91,12 @@ class EngineOptions:
     probe: bool = True  # test the endpoint once before the first request
 
 
-class Engine(ConversationWork):
+class Engine(RoleplayWork, ConversationWork):
     def __init__(self, store: Any, endpoint: Endpoint, *, options: EngineOptions | None = None,
-                 cost_fn: CostFn | None = None) -> None:
+                 cost_fn: CostFn | None = None, user_endpoint: Endpoint | None = None) -> None:
         self.store = store
         self.endpoint = endpoint
+        self.user_endpoint = user_endpoint  # role-play: the simulated user's, when not the same
         self.opt = options or EngineOptions()
         self.cost_fn = cost_fn if cost_fn is not None else default_cost_fn()
         self.verdicts: dict[str, Any] = {}  # conversation id -> filters.Verdict
@@ -235,6 +237,9 @@ class Engine(ConversationWork):
             raise EngineError(f"no price is known for model {ep.model!r}, so a budget can't be "
                               "enforced; add it under `prices:` in chatsynth.yaml or drop --budget",
                               field="budget")
+        if spec.method == "roleplay" and spec.persona.user_simulator is None:
+            raise EngineError(f"persona {spec.persona.id!r} has no user_simulator: block, so it "
+                              "can't be written by role-play", field="method")
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._wake = asyncio.Event()

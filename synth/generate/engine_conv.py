@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from synth.generate import transcript
 from synth.generate.assemble import build_conversation
@@ -45,6 +46,7 @@ class _Live:
     discard: bool = False
     stored: bool = False  # in the store: a cancel now must not add a partial record
     retry: bool = False  # cut off to be written again: store nothing, count nothing
+    rp: Any = None  # a role-play conversation's turns so far (synth.generate.roleplay)
 
     @property
     def raw(self) -> str:
@@ -60,11 +62,23 @@ class _Live:
         self.streaming = False
 
 
+@dataclass
+class TurnRequest:
+    """One request of a conversation written turn by turn (role-play): what ``_stream`` sends
+    in place of the conversation's own prompt."""
+
+    prompt: Prompt
+    stops: list[str]
+    endpoint: Any
+    max_tokens: int
+
+
 class ConversationWork:
     """The per-conversation half of the engine (see the module's first lines)."""
 
-    async def _gate(self, live: _Live) -> None:
-        """Wait for: not paused, no cooldown, RPM/TPM room, budget room."""
+    async def _gate(self, live: _Live, req: TurnRequest | None = None) -> None:
+        """Wait for: not paused, no cooldown, RPM/TPM room, budget room (``req``: one turn of a
+        role-play conversation; its reservation adds to the conversation's)."""
         spec = self.spec
         while True:
             if self._outcome:
@@ -76,23 +90,25 @@ class ConversationWork:
                 await self._cooldown.wait()
                 continue
             break
-        ptok = estimate_tokens(live.prompt.text)
+        text = (req or live).prompt.text
+        max_tokens = req.max_tokens if req else spec.max_tokens
+        ptok = estimate_tokens(text)
         if spec.budget is not None:
             # conservative: at least a token per 3 characters of prompt (more where the server
             # has reported more), and every output token the request allows
-            worst_p = int(len(live.prompt.text) * self._tokens_per_char) + 1
-            worst = self._price(max(ptok, worst_p), spec.max_tokens) or 0.0
+            worst_p = int(len(text) * self._tokens_per_char) + 1
+            worst = self._price(max(ptok, worst_p), max_tokens) or 0.0
             if self._cost + self._reserved + worst > spec.budget + 1e-12:
                 self._budget_hit = True
                 self._reason = (f"stopped before the budget of ${spec.budget:.4f} would be "
                                 f"exceeded (spent ${self._cost:.4f})")
                 raise _Budget()
-            live.reserved = worst
+            live.reserved += worst
             self._reserved += worst
         if self._rpm:
             await self._rpm.acquire(1)
         if self._tpm:
-            await self._tpm.acquire(ptok + spec.max_tokens)
+            await self._tpm.acquire(ptok + max_tokens)
         if self._outcome:
             raise asyncio.CancelledError()
 
@@ -123,7 +139,8 @@ class ConversationWork:
                                                attempt=live.attempt))
                 self._dirty = True
                 try:
-                    end = await self._stream(live)
+                    end = await (self._roleplay(live) if spec.method == "roleplay"
+                                 else self._stream(live))
                 except FatalError as err:
                     self._release(live)
                     self._fail(item, err.message)
@@ -162,13 +179,16 @@ class ConversationWork:
             self._release(live)
             self._cancelled(live)
 
-    async def _stream(self, live: _Live) -> StreamEnd:
-        """Ask for the conversation and take its text in: the stop search looks only at the
-        new piece and the few characters before it, and chunks for the UI are merged."""
+    async def _stream(self, live: _Live, req: TurnRequest | None = None) -> StreamEnd:
+        """Ask for the conversation (or, ``req``, one turn of it) and take its text in: the stop
+        search looks only at the new piece and the few characters before it, and chunks for
+        the UI are merged."""
         spec = self.spec
         cid = live.cid
-        live.started = time.monotonic()
-        stops = self._stops
+        if req is None:
+            live.started = time.monotonic()
+        prompt = (req or live).prompt
+        stops = req.stops if req else self._stops
         keep = max((len(s) for s in stops), default=1) - 1  # a stop may start this far back
         emit_chunks = self.opt.emit_chunks
         interval = self.opt.chunk_interval_s
@@ -182,8 +202,9 @@ class ConversationWork:
         if not streamed:
             live.streaming = True  # in flight: the whole answer comes at the end
         gen = stream_completion(
-            self.endpoint, prompt=live.prompt.text, messages=live.prompt.messages or None,
-            style=live.prompt.style, max_tokens=spec.max_tokens, temperature=spec.temperature,
+            req.endpoint if req else self.endpoint, prompt=prompt.text,
+            messages=prompt.messages or None, style=prompt.style,
+            max_tokens=req.max_tokens if req else spec.max_tokens, temperature=spec.temperature,
             stop=stops, stream=streamed,
             # the k-th conversation of a topic gets its own seed, or all k would be the same
             seed=None if spec.seed is None else spec.seed + live.item.k,

@@ -198,6 +198,10 @@ class UntilEstimate:
 def estimate_run(spec: Any, *, overrides: Mapping[str, Mapping[str, float]] | None = None,
                  local: bool = False, stored: Sequence[Any] = ()) -> RunEstimate:
     """What a run will cost, without a request.  ``stored``: the run's conversations so far."""
+    if getattr(spec, "method", "transcript") == "roleplay":  # a request per turn, growing
+        from synth.generate.roleplay_estimate import estimate_roleplay
+
+        return estimate_roleplay(spec, overrides=overrides, local=local, stored=stored)
     from synth.generate.planner import plan
     from synth.generate.prompts import pick_examples, render
     from synth.tokens import counter_for

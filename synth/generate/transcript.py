@@ -216,6 +216,10 @@ def truncation(conv: Conversation, turns: Sequence[Turn] | None = None) -> str |
     if not last or not kept.rstrip().endswith(last):
         return None  # the cut fell after the conversation ended, in text the parser dropped
     if conv.trim.stop is None:
+        if conv.finish_reason == "max_turns":  # role-play: the simulated user never ended it
+            limit = (conv.params.get("user_simulator") or {}).get("max_turns")
+            return "reached max_turns" + (f" ({limit})" if limit else "") + \
+                " before the simulated user ended the conversation"
         if conv.finish_reason != "length":
             return None
         limit = conv.params.get("max_tokens")

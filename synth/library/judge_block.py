@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from synth.errors import LibraryError
-from synth.models import JudgeCriterion, JudgeSpec
+from synth.persona_blocks import JudgeCriterion, JudgeSpec
 from synth.library.yamlio import item_line, key_lines, unknown_key_message
 
 JUDGE_KEYS = {"criteria", "threshold", "endpoint", "model"}

@@ -17,6 +17,9 @@ from synth.errors import Collector, LibraryError
 from synth.models import SAMPLING_FIELDS, FilterRules, PatternRule, Persona
 from synth.library.examples import parse_examples
 from synth.library.judge_block import judge_to_mapping, parse_judge
+from synth.library.simulator_block import (
+    parse_method, parse_simulator, simulator_to_mapping, update_simulator,
+)
 from synth.library.yamlio import (
     atomic_write_text, dump_yaml, item_line, key_lines, load_yaml_mapping, parse_yaml,
     parse_yaml_document, read_text, unknown_key_message,
@@ -26,7 +29,7 @@ PLACEHOLDERS = {"topic", "context", "name", "description", "persona_label", "use
 REQUIRED = ("name", "persona_label", "user_label", "system_prompt", "synthesis_prompt")
 PERSONA_KEYS = {
     *REQUIRED, "description", "style", "temperature", "max_tokens", "stop", "rules",
-    "judge", *SAMPLING_FIELDS, "examples", "examples_per_prompt",
+    "judge", *SAMPLING_FIELDS, "examples", "examples_per_prompt", "method", "user_simulator",
 }
 RULE_KEYS = set(FilterRules.__dataclass_fields__)
 PATTERN_KEYS = set(PatternRule.__dataclass_fields__)
@@ -44,17 +47,18 @@ def template_placeholders(template: str) -> list[str]:
     return names
 
 
-def check_template(template: str, *, path: Path | None, line: int | None, field: str) -> None:
+def check_template(template: str, *, path: Path | None, line: int | None, field: str,
+                   allowed: set[str] = PLACEHOLDERS) -> None:
     try:
         names = template_placeholders(template)
     except ValueError as exc:
         raise LibraryError(f"bad brace in template ({exc}); write a literal brace as {{{{ or }}}}",
                            path=path, line=line, field=field) from None
     for name in names:
-        if name not in PLACEHOLDERS:
+        if name not in allowed:
             raise LibraryError(
                 f"unknown placeholder {{{name}}} (allowed: "
-                + ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS)) + ")",
+                + ", ".join("{" + p + "}" for p in sorted(allowed)) + ")",
                 path=path, line=line, field=field)
 
 
@@ -228,6 +232,14 @@ def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
         examples, refs = take(parse_examples, data.get("examples"), vals["user_label"],
                               vals["persona_label"], path=path, line=lines.get("examples")) \
             or ([], [])
+    method = take(parse_method, data.get("method"), path=path, line=lines.get("method"))
+    sim = take(parse_simulator, data.get("user_simulator"),
+               (vals["persona_label"], vals["user_label"]), path=path,
+               line=lines.get("user_simulator"))
+    if method == "roleplay" and sim is None and "user_simulator" not in data:
+        take.add(LibraryError("method roleplay needs a user_simulator: block (the simulated "
+                              "user's prompt)", path=path, line=lines.get("method"),
+                              field="method"))
     take.done()
     return Persona(
         id=persona_id,
@@ -248,6 +260,8 @@ def persona_from_mapping(data: Any, path: Path | None, persona_id: str,
         examples=examples,
         examples_per_prompt=sampling["examples_per_prompt"],
         example_refs=refs,
+        method=method or "transcript",  # type: ignore[arg-type]
+        user_simulator=sim,
     )
 
 
@@ -362,6 +376,10 @@ def persona_to_mapping(persona: Persona) -> dict[str, Any]:
         d["rules"] = rd
     if persona.judge is not None:
         d["judge"] = judge_to_mapping(persona.judge)
+    if persona.method != "transcript":
+        d["method"] = persona.method
+    if persona.user_simulator is not None:
+        d["user_simulator"] = simulator_to_mapping(persona.user_simulator, _literal)
     return d
 
 
@@ -397,6 +415,10 @@ def save_persona(persona: Persona, path: Path | None = None) -> Path:
         if old is not None and key in doc and getattr(old, key) == getattr(persona, key) and (
                 key != "examples" or old.example_refs == persona.example_refs):
             continue  # unchanged: keep the user's text, quoting and comments
+        if key == "user_simulator" and isinstance(doc.get(key), dict):
+            update_simulator(doc[key], old and old.user_simulator, persona.user_simulator,
+                             _literal)  # changed key by key: the block's comments stay
+            continue
         if (key == "examples" and old is not None and isinstance(doc.get(key), list)
                 and persona.examples[:len(old.examples)] == old.examples
                 and old.example_refs == persona.example_refs):

@@ -79,6 +79,12 @@ class PersonaForm(Guarded, VerticalScroll):
             with Vertical(classes="field-cell"):
                 yield Label("User label", classes="field-label")
                 yield _field("user_label", "USER")
+            with Vertical(classes="field-cell style-cell"):  # role-play needs user_simulator:
+                yield Label("Method", classes="field-label")
+                yield Select([("transcript", "transcript"), ("roleplay", "roleplay")],
+                             allow_blank=False, value="transcript", id="pf-method", compact=True,
+                             tooltip="transcript: one request writes the conversation; roleplay: "
+                             "the persona's user_simulator talks with it turn by turn")
         with Horizontal(classes="field-row"):
             with Vertical(classes="field-cell style-cell"):
                 yield Label("Style", classes="field-label")
@@ -124,6 +130,7 @@ class PersonaForm(Guarded, VerticalScroll):
                 self.query_one(f"#pf-{key}", Input).value = "" if value is None else f"{value:g}"
             self.query_one("#pf-examples", Static).update(_examples_line(p))
             self.query_one("#pf-style", Select).value = p.style if p else "completion"
+            self.query_one("#pf-method", Select).value = p.method if p else "transcript"
             self.query_one("#pf-stop", TextArea).load_text(stops_to_text(p.stop) if p else "")
             self.query_one("#pf-system_prompt", TextArea).load_text(p.system_prompt if p else "")
             self.query_one("#pf-synthesis_prompt", TextArea).load_text(p.synthesis_prompt if p else "")
@@ -142,6 +149,7 @@ class PersonaForm(Guarded, VerticalScroll):
             "max_tokens": _number(val("max_tokens")),
             **{key: _number(val(key)) for key in SAMPLING_FIELDS},
             "style": self.query_one("#pf-style", Select).value,
+            "method": self.query_one("#pf-method", Select).value,
             "stop": text_to_stops(self.query_one("#pf-stop", TextArea).text),
             "system_prompt": self.query_one("#pf-system_prompt", TextArea).text,
             "synthesis_prompt": self.query_one("#pf-synthesis_prompt", TextArea).text,
