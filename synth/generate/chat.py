@@ -5,7 +5,8 @@ Two modes:
   one), with the conversation so far.  Completion style continues the transcript in the
   persona's labels and ends the prompt with the persona's label; the request stops at the
   user's label (``\\nUSER:``) and the persona's own, so each answer is one turn.  Chat style
-  sends the rendered prompt as the system message (told to answer as the persona, one turn) and the turns as messages.
+  sends the rendered prompt as the system message (told to answer as the persona, one turn)
+  and the turns as messages.
 - ``finetuned``: only the persona's exported ``system_prompt`` and the turns as chat messages,
   as a model fine-tuned on the export will be used; a completion-only endpoint gets the system
   prompt, then the transcript in the export's completion format (turns joined by a blank line,
