@@ -72,3 +72,16 @@ def test_bad_input(cli, fs, ws):
     assert "nothing to save yet" in r.stderr and "nothing to answer again" in r.stderr
     assert "/bogus: no such command" in r.stderr
     assert not fs.requests
+
+
+def test_endpoint_down_says_so_and_keeps_the_turn(cli, ws):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = cli("chat", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
+            input="hi\n/save\n")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "no answer: connection failed" in r.stderr and "(1 turns) is kept" in r.stderr
+    assert "nothing to save yet" in r.stderr
