@@ -373,3 +373,44 @@ class Services:
         judge = Judge(ep, persona, rubric, cache=cache, cost_fn=self.cost_fn(), concurrency=conc)
         close = None if session.server is not None else session.close
         return JudgeJob(judge, items, close=close)
+
+    # -- the Library's live preview (synth.dataset.preview) ---------------------------------
+    @property
+    def preview(self):
+        """The preview area of the store: samples written from the persona form."""
+        from synth.dataset.preview import PreviewArea, preview_root
+
+        return PreviewArea(preview_root(self.ws.root))
+
+    def preview_target(self) -> tuple[str, str, str]:
+        """(endpoint, model, style) a sample is written with: the workspace's default endpoint."""
+        ep = self.ws.config.endpoint(None)
+        style = "completion" if ep.is_embedded else ep.style
+        return ep.name, self.default_model(ep.name), style
+
+    def preview_prompt(self, persona: Persona, topic) -> tuple[object, int, str]:
+        """The prompt the next sample of ``topic`` sends, its token count and the encoding."""
+        from synth.tokens import counter_for
+
+        name, model, style = self.preview_target()
+        persona = self.resolve_examples(persona)
+        prompt = self.preview.next_prompt(persona, topic, endpoint=name, model=model, style=style)
+        counter = counter_for(model)
+        n = counter.chat_tokens(prompt.messages) if prompt.style == "chat" else counter.count(prompt.text)
+        return prompt, n, counter.encoding_name
+
+    def preview_job(self, persona: Persona, topic, note=lambda text: None):
+        """A SampleJob for one sample (blocking: opens the endpoint, starting an embedded model
+        if that is the default); run it with ``job.run(on_event)``, then ``job.close()``."""
+        from synth.dataset.preview import SampleJob
+
+        name, model, style = self.preview_target()
+        persona = self.resolve_examples(persona)
+        spec = self.preview.spec(persona, topic, endpoint=name, model=model, style=style)
+        session, _label = self.endpoint_session(name, model, note)
+        job = SampleJob(self.preview, spec, session.endpoint, cost_fn=self.cost_fn())
+        job.close = (lambda: None) if session.server is not None else session.close
+        return job
+
+    def preview_samples(self, persona_id: str):
+        return self.preview.samples(persona_id)

@@ -3,7 +3,8 @@
 Left: the personas and the topic sources.  Middle: the selected persona, as a card to read
 until the user starts editing, then as a form validated as you type (built on first use: it
 is the heaviest part of the screen).  Right: the selected topic source's topics (or a folder's
-documents).
+documents); while the form is open, the live preview instead (``library_preview``): the prompt
+the form renders, and F5 writes one sample.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from synth.models import Persona, TopicSource
 from tui.screens.base import BaseScreen
 from tui.screens.dialogs import UnsavedDialog
 from tui.screens.library_actions import LibraryFileActions
+from tui.screens.library_preview import LibraryPreview
 from tui.widgets.persona_card import PersonaCard
 from tui.widgets.topic_editor import TopicEditor
 
@@ -43,7 +45,7 @@ class SourceList(OptionList):
     ]
 
 
-class LibraryScreen(LibraryFileActions, BaseScreen):
+class LibraryScreen(LibraryPreview, LibraryFileActions, BaseScreen):
     MODE = "library"
     TITLE = "Library"
     HOME = "#persona-list"
@@ -53,13 +55,19 @@ Enter (or e, or the Edit button) edits it in a form where every field is checked
 with the same messages as `chatsynth check`; Ctrl+S saves to its YAML file (your comments are
 kept), Esc leaves the form (asking first if there are unsaved changes). In the persona list: n new, d duplicate, r rename, Delete removes (after asking).
 Topic lists on the right: a add, e edit, Delete removes, Shift+↑/↓ reorder, i imports a text
-file, / filters. A folder source shows its documents."""
+file, / filters. A folder source shows its documents.
+While editing, the preview on the right shows the synthesis prompt the form renders for a topic
+(pick it above the prompt) with its token count, as you type. F5 (also from the list: it opens
+the editor) writes one sample conversation from the form as it is (saved or not), streamed in, with the filters' verdict; editing the form
+cancels it. Samples are kept apart from runs (never in Review or an export), listed per persona
+version; k on one keeps it as a few-shot example of the (saved) persona."""
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save persona"),
         Binding("ctrl+e", "edit_persona", "Edit persona"),
         Binding("ctrl+r", "reload", "Reload", show=False),
         Binding("ctrl+g", "try_persona", "Try it"),
+        Binding("f5", "preview_sample", "Sample"),
     ]
 
     def __init__(self) -> None:
@@ -157,6 +165,9 @@ file, / filters. A folder source shows its documents."""
             f"Persona: {persona.name} ({persona.id}.yaml)" if persona else "Persona")
         if self.form is not None:
             self.form.load(persona)
+            self.preview_topics()
+            self.refresh_preview()
+            self.list_preview_samples()
         else:
             self.query_one(PersonaCard).show(persona)
 
@@ -165,11 +176,18 @@ file, / filters. A folder source shows its documents."""
         if self.form is None:
             from tui.widgets.persona_form import PersonaForm
 
+            from tui.widgets.preview_pane import PreviewPane
+
             form = PersonaForm(id="persona-form")
             await self.query_one("#persona-pane").mount(form)
+            await self.query_one("#library").mount(PreviewPane(id="preview-pane"))
+            self.add_class("-editing")
             self.query_one(PersonaCard).display = False
             self.form = form
             form.load(self.current)
+            self.preview_topics()
+            self.refresh_preview()
+            self.list_preview_samples()
             self.query_one("#persona-edit").display = False
             self.query_one("#persona-save").display = True
             self.refresh_bindings()  # the footer now offers Save instead of Edit
@@ -179,8 +197,14 @@ file, / filters. A folder source shows its documents."""
     async def close_editor(self) -> None:
         """Back to the read-only card of the (saved) persona; the list gets the focus."""
         form, self.form = self.form, None
+        if self.job is not None and self.job is not True:
+            self.job.cancel("the editor was closed")
+        self.job = None
         if form is not None:
             await form.remove()
+        if self.pane is not None:
+            await self.pane.remove()
+        self.remove_class("-editing", "-preview")
         card = self.query_one(PersonaCard)
         card.display = True
         card.show(self.current)
@@ -222,6 +246,10 @@ file, / filters. A folder source shows its documents."""
         focus is on (the -topics class, app.tcss)."""
         widget = event.widget
         ids = {w.id for w in widget.ancestors_with_self}
+        if "preview-pane" in ids:
+            self.add_class("-preview")
+        elif "persona-pane" in ids:
+            self.remove_class("-preview")
         if ids & {"source-list", "source-new", "source-delete", "topic-editor"}:
             self.add_class("-topics")
         elif ids & {"persona-list", "persona-pane", "persona-new", "persona-duplicate",
@@ -233,6 +261,8 @@ file, / filters. A folder source shows its documents."""
             return self.form is None
         if action == "save":
             return self.form is not None
+        if action == "preview_sample":
+            return self.current is not None
         return True
 
     async def action_edit_persona(self) -> None:
@@ -258,6 +288,8 @@ file, / filters. A folder source shows its documents."""
             editor = self.query_one(TopicEditor)
             if source is not None and (editor.source is None or editor.source.id != source.id):
                 editor.load(source)
+        elif event.option_list.id == "preview-list":
+            self.preview_highlighted()
 
     async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_list.id == "persona-list":
@@ -348,6 +380,8 @@ file, / filters. A folder source shows its documents."""
             ("New topic list", "Create a YAML topic list", self.action_new_source),
             ("Delete topic source", "Delete the selected topic list (asks first)", self.action_delete_source),
             ("Try this persona", "Open Synthesize with this persona", self.action_try_persona),
+            ("Preview a sample", "Write one sample conversation from the persona form",
+             self.action_preview_sample),
             ("Reload library", "Read personas and topics from disk again", self.action_reload),
         ]
 
