@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "synth.cli.endpoint",
     "synth.cli.batch",
     "synth.cli.compare",
+    "synth.cli.eval",
 ]
 
 
