@@ -131,3 +131,22 @@ def test_contestant_specs():
     for spec in ("", "a:", ":b", "x:y:z"):
         with pytest.raises(ChatsynthError):
             parse_contestant(spec, "a")
+
+
+def test_eval_with_the_judge(ws, cli, fs, tmp_path):
+    exp = _export(cli, fs, tmp_path)
+    r = cli("eval", str(exp), "--a", "fault", "--judge", "--limit", "1")
+    assert r.returncode == 2 and "--judge: persona 'eve' has no judge: block" in r.stderr
+    with open(ws.root / "personas" / "eve.yaml", "a") as fh:  # a judge block added after the run
+        fh.write("judge:\n  threshold: 3\n  criteria:\n    - name: listens\n"
+                 "      description: Eve reflects what the user said first\n")
+    fs.judge_score = 2
+    out = tmp_path / "ev"
+    r = cli("eval", str(exp), "--a", "fault", "--b", "fault:finetuned", "--judge", "--limit", "2",
+            "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((out / "eval.json").read_text())
+    for c in rep["contestants"]:
+        assert c["judge"] == {"judged": 2, "scored": 2, "mean": 2.0, "ci": [2.0, 2.0], "passed": 0}
+    assert all(a["judge"]["score"] == 2 and not a["judge"]["passed"] for a in rep["answers"])
+    assert "judge score" in r.stdout and "2.00 (2.00-2.00) n=2" in r.stdout
