@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "synth.cli.batch",
     "synth.cli.compare",
     "synth.cli.chat",
+    "synth.cli.eval",
 ]
 
 

@@ -144,6 +144,9 @@ def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str
         },
         "split": {"by": opts.split_by, "validation_fraction": opts.validation_fraction,
                   "seed": opts.seed, "validation_topics": result.validation_topics},
+        # in the order of the validation files' examples (`chatsynth eval` reads them)
+        "validation": [{"id": it.id, "run_id": it.conv.run_id, "topic": it.conv.topic}
+                       for it in chosen if it.id in val],
         "turns_per_conversation": _dist([len(it.turns) for it in chosen]),
         "tokens_per_conversation": _dist(tokens),
         "generation_usage": {"prompt_tokens": usage_p, "completion_tokens": usage_c,
