@@ -87,3 +87,21 @@ def ws(workspace):
     (workspace.topics_dir / "short.txt").write_text(
         "\n".join(f"short topic {i}" for i in range(8)) + "\n")
     return workspace
+
+
+@pytest.fixture
+def server():
+    """A loopback fault server streaming with 10 ms between chunks (the TUI tests' endpoint)."""
+    from tests.faultserver import FaultServer
+
+    with FaultServer(chunk_delay=0.01) as fs:
+        yield fs
+
+
+@pytest.fixture
+def loop_ws(workspace, server):
+    """The test workspace with its default endpoint pointed at ``server``."""
+    from tui.testing import use_endpoint
+
+    use_endpoint(workspace, server.url)
+    return workspace

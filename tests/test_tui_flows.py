@@ -13,18 +13,6 @@ SIZE = (120, 40)
 INTERNAL = ("Select.NULL", "Select.BLANK", "NoSelection")
 
 
-@pytest.fixture
-def server():
-    with FaultServer(chunk_delay=0.01) as fs:
-        yield fs
-
-
-@pytest.fixture
-def loop_ws(workspace, server):
-    use_endpoint(workspace, server.url)
-    return workspace
-
-
 def shown_text(app) -> str:
     """Everything the user can read now: the screen as drawn and every notification so far."""
     return app.export_screenshot() + "\n".join(str(n.message) for n in app._notifications)

@@ -6,7 +6,6 @@ export.  Snapshots at 160x48 and 80x24."""
 
 from __future__ import annotations
 
-import pytest
 
 from faultserver import FaultServer
 from tui.app import ChatsynthApp
@@ -14,18 +13,6 @@ from tui.testing import steady, use_endpoint, wait_for
 
 SIZE = (160, 48)
 SMALL = (80, 24)
-
-
-@pytest.fixture
-def server():
-    with FaultServer(chunk_delay=0.01) as fs:
-        yield fs
-
-
-@pytest.fixture
-def loop_ws(workspace, server):
-    use_endpoint(workspace, server.url)
-    return workspace
 
 
 def text_of(scr, sel: str) -> str:

@@ -4,27 +4,13 @@ that are the sum of the rows, and no speed while paused."""
 
 from __future__ import annotations
 
-import pytest
 
-from faultserver import FaultServer
 from synth.dataset.store import Store
 from tests.test_engine_lifecycle import dead_url
 from tui.app import ChatsynthApp
 from tui.testing import notified, use_endpoint, wait_for
 
 SIZE = (120, 40)
-
-
-@pytest.fixture
-def server():
-    with FaultServer(chunk_delay=0.01) as fs:
-        yield fs
-
-
-@pytest.fixture
-def loop_ws(workspace, server):
-    use_endpoint(workspace, server.url)
-    return workspace
 
 
 def app_for(ws) -> ChatsynthApp:

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from faultserver import FaultServer
 from tui.app import ChatsynthApp
-from tui.testing import notified, use_endpoint, wait_for
+from tui.testing import notified, wait_for
 from tui.widgets.chat_view import ChatView
 
 SIZE = (120, 40)
-
-
-@pytest.fixture
-def server():
-    with FaultServer(chunk_delay=0.01) as fs:
-        yield fs
-
-
-@pytest.fixture
-def loop_ws(workspace, server):
-    use_endpoint(workspace, server.url)
-    return workspace
 
 
 async def test_run_streams_live_and_finishes(loop_ws, server):
