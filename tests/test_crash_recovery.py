@@ -37,7 +37,10 @@ if os.environ.get("CHATSYNTH_CRASH_SEED"):
 elif os.environ.get("CI"):
     SEEDS = CI_SEEDS
 else:
-    SEEDS = (random.randrange(1, 10**6),)
+    # under pytest-xdist every worker collects the tests: they draw from the run's shared id,
+    # so all of them collect the same seed
+    run_uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    SEEDS = ((random.Random(run_uid) if run_uid else random).randrange(1, 10**6),)
 
 pytestmark = pytest.mark.timeout(240)
 
