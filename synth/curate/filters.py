@@ -16,7 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from synth.errors import LibraryError
 from synth.library.examples import example_text, example_turns
@@ -380,6 +380,13 @@ def near_duplicate_texts(texts: Sequence[str], threshold: float = 0.8) -> list[t
         sig = _signature(text)
         for b in range(n_bands):
             band_keys[b].append(hash(tuple(sig[b * rows:(b + 1) * rows])))
+    return similar_pairs(band_keys, lambda i: shingles(texts[i]), threshold)
+
+
+def similar_pairs(band_keys: Sequence[Sequence[int]], shingles_of: Callable[[int], set],
+                  threshold: float) -> list[tuple[int, int, float]]:
+    """(i, j, similarity), i < j, of items sharing a key in a band (``band_keys[b][i]``) that
+    are at least ``threshold`` alike."""
     candidates: set[tuple[int, int]] = set()
     for keys in band_keys:
         buckets: dict[int, list[int]] = {}
@@ -393,17 +400,12 @@ def near_duplicate_texts(texts: Sequence[str], threshold: float = 0.8) -> list[t
     cache: dict[int, set] = {}
 
     def sh(i: int) -> set:
-        s = cache.get(i)
-        if s is None:
-            s = cache[i] = shingles(texts[i])
-        return s
+        if i not in cache:
+            cache[i] = shingles_of(i)
+        return cache[i]
 
-    out = []
-    for i, j in sorted(candidates):
-        sim = jaccard(sh(i), sh(j))
-        if sim >= threshold:
-            out.append((i, j, sim))
-    return out
+    pairs = ((i, j, jaccard(sh(i), sh(j))) for i, j in sorted(candidates))
+    return [p for p in pairs if p[2] >= threshold]
 
 
 def conversation_text(turns: Sequence[Turn]) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from synth.curate.filters import (DuplicatePair, Reason, Verdict, _bands_for, _signature, check,
-                                  conversation_text, jaccard, shingles)
+                                  conversation_text, shingles, similar_pairs)
 from synth.models import Conversation, Persona, Turn
 from synth.private_files import FILE_MODE
 
@@ -134,28 +134,11 @@ def _pairs(convs: Sequence[Conversation], turns: dict[str, list[Turn]], bands: l
         return []
     n_bands = _bands_for(threshold)[0]
     cols = [array("q", b) for b in bands]
-    candidates: set[tuple[int, int]] = set()
-    for b in range(n_bands):
-        buckets: dict[int, list[int]] = {}
-        for i, keys in enumerate(cols):
-            buckets.setdefault(keys[b], []).append(i)
-        for members in buckets.values():
-            if len(members) > 1:
-                for x in range(len(members)):
-                    for y in range(x + 1, len(members)):
-                        candidates.add((members[x], members[y]))
-    cache: dict[int, set] = {}
 
-    def sh(i: int) -> set:
-        s = cache.get(i)
-        if s is None:
-            c = convs[i]
-            s = cache[i] = shingles(conversation_text(turns.get(c.id, c.turns)))
-        return s
+    def shingles_of(i: int) -> set:
+        c = convs[i]
+        return shingles(conversation_text(turns.get(c.id, c.turns)))
 
-    out = []
-    for i, j in sorted(candidates):
-        sim = jaccard(sh(i), sh(j))
-        if sim >= threshold:
-            out.append(DuplicatePair(convs[i].id, convs[j].id, sim))
-    return out
+    band_keys = [[keys[b] for keys in cols] for b in range(n_bands)]
+    return [DuplicatePair(convs[i].id, convs[j].id, sim)
+            for i, j, sim in similar_pairs(band_keys, shingles_of, threshold)]
