@@ -69,19 +69,23 @@ class FirstFrameProbe(ChatsynthApp):
         if isinstance(message, events.Ready) and self.first_frame is None:
             scr = self.screen
             self.first_frame = (getattr(scr, "current", None),
-                                scr.query_one("#topic-table").row_count)
+                                scr.query_one("#topic-table").row_count, set(scr.classes))
         return super().post_message(message)
 
 
 async def test_first_frame_already_shows_the_library(workspace):
     """The library's files are read while the screen is built, so the first frame shows the
-    persona and the topics (it used to be drawn empty, then laid out again twice)."""
+    persona and the topics (it used to be drawn empty, then laid out again twice), in the
+    layout for the terminal's size."""
     app = FirstFrameProbe(workspace, blink=False, first_run=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.first_frame is not None)
-        persona, rows = app.first_frame
+        persona, rows, classes = app.first_frame
         assert persona is not None and persona.id
         assert rows > 0
+        # styled for its size from the start (Textual adds the size classes on the first Resize,
+        # after the first frame, then styles and lays out every widget again)
+        assert {"-wide", "-tall"} <= classes
 
 
 async def test_topics_show_as_written_not_as_markup(workspace):

@@ -27,6 +27,19 @@ class BaseScreen(Guarded, Screen):
 
     HOME = ""  # selector of the screen's main list: where the focus goes when it has nowhere
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The size classes (-narrow, -wide, -short, -tall) for the terminal's size now, before
+        # the screen is styled: Textual sets them on the first Resize, after the first frame,
+        # and then styles and draws every widget again.
+        size = self.app.size
+        for dimension, points in ((size.width, self.app.HORIZONTAL_BREAKPOINTS),
+                                  (size.height, self.app.VERTICAL_BREAKPOINTS)):
+            hit = next((name for at, name in sorted(points or [], reverse=True) if dimension >= at),
+                       None)
+            if hit:
+                self.add_class(hit)
+
     def action_leave_field(self) -> None:
         """Esc in a text field hands the keys back to the screen (1-6 switch screens again):
         focus the screen's main list, or nothing."""
