@@ -4,7 +4,8 @@ Both sides use the same GGUF file (Gemma 3 270M Q4_K_M from the gemma3-270m-q4-k
 package, as ``synth.generate.local.model_path()`` assembles it), the same context size, batch size and
 thread counts (read from the command line chatsynth starts its server with),
 the same prompts (the Eve persona's rendered synthesis prompts), temperature 0, a fixed seed,
-the same ``max_tokens`` and the same stop sequences, one conversation at a time.
+the same sampling values (Eve's, over the server's defaults), the same ``max_tokens`` and the
+same stop sequences, one conversation at a time.
 
 - chatsynth: ``EndpointSession`` starts the embedded llama.cpp server (a child process on a
   loopback port) and the full engine writes the conversations (streaming client, client-side
@@ -86,7 +87,8 @@ async def _engine_run(store, ep, spec) -> tuple[float, list[str]]:
 
 # llama-cpp-python's server fills in these sampling defaults for a request that does not say;
 # ``Llama.create_completion``'s own defaults differ (repeat_penalty 1.0), so the direct side
-# passes the server's values: the same settings on both sides.
+# passes the server's values, and over them the persona's own sampling values, which chatsynth
+# sends with each request (Eve's repeat and presence penalties): the same sampler on both sides.
 SERVER_DEFAULTS = dict(top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1)
 
 
@@ -119,6 +121,7 @@ def run(n: int, max_tokens: int, warmup: bool = True) -> dict:
     n_ctx = server_arg("--n_ctx", 2048)
     n_batch = server_arg("--n_batch", 512)
     stops = ep.request_stops(list(persona.stop))
+    sampling = {**SERVER_DEFAULTS, **_spec(persona, topics, max_tokens, ep.model).sampling()}
     try:
         t0 = time.perf_counter()
         llm = llama_cpp.Llama(model_path=str(local.model_path()), n_ctx=n_ctx, n_threads=threads,
@@ -130,7 +133,7 @@ def run(n: int, max_tokens: int, warmup: bool = True) -> dict:
             parts = []
             for chunk in llm.create_completion(prompt, max_tokens=m, temperature=0.0, seed=SEED,
                                                stop=stops or None, stream=True,
-                                               **SERVER_DEFAULTS):
+                                               **sampling):
                 parts.append(chunk["choices"][0]["text"])
             return "".join(parts)
 
@@ -184,6 +187,7 @@ def run(n: int, max_tokens: int, warmup: bool = True) -> dict:
         "n_ctx": n_ctx,
         "n_batch": n_batch,
         "stops": stops,
+        "sampling": sampling,
         "chatsynth_tokens": r["cs_tok"],
         "chatsynth_s": round(r["cs_s"], 3),
         "chatsynth_tok_per_s": round(cs_rate, 2),

@@ -115,6 +115,28 @@ def test_server_stops_with_the_session(tmp_path):
     assert _wait_gone(pid)
 
 
+def test_server_computes_logits_only_where_llama_does():
+    """llama_cpp's server defaults to logits for every prompt token (logits_all), which doubled
+    the evaluation of each new prompt with Gemma's 262k-token vocabulary (bench_local.py: 0.889x
+    llama-cpp-python direct).  chatsynth never asks for logprobs: the server runs with
+    llama_cpp.Llama's own default, and still answers."""
+    import inspect
+
+    import llama_cpp
+
+    session = EndpointSession(Config(), name="local")
+    ep = session.open()
+    try:
+        args = list(session.server.proc.args)
+        assert args[args.index("--logits_all") + 1] == "False"
+        assert inspect.signature(llama_cpp.Llama).parameters["logits_all"].default is False
+        r = httpx.post(ep.base_url + "/completions", json={"prompt": "Hello", "max_tokens": 2,
+                                                           "temperature": 0}, timeout=60)
+        assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] > 0
+    finally:
+        session.close()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_no_orphan_server_when_the_cli_dies(workspace, sig):
     (workspace.topics_dir / "one.txt").write_text("a topic\n")

@@ -26,6 +26,7 @@ from synth.library.workspace import Workspace
 from tui.guard import Guarded
 from tui.prefs import Prefs
 from tui.services import Services
+from tui.stylesheet import KeptStylesheet
 
 SCREENS_ORDER = ("library", "synthesize", "trim", "review", "export", "settings")
 SCREEN_TITLES = {
@@ -112,6 +113,7 @@ class ChatsynthApp(Guarded, App[int]):
         # Start in that mode's screen: no default screen is built, shown and replaced first.
         self.DEFAULT_MODE = mode
         super().__init__()
+        self.stylesheet = KeptStylesheet.replacing(self.stylesheet)  # each CSS parsed once
         self.ws = ws
         self.services = services
         self.blink = blink  # snapshot tests turn cursor blink off

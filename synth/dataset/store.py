@@ -28,10 +28,10 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from tinydb import Query, TinyDB
-from tinydb.storages import Storage
+if TYPE_CHECKING:
+    from tinydb import TinyDB
 
 from synth.errors import StoreError
 from synth.models import Conversation, RunSpec, Turn
@@ -45,9 +45,16 @@ from synth.library.yamlio import atomic_write_text
 
 # -- the catalog ---------------------------------------------------------------------------------
 
-class AtomicJSONStorage(Storage):
-    """TinyDB storage that replaces the file atomically (never a truncated catalog on a crash)
-    and refuses to touch a file it can't parse."""
+def Query():  # noqa: N802 - tinydb's Query(), imported when the catalog is first queried
+    from tinydb import Query as TinyQuery
+
+    return TinyQuery()
+
+
+class AtomicJSONStorage:
+    """TinyDB storage (its Storage interface: read, write, close) that replaces the file
+    atomically (never a truncated catalog on a crash) and refuses to touch a file it can't
+    parse.  tinydb itself is imported on first use of the catalog, not with this module."""
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
@@ -77,6 +84,9 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, Any]) -> None:
         atomic_write_text(self.path, json.dumps(data, ensure_ascii=False), mode=FILE_MODE)
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -144,6 +154,8 @@ class Store:
             tighten_fd(lock)
             fcntl.flock(lock, fcntl.LOCK_EX)
             tighten(self.catalog_path, FILE_MODE)
+            from tinydb import TinyDB
+
             db = TinyDB(str(self.catalog_path), storage=AtomicJSONStorage)
             try:
                 yield db

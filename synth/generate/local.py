@@ -169,7 +169,11 @@ class LocalServer:
                "--host", "127.0.0.1", "--port", str(self.port), "--model_alias", MODEL_ALIAS,
                "--n_ctx", str(self.n_ctx), "--n_threads", threads, "--n_threads_batch", threads,
                # one request at a time, queued: by default a new request cuts off the current one
-               "--interrupt_requests", "False"]
+               "--interrupt_requests", "False",
+               # the server defaults to logits for every prompt token (for logprobs, which
+               # chatsynth never asks for): with Gemma's 262,144-token vocabulary that doubled
+               # the prompt's evaluation (llama_cpp.Llama's own default is off)
+               "--logits_all", "False"]
         _install_handlers()
         main = threading.current_thread() is threading.main_thread()
         env = dict(os.environ)

@@ -22,14 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml as pyyaml
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from synth.errors import Collector, LibraryError
 from synth.library.yamlfast import load_with_lines
 
 
-def _yaml() -> YAML:
+def _yaml():
+    """ruamel.yaml's round-trip mode, imported on first use: reading the library never needs
+    it (libyaml reads it), so the app's first screen and most commands skip its import."""
+    from ruamel.yaml import YAML
+
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.width = 4096  # never fold a long line the user wrote on one line
@@ -64,6 +66,8 @@ def parse_yaml(text: str, path: Path) -> Any:
 
 def parse_yaml_document(text: str, path: Path) -> Any:
     """Read YAML for editing and saving back (ruamel round-trip: comments and quoting kept)."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         return _yaml().load(text)
     except MarkedYAMLError as exc:

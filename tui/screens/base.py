@@ -3,12 +3,13 @@ and the screen's own commands for the command palette."""
 
 from __future__ import annotations
 
+import sys
 from typing import Callable, Iterable
 
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Input, TextArea
+from textual.widgets import Button, Input
 
 from tui.guard import Guarded
 from tui.widgets.footer import AppFooter
@@ -26,10 +27,23 @@ class BaseScreen(Guarded, Screen):
 
     HOME = ""  # selector of the screen's main list: where the focus goes when it has nowhere
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The size classes (-narrow, -wide, -short, -tall) for the terminal's size now, before
+        # the screen is styled: Textual sets them on the first Resize, after the first frame,
+        # and then styles and draws every widget again.
+        size = self.app.size
+        for dimension, points in ((size.width, self.app.HORIZONTAL_BREAKPOINTS),
+                                  (size.height, self.app.VERTICAL_BREAKPOINTS)):
+            hit = next((name for at, name in sorted(points or [], reverse=True) if dimension >= at),
+                       None)
+            if hit:
+                self.add_class(hit)
+
     def action_leave_field(self) -> None:
         """Esc in a text field hands the keys back to the screen (1-6 switch screens again):
         focus the screen's main list, or nothing."""
-        if not isinstance(self.focused, (Input, TextArea)):
+        if not _is_text_field(self.focused):
             return
         self.set_focus(self.home_focus())
 
@@ -67,13 +81,20 @@ class BaseScreen(Guarded, Screen):
         return self.app.ws  # type: ignore[attr-defined]
 
 
+def _is_text_field(w: Widget | None) -> bool:
+    """An Input or a TextArea.  TextArea (a heavy import) is loaded only by the screens that
+    show one: where it is not loaded yet, no widget is one."""
+    text_area = sys.modules.get("textual.widgets._text_area")
+    return isinstance(w, Input) or (text_area is not None and isinstance(w, text_area.TextArea))
+
+
 def no_blink(root) -> None:
     """Turn the cursor blink off where the app asks (stable snapshots)."""
     if getattr(root.app, "blink", True):
         return
     for w in root.query(Input):
         w.cursor_blink = False
-    for w in root.query(TextArea):
+    for w in root.query("TextArea"):  # by name: TextArea is imported only by screens that use it
         w.cursor_blink = False
 
 

@@ -10,6 +10,9 @@ the form renders, and F5 writes one sample.
 from __future__ import annotations
 
 import inspect
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from rich.text import Text
 from textual import work
@@ -27,6 +30,25 @@ from tui.screens.library_actions import LibraryFileActions
 from tui.screens.library_preview import LibraryPreview
 from tui.widgets.persona_card import PersonaCard
 from tui.widgets.topic_editor import TopicEditor
+
+
+# How long the first frame waits for the library's files (read meanwhile in a thread) before it
+# is drawn without them: a short wait costs less than drawing the screen twice.
+FIRST_FRAME_WAIT_S = 1.0
+
+
+def _read_in_thread(services) -> Future:
+    """Read the personas and topic sources in a thread; the future holds both, or the error."""
+    future: Future = Future()
+
+    def read() -> None:
+        try:
+            future.set_result((services.personas(), services.topic_sources()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the screen, which shows it
+            future.set_exception(exc)
+
+    threading.Thread(target=read, name="library-preload", daemon=True).start()
+    return future
 
 
 class PersonaList(OptionList):
@@ -76,6 +98,10 @@ version; k on one keeps it as a few-shot example of the (saved) persona."""
         self.sources: list[TopicSource] = []
         self.current: Persona | None = None
         self.form = None  # the PersonaForm, once the user has started editing
+        # The files are read in a thread while Textual builds the screen; when they are read by
+        # the time it is mounted (or soon after) the first frame shows them, with no second
+        # layout.  A slow library (big folders of documents) is shown when it is read.
+        self._preload = _read_in_thread(self.app.services)
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -105,13 +131,21 @@ version; k on one keeps it as a few-shot example of the (saved) persona."""
 
     def on_mount(self) -> None:
         super().on_mount()
-        self._first_load()  # the screen is drawn at once; the files are read meanwhile
+        try:
+            data = self._preload.result(timeout=FIRST_FRAME_WAIT_S)
+        except FutureTimeout:
+            self._first_load()  # the screen is drawn at once; the files are shown when read
+            return
+        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+            self.error(exc)
+            return
+        self.show_library(data)
 
     # -- loading ---------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="library-load", exit_on_error=False)
     def _first_load(self) -> None:
         try:
-            data = (self.services.personas(), self.services.topic_sources())
+            data = self._preload.result()
         except Exception as exc:  # noqa: BLE001 - shown, never a traceback
             self.app.call_from_thread(self.error, exc)
             return

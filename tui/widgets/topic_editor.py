@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -97,12 +98,12 @@ class TopicEditor(Guarded, Vertical):
                      " ".join((self.source.topics[i].context or "").split())[:60]) for i in self.shown]
             _add_sized_columns(table, ("Document", "Chars", "Opening"), rows)
             for i, row in zip(self.shown, rows):
-                table.add_row(*row, key=str(i))
+                table.add_row(*map(Text, row), key=str(i))
         else:
             self.shown = [i for i, t in enumerate(self.texts) if not needle or needle in t.casefold()]
             rows = [(str(i + 1), self.texts[i]) for i in self.shown]
             _add_sized_columns(table, ("#", "Topic"), rows)
-            table.add_rows(rows)
+            table.add_rows([tuple(map(Text, row)) for row in rows])  # text as written, not markup
         if cursor_index is not None and cursor_index in self.shown:
             table.move_cursor(row=self.shown.index(cursor_index), animate=False)
 
@@ -257,4 +258,4 @@ def _add_sized_columns(table: DataTable, labels: tuple[str, ...], rows: list[tup
     idle, so the first frame already has its final layout."""
     for col, label in enumerate(labels):
         width = max([cell_len(label), *(cell_len(r[col]) for r in rows)])
-        table.add_column(label, width=width)
+        table.add_column(Text(label), width=width)  # a str label is parsed as markup
