@@ -161,9 +161,13 @@ class FileCheck:
         self.blank = True  # no line with anything on it (yet)
         self._suffix: list[str | None] = [None, None]  # completion: common prompt/completion ends
 
-    def examine(self, numbered: Sequence[tuple[int, Any]]) -> list[tuple[int, Any, list[Finding], Any]]:
+    def examine(self, numbered: Sequence[tuple[int, Any]], *, known: dict[Any, Any] | None = None,
+                keys: Sequence[Any] | None = None) -> list[tuple[int, Any, list[Finding], Any]]:
         """(line, value, findings, ChatCount or None where the example is invalid) for parsed
-        values; one batch of token counts for the valid ones.  Changes nothing: see ``add``."""
+        values; one batch of token counts for the valid ones.  Changes nothing: see ``add``.
+        ``known``/``keys`` (chat and ShareGPT): counts of the same messages made before, by a
+        key per value (an export's conversation id), used instead of counting again and filled
+        with the new ones."""
         from synth.tokens import ChatCount
 
         check = CHECKS[self.fmt]
@@ -177,6 +181,12 @@ class FileCheck:
         if self.fmt == "completion":  # plain text: no chat overhead
             n = self.counter.count_many([x for k in valid for x in (rows[k][1]["prompt"], rows[k][1]["completion"])])
             counts = [ChatCount(total=p + c, assistant=c, messages=2) for p, c in zip(n[0::2], n[1::2])]
+        elif known is not None and keys is not None:
+            todo = [k for k in valid if keys[k] not in known]
+            for k, c in zip(todo, self.counter.chat_counts([to_messages(rows[k][1], self.fmt)
+                                                            for k in todo])):
+                known[keys[k]] = c
+            counts = [known[keys[k]] for k in valid]
         else:
             counts = self.counter.chat_counts([to_messages(rows[k][1], self.fmt) for k in valid])
         for k, c in zip(valid, counts):

@@ -1,0 +1,44 @@
+"""The streaming export writes what the in-memory export wrote, byte for byte (files and
+report), for a small run with every kind of conversation (tests/data/golden_export.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from data.golden_export import GOLDEN, golden_run, normalised
+from synth.curate.review import Review
+from synth.dataset.export import ExportOptions, Source, export_run, export_sources
+
+CASES = {"all": ExportOptions(formats=("chat", "sharegpt", "completion")),
+         "accepted": ExportOptions(policy="accepted", split_by="conversation", allow_invalid=True,
+                                   seed=2)}
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory):
+    return golden_run(tmp_path_factory.mktemp("golden") / "runs")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_streaming_export_matches_the_in_memory_export(golden, tmp_path, name):
+    store, run_id = golden
+    export_run(store, run_id, tmp_path / name, CASES[name])
+    want = {p.name: p.read_text(encoding="utf-8") for p in sorted((GOLDEN / name).iterdir())}
+    got = normalised(tmp_path / name)
+    assert sorted(got) == sorted(want)
+    for fn in want:
+        assert got[fn] == want[fn], fn
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_in_memory_export_still_matches(golden, tmp_path, name):
+    """export_sources (a dataset's path) over the loaded run: the same files and report."""
+    store, run_id = golden
+    spec = store.get_spec(run_id)
+    rs = Review(store, run_id, spec.persona).load()
+    info = {"run_id": run_id, "persona": spec.persona.id, "topics": spec.topics.id,
+            "endpoint": spec.endpoint, "model": spec.model, "per_topic": spec.per_topic,
+            "store_problems": rs.problems}
+    export_sources([Source(rs, spec.persona, info)], tmp_path / name, CASES[name])
+    want = {p.name: p.read_text(encoding="utf-8") for p in sorted((GOLDEN / name).iterdir())}
+    assert normalised(tmp_path / name) == want
