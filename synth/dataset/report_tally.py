@@ -47,17 +47,24 @@ class Distinct2:
         if _np is None:
             self._seen.update(self._pending)
         elif self._pending:
-            both = _np.concatenate([self._seen, _np.unique(_np.array(self._pending, dtype=_np.uint64))])
+            new = _np.array(self._pending, dtype=_np.uint64)
+            new.sort()
+            both = _np.concatenate([self._seen, _sorted_unique(new)])
             both.sort(kind="stable")  # two sorted runs: merged in linear time
-            keep = _np.empty(len(both), dtype=bool)
-            keep[:1] = True
-            _np.not_equal(both[1:], both[:-1], out=keep[1:])
-            self._seen = both[keep]
+            self._seen = _sorted_unique(both)
         self._pending = []
 
     def value(self) -> float:
         self._merge()
         return len(self._seen) / self.total if self.total else 0.0
+
+
+def _sorted_unique(a: Any) -> Any:
+    """A sorted array without its repeats (np.unique hashes; this only compares neighbours)."""
+    keep = _np.empty(len(a), dtype=bool)
+    keep[:1] = True
+    _np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
 
 
 def first_line(text: str) -> str:
