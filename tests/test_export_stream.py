@@ -42,3 +42,28 @@ def test_in_memory_export_still_matches(golden, tmp_path, name):
     export_sources([Source(rs, spec.persona, info)], tmp_path / name, CASES[name])
     want = {p.name: p.read_text(encoding="utf-8") for p in sorted((GOLDEN / name).iterdir())}
     assert normalised(tmp_path / name) == want
+
+
+@pytest.mark.parametrize("system", ["You are Eve.", None])
+def test_turn_counts_make_the_chat_count_of_the_example(system):
+    """The first pass's per-turn counts give the very ChatCount that counting the chat (or
+    ShareGPT) example gives, so the second pass does not tokenize it again."""
+    from data.factory import GOOD, turns
+    from synth.dataset.export import _clean, chat_example, sharegpt_example
+    from synth.dataset.example_checks import to_messages
+    from synth.dataset.turn_counts import TurnCounts
+    from synth.tokens import counter_for
+
+    counter = counter_for("gpt-4o-mini")
+    ts = turns(*[f"  {t}  " for t in GOOD])
+    tc = TurnCounts(counter)
+    try:
+        tc.add("c1", ts)
+        tc.finish()
+    finally:
+        tc.close()
+    got = tc.chat_count("c1", ts, system)
+    assert got == counter.chat_counts([chat_example(_clean(ts), system)["messages"]])[0]
+    assert got == counter.chat_counts([to_messages(sharegpt_example(_clean(ts), system), "sharegpt")])[0]
+    assert got.turns == sum(counter.count(t.text.strip()) for t in ts) > 0
+    assert tc.chat_count("c1", ts[:-1], system) is None  # other turns: counted by the export

@@ -142,9 +142,9 @@ def _record(raw: bytes) -> Any:
 
 
 def check_stream(store: Any, run_id: str, persona: Persona,
-                 each: Callable[[Conversation, Brief], None] | None = None) -> Checked:
+                 each: Callable[[Conversation, Brief, list[Turn]], None] | None = None) -> Checked:
     """Check every stored conversation of ``run_id`` (the latest record per id, complete beats
-    partial, in order of first appearance), one at a time.  ``each(conv, brief)`` sees every
+    partial, in order of first appearance), one at a time.  ``each(conv, brief, turns)`` sees every
     stored conversation as it passes (the report's totals), before near-duplicates are known."""
     idx = store.index(run_id)
     path = store.conversations_path(run_id)
@@ -201,7 +201,7 @@ def check_stream(store: Any, run_id: str, persona: Persona,
                 sig = _signature(conversation_text(turns))
                 bands.extend(hash(tuple(sig[b * rows:(b + 1) * rows])) for b in range(n_bands))
             if each is not None:
-                each(source, it)
+                each(source, it, turns)
             items.append(it)
         out = Checked(run_id, persona, items, [], problems, stops, read)
         for it in items:

@@ -18,6 +18,7 @@ from synth.dataset.export import (ExportError, ExportOptions, ExportResult, Sour
                                   default_separator, default_stop, split)
 from synth.dataset.export_parts import CHUNK, PartWriter
 from synth.dataset.report_tally import Tally, turn_tokens_of
+from synth.dataset.turn_counts import TurnCounts
 from synth.models import Turn
 from synth.private_files import DIR_MODE
 from synth.wording import plural
@@ -46,7 +47,19 @@ def export_run_streaming(store: Any, run_id: str, out_dir: Path, opts: ExportOpt
     persona = spec.persona
     say(f"loading run {run_id} and checking every conversation")
     tally = Tally()
-    checked = check_stream(store, run_id, persona, each=lambda conv, _it: tally.add_stored(conv))
+    counter = counter_for(opts.model)
+    tc = TurnCounts(counter)  # counted in threads while the filters run
+
+    def each(conv: Any, it: Any, turns: list[Turn]) -> None:
+        tally.add_stored(conv)
+        tc.add(it.id, turns)
+
+    try:
+        checked = check_stream(store, run_id, persona, each=each)
+        tc.finish()
+    except BaseException:
+        tc.close()
+        raise
     writers: dict[str, PartWriter] = {}
     try:
         tally.add_states(checked.counts(), checked.reason_counts())
@@ -59,7 +72,7 @@ def export_run_streaming(store: Any, run_id: str, out_dir: Path, opts: ExportOpt
         train, val, val_topics, notes = split(sel.chosen, opts.split_by, opts.validation_fraction,
                                               opts.seed)
         sep, stop = opts.separator, opts.stop_token
-        counter = counter_for(opts.model)
+        system = persona.system_prompt.strip() if opts.system_prompt else None
         out_dir = Path(out_dir)
         out_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)  # a folder it makes is owner-only
         result = ExportResult(out_dir=out_dir, files={}, examples={}, refused=[], selection=sel,
@@ -84,10 +97,17 @@ def export_run_streaming(store: Any, run_id: str, out_dir: Path, opts: ExportOpt
             parts = {"train": [r for r in rows if r.id not in in_val],
                      "validation": [r for r in rows if r.id in in_val]}
             known: dict[str, Any] = {}  # chat counts of this chunk, shared by chat and ShareGPT
+            seen: dict[str, int] = {}
+            for r in rows:
+                c = tc.chat_count(r.id, r.turns, system)
+                if c is not None:
+                    known[r.id] = c
+                    seen[r.id] = c.turns
+                tc.counts.pop(r.id, None)
             for w in writers.values():
                 w.feed(parts[w.part], known)
-            seen = {r.id: n for w in counted for r in parts[w.part]
-                    if (n := w.out.turn_tokens.get(r.id)) is not None}
+            seen.update((r.id, n) for w in counted for r in parts[w.part]
+                        if (n := w.out.turn_tokens.get(r.id)) is not None)
             for it, r, n in zip(chunk, rows, turn_tokens_of(rows, seen, opts.model)):
                 tally.add_chosen(it.run_id, r.turns, it.edited, n)
         for key, w in writers.items():
@@ -111,6 +131,7 @@ def export_run_streaming(store: Any, run_id: str, out_dir: Path, opts: ExportOpt
         for w in writers.values():
             w.abandon()
         close(checked)
+        tc.close()
     result.seconds = time.perf_counter() - t0
     info = {"run_id": run_id, "persona": spec.persona.id, "topics": spec.topics.id,
             "endpoint": spec.endpoint, "model": spec.model, "per_topic": spec.per_topic,
