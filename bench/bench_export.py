@@ -7,8 +7,9 @@ encoding of the same texts, and the export's peak memory.
 
 Stores N varied conversations in a real run (not timed), then times:
 - export, in a fresh interpreter of its own (so that its peak RSS, from ``resource.getrusage``,
-  is the export's alone): load the run, filter every conversation (near-duplicates across the
-  run included), split by topic, build, validate (every check, every token counted), write
+  is the export's alone): read and filter every conversation one at a time (near-duplicates
+  across the run included) while threads count its turns' tokens, split by topic, read the
+  chosen ones again, build, validate (every check, every token counted once), write
   train/validation and the report;
 - validate: `validate_file` on each written file (parse, check, count tokens) - what a user's
   `chatsynth validate` of the files costs, reported beside the ratio, not in it;

@@ -48,7 +48,7 @@ def test_distinct_pairs_merged_in_batches_count_exactly():
     pairs = [p for w in words for p in zip(w, w[1:])]
     want = len(set(pairs)) / len(pairs)
     d = rt.Distinct2()
-    d.BATCH = 50  # many merges
+    d.CHUNK, d.BATCH = 7, 50  # many chunks, many merges
     for t in texts:
         d.add(t)
     assert d.value() == want

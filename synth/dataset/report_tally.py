@@ -24,13 +24,16 @@ except ImportError:  # pragma: no cover - NumPy comes with the embedded model's 
 class Distinct2:
     """Distinct word pairs / all word pairs over the texts added (``distinct_n`` with n=2)."""
 
-    BATCH = 1 << 21  # pair keys gathered before a merge
+    CHUNK = 1 << 16  # pair keys held as Python ints before they become a sorted array
+    BATCH = 1 << 21  # pair keys in sorted arrays before they are merged into the whole set
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self._next = count()
         self.total = 0
         self._pending: list[int] = []
+        self._chunks: list[Any] = []  # sorted unique arrays not merged into _seen yet
+        self._chunked = 0
         self._seen: Any = _np.empty(0, dtype=_np.uint64) if _np is not None else set()
 
     def add(self, text: str) -> None:
@@ -40,19 +43,27 @@ class Distinct2:
         ids = list(map(self.ids.setdefault, w, self._next))
         self.total += len(ids) - 1
         self._pending += [(a << 32) | b for a, b in zip(ids, ids[1:])]
-        if len(self._pending) >= self.BATCH:
-            self._merge()
+        if len(self._pending) >= self.CHUNK:
+            self._merge(final=False)
 
-    def _merge(self) -> None:
+    def _merge(self, final: bool = True) -> None:
+        """Pending keys -> a sorted chunk (few Python ints held at a time); chunks -> the sorted
+        set of every key seen, once they hold ``BATCH`` keys (or at the end)."""
         if _np is None:
             self._seen.update(self._pending)
-        elif self._pending:
+            self._pending = []
+            return
+        if self._pending:
             new = _np.array(self._pending, dtype=_np.uint64)
             new.sort()
-            both = _np.concatenate([self._seen, _sorted_unique(new)])
-            both.sort(kind="stable")  # two sorted runs: merged in linear time
+            self._chunks.append(_sorted_unique(new))
+            self._chunked += len(self._chunks[-1])
+            self._pending = []
+        if self._chunks and (final or self._chunked >= self.BATCH):
+            both = _np.concatenate([self._seen, *self._chunks])
+            both.sort(kind="stable")  # sorted runs: merged in about linear time
             self._seen = _sorted_unique(both)
-        self._pending = []
+            self._chunks, self._chunked = [], 0
 
     def value(self) -> float:
         self._merge()

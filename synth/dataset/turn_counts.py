@@ -16,6 +16,7 @@ from synth.models import Turn
 from synth.tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE, ChatCount
 
 BATCH = 8000  # texts handed to the threads at a time
+MAX_PENDING = 4  # batches handed over and not yet counted, at most
 
 
 class TurnCounts:
@@ -50,16 +51,22 @@ class TurnCounts:
         futures = [self.pool.submit(lens, texts[i:i + size]) for i in range(0, len(texts), size)]
         self._pending.append((self._ids, self._sizes, futures))
         self._ids, self._sizes, self._texts = [], [], []
+        while len(self._pending) > MAX_PENDING:  # the threads fell behind: texts wait bounded
+            self._collect(self._pending.pop(0))
+
+    def _collect(self, batch: tuple[list[str], list[int], list[Future]]) -> None:
+        ids, sizes, futures = batch
+        lens = [n for f in futures for n in f.result()]
+        pos = 0
+        for cid, k in zip(ids, sizes):
+            self.counts[cid] = tuple(lens[pos:pos + k])
+            pos += k
 
     def finish(self) -> None:
         """Wait for every count (after the last ``add``)."""
         self._submit()
-        for ids, sizes, futures in self._pending:
-            lens = [n for f in futures for n in f.result()]
-            pos = 0
-            for cid, k in zip(ids, sizes):
-                self.counts[cid] = tuple(lens[pos:pos + k])
-                pos += k
+        for batch in self._pending:
+            self._collect(batch)
         self._pending = []
 
     def close(self) -> None:
