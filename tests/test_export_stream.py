@@ -67,3 +67,23 @@ def test_turn_counts_make_the_chat_count_of_the_example(system):
     assert got == counter.chat_counts([to_messages(sharegpt_example(_clean(ts), system), "sharegpt")])[0]
     assert got.turns == sum(counter.count(t.text.strip()) for t in ts) > 0
     assert tc.chat_count("c1", ts[:-1], system) is None  # other turns: counted by the export
+
+
+def test_unreadable_records_are_named_by_line_and_the_rest_exports(tmp_path):
+    """A line that is not JSON and a record this version can't read are skipped with their
+    file:line in the report; every other conversation exports as before."""
+    import json
+
+    store, run_id = golden_run(tmp_path / "runs")
+    log = store.conversations_path(run_id)
+    n = len(log.read_bytes().splitlines())
+    with open(log, "ab") as fh:
+        fh.write(b'{"id": "half a record\n{"id": "x1"}\n')
+    export_run(store, run_id, tmp_path / "o", CASES["all"])
+    got = normalised(tmp_path / "o")
+    for fn in ("chat.train.jsonl", "completion.validation.jsonl"):
+        assert got[fn] == (GOLDEN / "all" / fn).read_text(encoding="utf-8")
+    problems = json.loads(got["report.json"])["store_problems"]
+    assert len(problems) == 2, problems
+    assert problems[0].startswith(f"{log}:{n + 1}: unreadable record")
+    assert problems[1].startswith(f"{log}:{n + 2}: record does not fit this version")
