@@ -308,14 +308,18 @@ def select_sources(sources: Sequence[Source], opts: ExportOptions) -> Selection:
 def export_run(store: Any, run_ref: str, out_dir: Path | None, opts: ExportOptions, *,
                exports_dir: Path | None = None, finetune_prices: dict[str, float] | None = None,
                progress: Callable[[str], None] | None = None) -> ExportResult:
-    """Export a stored run (``run_ref``: an id, a unique prefix or ``latest``)."""
+    """Export a stored run (``run_ref``: an id, a unique prefix or ``latest``), one
+    conversation at a time (``synth.dataset.export_stream``)."""
+    from synth.dataset.export_stream import export_run_streaming
+
     run_id = store.resolve_run(run_ref)
-    source = load_source(store, run_id, progress)
+    opts.check()
+    store.get_spec(run_id)  # a run without a readable spec fails before a folder is made
     if out_dir is None:
         out_dir = _new_folder(exports_dir or (Path(store.runs_dir).parent / "exports"),
                               f"{run_id}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return export_sources([source], Path(out_dir), opts, finetune_prices=finetune_prices,
-                          progress=progress)
+    return export_run_streaming(store, run_id, Path(out_dir), opts,
+                                finetune_prices=finetune_prices, progress=progress)
 
 
 def export_dataset(store: Any, name: str, out_dir: Path | None, opts: ExportOptions, *,

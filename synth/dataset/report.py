@@ -8,19 +8,22 @@ files with their validation results, and the estimated fine-tune (billed tokens,
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from synth.dataset.report_tally import _WORDS, Distinct2, Tally, first_line, turn_tokens_of
 from synth.dataset.validate import Distribution
-
-_WORDS = re.compile(r"\w+")
 
 
 def distinct_n(texts: Sequence[str], n: int = 2) -> float:
     """Distinct-n: distinct word n-grams / all word n-grams over ``texts`` (0 when none)."""
+    if n == 2:
+        d = Distinct2()
+        for t in texts:
+            d.add(t)
+        return d.value()
     seen: set[tuple[str, ...]] = set()
     total = 0
     for t in texts:
@@ -31,24 +34,14 @@ def distinct_n(texts: Sequence[str], n: int = 2) -> float:
     return len(seen) / total if total else 0.0
 
 
-def first_line(text: str) -> str:
-    """The first non-blank line of ``text``, lower-cased words only ("Hi, I'm stuck." -> "hi i m stuck")."""
-    for line in text.splitlines():
-        norm = " ".join(_WORDS.findall(line.lower()))
-        if norm:
-            return norm
-    return ""
-
-
 def first_line_share(openings: Sequence[str]) -> tuple[float, list[tuple[str, int]]]:
     """The share of conversations whose first line is also another one's first line (the most
     common such line), and up to three lines that open more than one conversation.  0.0 when
     every conversation opens differently.  ``openings``: each conversation's first turn."""
-    norm = [first_line(x) for x in openings]
-    if not norm:
-        return 0.0, []
-    top = [(line, n) for line, n in Counter(x for x in norm if x).most_common(3) if n > 1]
-    return (top[0][1] / len(norm) if top else 0.0), top
+    t = Tally()
+    t.openings.update(first_line(x) for x in openings)
+    t.n_openings = len(openings)
+    return t.first_line_share()
 
 
 def _dist(values: Sequence[float]) -> dict[str, float] | None:
@@ -56,42 +49,37 @@ def _dist(values: Sequence[float]) -> dict[str, float] | None:
     return asdict(d) if d else None
 
 
-def _turn_tokens(chosen: Sequence[Any], known: dict[str, int], model: str) -> list[int]:
-    """Tokens of each chosen conversation's turns (stripped, as exported, with the export's
-    encoding): the counts that validated its chat or ShareGPT example, so nothing is tokenized
-    twice; the rest (a completion-only export, a refused example) counted here the same way."""
-    from synth.tokens import counter_for
-
-    todo = [it for it in chosen if it.id not in known]
-    if todo:
-        lens = counter_for(model).count_many([t.text.strip() for it in todo for t in it.turns])
-        pos = 0
-        known = dict(known)
-        for it in todo:
-            known[it.id] = sum(lens[pos:pos + len(it.turns)])
-            pos += len(it.turns)
-    return [known[it.id] for it in chosen]
+def tally_sources(sources: Sequence[Any], result: Any, opts: Any) -> Tally:
+    """The report's counts of loaded runs (``synth.dataset.export.Source``): what a streaming
+    export counts as it goes."""
+    t = Tally()
+    for s in sources:
+        t.add_states(s.rs.counts(), s.rs.reason_counts())
+        for it in s.rs.items:
+            t.add_stored(it.conv)
+        t.pairs += s.rs.pairs
+    chosen = result.selection.chosen
+    for it, n in zip(chosen, turn_tokens_of(chosen, result.turn_tokens, opts.model)):
+        t.add_chosen(it.conv.run_id, it.turns, it.edited, n)
+    return t
 
 
 def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str | None = None,
-                 finetune_prices: dict[str, float] | None = None) -> dict[str, Any]:
-    """The report of an export of one run or of a dataset's runs (``synth.dataset.export.Source``)."""
+                 finetune_prices: dict[str, float] | None = None,
+                 tally: Tally | None = None) -> dict[str, Any]:
+    """The report of an export of one run or of a dataset's runs: ``sources`` (each with
+    ``info``, ``persona`` and ``run_id``), their counts in ``tally`` (else counted from each
+    source's loaded review set)."""
     from synth.pricing import finetune_estimate
-    from synth.tokens import usage_of
 
+    t = tally if tally is not None else tally_sources(sources, result, opts)
     chosen = result.selection.chosen
-    items = [it for s in sources for it in s.rs.items]
-    pairs = [p for s in sources for p in s.rs.pairs]
-    tokens = _turn_tokens(chosen, result.turn_tokens, opts.model)
-    n = len(items)
-    by_state: Counter[str] = Counter()
-    by_rule: Counter[str] = Counter()
-    for s in sources:
-        by_state.update(s.rs.counts())
-        by_rule.update(s.rs.reason_counts())
-    dup_flagged = sum(1 for it in items if "near_duplicate" in it.verdict.rules)
-    share, top = first_line_share([it.turns[0].text for it in chosen if it.turns])
-    persona_turns = [t.text for it in chosen for t in it.turns if t.role == "assistant"]
+    tokens = t.tokens
+    n = t.stored
+    by_state, by_rule = t.by_state, t.by_rule
+    pairs = t.pairs
+    dup_flagged = by_rule.get("near_duplicate", 0)
+    share, top = t.first_line_share()
     files = {}
     for key, rep in result.reports.items():
         files[key] = {"path": str(result.files[key]), "examples": result.examples[key],
@@ -104,16 +92,20 @@ def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str
     if train_key:
         ft = finetune_estimate(result.reports[train_key].example_tokens, opts.model, finetune_prices).to_dict()
         ft["file"] = train_key
-    usage_p, usage_c, counted = usage_of([it.conv for it in items])
-    costs = [it.conv.cost for it in items if it.conv.cost is not None]
+    usage_p, usage_c, counted = t.usage()
     train, val = set(result.train_ids), set(result.validation_ids)
+    train_by, val_by = Counter(), Counter()
+    for it in chosen:
+        if it.id in train:
+            train_by[it.conv.run_id] += 1
+        elif it.id in val:
+            val_by[it.conv.run_id] += 1
     runs, personas = [], {}
     for s in sources:
-        mine = [it for it in chosen if it.conv.run_id == s.rs.run_id]
+        rid = s.info.get("run_id") or _run_id(s)
         row = {**{k: v for k, v in s.info.items() if k != "store_problems"},
-               "stored": len(s.rs.items), "exported": len(mine),
-               "train": sum(1 for it in mine if it.id in train),
-               "validation": sum(1 for it in mine if it.id in val)}
+               "stored": t.stored_by_run[rid], "exported": t.exported_by_run[rid],
+               "train": train_by[rid], "validation": val_by[rid]}
         runs.append(row)
         p = personas.setdefault(s.persona.id, {"id": s.persona.id, "name": s.persona.name,
                                                "persona_label": s.persona.persona_label,
@@ -140,19 +132,19 @@ def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str
             "exported": len(chosen),
             "train": len(result.train_ids),
             "validation": len(result.validation_ids),
-            "edited": sum(1 for it in chosen if it.edited),
+            "edited": t.edited,
         },
         "split": {"by": opts.split_by, "validation_fraction": opts.validation_fraction,
                   "seed": opts.seed, "validation_topics": result.validation_topics},
         # in the order of the validation files' examples (`chatsynth eval` reads them)
         "validation": [{"id": it.id, "run_id": it.conv.run_id, "topic": it.conv.topic}
                        for it in chosen if it.id in val],
-        "turns_per_conversation": _dist([len(it.turns) for it in chosen]),
+        "turns_per_conversation": _dist(t.turns),
         "tokens_per_conversation": _dist(tokens),
         "generation_usage": {"prompt_tokens": usage_p, "completion_tokens": usage_c,
                              "counted_here": counted,
-                             "cost_usd": round(sum(costs), 6) if costs else None,
-                             "cost_known_for": len(costs)},
+                             "cost_usd": round(t.cost, 6) if t.cost_known else None,
+                             "cost_known_for": t.cost_known},
         "near_duplicates": {"pairs": len(pairs), "flagged": dup_flagged,
                             "rate": dup_flagged / n if n else 0.0,
                             "examples": [p.to_dict() for p in pairs[:10]],
@@ -160,7 +152,7 @@ def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str
                             "across_runs": [{"kept": a, "left_out": b, "similarity": round(sim, 3)}
                                             for a, b, sim in cross[:50]]},
         "same_first_line": {"share": share, "most_common": [{"line": t, "count": c} for t, c in top]},
-        "distinct_2_persona": distinct_n(persona_turns, 2),
+        "distinct_2_persona": t.distinct2.value(),
         "completion_format": {"separator": result.separator, "stop_token": result.stop_token},
         "files": files,
         "refused": [asdict(r) for r in result.refused],
@@ -171,6 +163,11 @@ def build_report(sources: Sequence[Any], result: Any, opts: Any, *, dataset: str
         "store_problems": [p for s in sources for p in s.info.get("store_problems") or []],
         "export_seconds": round(result.seconds, 3),
     }
+
+
+def _run_id(source: Any) -> str:
+    rs = getattr(source, "rs", None)
+    return rs.run_id if rs is not None else source.run_id
 
 
 def _pct(x: float) -> str:

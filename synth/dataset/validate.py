@@ -161,9 +161,13 @@ class FileCheck:
         self.blank = True  # no line with anything on it (yet)
         self._suffix: list[str | None] = [None, None]  # completion: common prompt/completion ends
 
-    def examine(self, numbered: Sequence[tuple[int, Any]]) -> list[tuple[int, Any, list[Finding], Any]]:
+    def examine(self, numbered: Sequence[tuple[int, Any]], *, known: dict[Any, Any] | None = None,
+                keys: Sequence[Any] | None = None) -> list[tuple[int, Any, list[Finding], Any]]:
         """(line, value, findings, ChatCount or None where the example is invalid) for parsed
-        values; one batch of token counts for the valid ones.  Changes nothing: see ``add``."""
+        values; one batch of token counts for the valid ones.  Changes nothing: see ``add``.
+        ``known``/``keys`` (chat and ShareGPT): counts of the same messages made before, by a
+        key per value (an export's conversation id), used instead of counting again and filled
+        with the new ones."""
         from synth.tokens import ChatCount
 
         check = CHECKS[self.fmt]
@@ -177,6 +181,12 @@ class FileCheck:
         if self.fmt == "completion":  # plain text: no chat overhead
             n = self.counter.count_many([x for k in valid for x in (rows[k][1]["prompt"], rows[k][1]["completion"])])
             counts = [ChatCount(total=p + c, assistant=c, messages=2) for p, c in zip(n[0::2], n[1::2])]
+        elif known is not None and keys is not None:
+            todo = [k for k in valid if keys[k] not in known]
+            for k, c in zip(todo, self.counter.chat_counts([to_messages(rows[k][1], self.fmt)
+                                                            for k in todo])):
+                known[keys[k]] = c
+            counts = [known[keys[k]] for k in valid]
         else:
             counts = self.counter.chat_counts([to_messages(rows[k][1], self.fmt) for k in valid])
         for k, c in zip(valid, counts):
@@ -285,30 +295,107 @@ def _completion_consistency(prompt_end: str | None, completion_end: str | None) 
     return out
 
 
+BATCH = 2000  # lines parsed, checked and counted at a time by validate_file
+
+
 def validate_file(path: str | Path, *, model: str | None = None, fmt: Format | None = None,
                   limit: int | None = None, validation_file: bool | None = None) -> ValidationReport:
+    """``validate_lines`` of a file, read and checked a batch of lines at a time (memory stays
+    flat however big the file); a file that is one JSON array is read whole to say so."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        fh = open(p, "rb")
     except FileNotFoundError:
         raise ChatsynthError("no such file", path=p) from None
     except IsADirectoryError:
         raise ChatsynthError("is a folder, expected a JSONL file", path=p) from None
     except OSError as exc:
         raise ChatsynthError(f"can't read: {exc.strerror}", path=p) from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    try:
+        with fh:
+            head = fh.read(1 << 16)
+            if head.startswith(b"\xef\xbb\xbf"):
+                head = head[3:]
+            if head.lstrip().startswith(b"[") or (not head.strip() and head):
+                data = head + fh.read()  # a JSON array, or blank so far: as it always was
+                rep = _json_array(p, data, fmt)
+                if rep is not None:
+                    return rep
+                return validate_lines(split_lines(data), path=str(p), model=model, fmt=fmt,
+                                      limit=limit, validation_file=validation_file)
+            return _validate_stream(_lines(head, fh), str(p), model, fmt, limit, validation_file)
+    except IsADirectoryError:
+        raise ChatsynthError("is a folder, expected a JSONL file", path=p) from None
+    except OSError as exc:
+        raise ChatsynthError(f"can't read: {exc.strerror}", path=p) from None
+
+
+def _json_array(p: Path, data: bytes, fmt: Format | None) -> ValidationReport | None:
     stripped = data.lstrip()
-    if stripped.startswith(b"["):
-        try:
-            arr = json.loads(stripped)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-            arr = None
-        if isinstance(arr, list):
-            r = ValidationReport(path=str(p), format=fmt or detect_format(arr), examples=0,
-                                 lines=data.count(b"\n") + 1)
-            r.findings.append(Finding(1, "json_array", f"the file is one JSON array of {len(arr)} "
-                                      "items, not JSON Lines: write one example per line, no brackets"))
-            return r
-    return validate_lines(split_lines(data), path=str(p), model=model, fmt=fmt, limit=limit,
-                          validation_file=validation_file)
+    if not stripped.startswith(b"["):
+        return None
+    try:
+        arr = json.loads(stripped)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        arr = None
+    if not isinstance(arr, list):
+        return None
+    r = ValidationReport(path=str(p), format=fmt or detect_format(arr), examples=0,
+                         lines=data.count(b"\n") + 1)
+    r.findings.append(Finding(1, "json_array", f"the file is one JSON array of {len(arr)} "
+                              "items, not JSON Lines: write one example per line, no brackets"))
+    return r
+
+
+def _lines(head: bytes, fh: Any):
+    """The file's lines as ``split_lines`` cuts them (at b"\\n" only), ``head`` (its start)
+    first; each with its newline but the last where the file does not end with one."""
+    first = head + (fh.readline() if head and not head.endswith(b"\n") else b"")
+    pieces = first.split(b"\n")
+    for piece in pieces[:-1]:
+        yield piece + b"\n"
+    if pieces[-1]:
+        yield pieces[-1]
+    yield from fh
+
+
+def _validate_stream(raws: Any, path: str, model: str | None, fmt: Format | None,
+                     limit: int | None, validation_file: bool | None) -> ValidationReport:
+    fc: FileCheck | None = None
+    values: list[tuple[int, Any]] = []
+    parse_findings: list[Finding] = []
+    n, blank = 0, True
+
+    def flush(final: bool) -> FileCheck | None:
+        nonlocal values, parse_findings
+        check = fc
+        if check is None:
+            if not final and not any(isinstance(v, dict) for _, v in values):
+                return None  # the format is told by the first object: read on
+            check = FileCheck(path=path, model=model, fmt=fmt or detect_format(v for _, v in values),
+                              limit=limit, validation_file=validation_file)
+        check.findings += parse_findings
+        check.bad |= {f.line for f in parse_findings if f.severity == "error" and f.line is not None}
+        check.add(check.examine(values))
+        values, parse_findings = [], []
+        return check
+
+    for raw in raws:
+        n += 1
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if blank and raw.strip():
+            blank = False
+        v, f = parse_line(raw, n)
+        parse_findings += f
+        if v is not None or (raw.strip() and not f):
+            values.append((n, v))
+        if len(values) >= BATCH:
+            fc = flush(False) or fc
+    fc = flush(True)
+    assert fc is not None
+    fc.lines = n
+    fc.blank = blank
+    return fc.report()
