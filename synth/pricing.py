@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from synth.wording import plural
 
@@ -76,6 +76,13 @@ def cost_of(model: str, prompt_tokens: int, completion_tokens: int,
     """USD for this usage, or None where no price is known.  Pass ``ws.config.prices``."""
     p = price_of(model, overrides, local=local)
     return None if p is None else p.cost(prompt_tokens, completion_tokens)
+
+
+def cost_fn(overrides: Mapping[str, Mapping[str, float]] | None = None
+            ) -> Callable[[str, int, int], float | None]:
+    """``cost_of`` with the workspace's ``prices:`` bound: what the engine, the judge and chat
+    take as their price function (model, prompt tokens, completion tokens) -> USD or None."""
+    return lambda model, p, c: cost_of(model, p, c, overrides)
 
 
 BATCH_DISCOUNT = 0.5  # OpenAI's Batch API (and most compatible ones): half the usual rates

@@ -8,7 +8,8 @@
     cli/       the parser and one module per command group
 
 A module may import from its own stage and from earlier ones, never from a later one; lazy
-imports inside functions count too.  Every module says what it is for in its first lines and
+imports inside functions count too.  The app (tui/) sits on the engine's stages, never on the
+command line's: no tui/ module imports synth.cli.  Every module says what it is for in its first lines and
 stays under ~450 lines.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import synth
 
 ROOT = Path(synth.__file__).resolve().parent
+TUI = ROOT.parent / "tui"
 STAGES = ["", "library", "generate", "curate", "dataset", "cli"]  # "": the top-level modules
 MAX_LINES = 450
 
@@ -96,3 +98,30 @@ def test_modules_are_small_and_say_what_they_are_for():
                 silent.append(name)
     assert not big, big
     assert not silent, f"modules without a docstring saying what they are for: {silent}"
+
+
+def _cli_imports(name: str, path: Path) -> list[tuple[int, str]]:
+    return [(line, mod) for line, mod in _imports(name, path)
+            if mod == "synth.cli" or mod.startswith("synth.cli.")]
+
+
+def test_the_app_never_imports_the_command_line():
+    """tui/ goes through the engine's stages (generate, curate, dataset), not argparse-facing
+    code: round loops, the judge's setup and price functions live in synth/, not synth/cli/."""
+    assert TUI.is_dir()
+    bad = []
+    for path in sorted(TUI.rglob("*.py")):
+        name = ".".join(("tui",) + path.relative_to(TUI).with_suffix("").parts)
+        bad += [f"{path.relative_to(ROOT.parent)}:{line}: {name} imports {mod}"
+                for line, mod in _cli_imports(name, path)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_app_rule_catches_a_lazy_cli_import(tmp_path):
+    """The check itself can fail: a lazy import, a from-import of the package, a plain import."""
+    p = tmp_path / "run_rounds.py"
+    p.write_text("import synth.cli.judge\nfrom synth import cli\n"
+                 "def f():\n    from synth.cli.run import cost_fn\n"
+                 "from synth.curate.until import passing\n")
+    found = _cli_imports("tui.run_rounds", p)
+    assert found == [(1, "synth.cli.judge"), (2, "synth.cli"), (4, "synth.cli.run")]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from faultserver import FaultServer
-from synth.cli.run_judge import passing
+from synth.curate.until import passing
 from synth.dataset.store import Store
 from tui.app import ChatsynthApp
 from tui.testing import notified, steady, use_endpoint, wait_for

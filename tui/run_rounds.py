@@ -14,9 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from synth.cli.judge import tally
-from synth.cli.run import _merge
-from synth.cli.run_judge import JudgePipe, UntilPass, passing
+from synth.curate.judge_setup import tally
+from synth.curate.until import JudgePipe, UntilPass, merge_rounds, passing
 from synth.generate.events import ConversationFinished, Progress, RunFinished, RunStarted
 from tui.live import Passing
 from tui.services import UNTIL_PER_TOPIC
@@ -57,7 +56,6 @@ class Rounds:
                     run_id = self.store.bind(spec)
                     if self.store.spec_path(run_id).exists():
                         if pipe is not None and until.rounds == 0:
-                            self.use_cache(run_id)
                             await pipe.judge_stored(self.store, run_id)
                         self.count(run_id)
                     self.worker.push(self.passing_now())
@@ -68,12 +66,12 @@ class Rounds:
                 started = None
                 async for ev in engine.run(spec):
                     if isinstance(ev, RunFinished):
-                        finished = _merge(finished, ev)
+                        finished = merge_rounds(finished, ev)
                         continue  # one RunFinished for the whole run, below
                     if isinstance(ev, RunStarted):
                         started = ev
                         if pipe is not None:
-                            self.use_cache(ev.run_id)
+                            pipe.use_cache(self.store, ev.run_id)
                     elif isinstance(ev, ConversationFinished):
                         v = self.worker.verdict_first(engine, ev)
                         if pipe is not None:
@@ -113,11 +111,3 @@ class Rounds:
             if stop_reason and finished.outcome in ("complete", "limit"):
                 finished = dataclasses.replace(finished, reason=stop_reason)
             self.worker.push(finished)
-
-    def use_cache(self, run_id: str) -> None:
-        """The judge's verdicts are cached in the run's folder (judging twice costs nothing)."""
-        judge = self.pipe.judge if self.pipe is not None else None
-        if judge is not None and judge.cache.path is None:
-            from synth.curate.judging import CACHE_NAME, JudgeCache
-
-            judge.cache = JudgeCache(self.store.run_dir(run_id) / CACHE_NAME)

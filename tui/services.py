@@ -202,12 +202,9 @@ class Services:
         self._sessions.clear()
 
     def cost_fn(self):
-        try:
-            from synth.pricing import cost_of
-        except ImportError:  # pragma: no cover
-            return None
-        prices = self.ws.config.prices or None
-        return lambda model, p, c: cost_of(model, p, c, prices)
+        from synth.pricing import cost_fn
+
+        return cost_fn(self.ws.config.prices or None)
 
     def resolve_examples(self, persona: Persona) -> Persona:
         """The persona with its examples given by stored conversation id looked up."""
@@ -258,21 +255,17 @@ class Services:
         return estimate_quality(self.store, spec, overrides=cfg.prices or None,
                                 local=ep_cfg.is_embedded, judge=judge, until=until)
 
-    # -- judged and "until N pass" runs (the run worker's side; synth.cli.run_judge's parts) --
+    # -- judged and "until N pass" runs (the run worker's side; synth.curate.until's parts) --
     def open_judge(self, stack, spec, writer):
         """The Judge for a run the form asked to judge: the persona's judge endpoint and model,
         else the workspace's defaults, else the writer's (shared, never started twice)."""
-        import argparse
-
-        from synth.cli.judge import open_judge
         from synth.curate.judge import rubric_for
+        from synth.curate.judge_setup import open_judge
         from synth.curate.judging import Judge
 
         persona = self.judge_persona(spec.persona)
         rubric = rubric_for(persona)  # no rubric: refused before anything is written
-        flags = argparse.Namespace(judge_endpoint=None, judge_base_url=None, judge_model=None,
-                                   judge_key_name=None)
-        jep = open_judge(stack, self.ws, persona, flags, writer=writer)
+        jep = open_judge(stack, self.ws, persona, writer=writer)
         return Judge(jep, persona, rubric, cost_fn=self.cost_fn(), concurrency=4)
 
     # -- batch jobs: Synthesize's "as a batch job" (tui/batch_jobs.py) ----------------------

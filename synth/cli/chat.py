@@ -69,10 +69,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print("starting the embedded small offline demo model (Gemma 3 270M)...",
               file=sys.stderr, flush=True)
     with session as ep:
-        from synth.cli.run import _cost_fn
         from synth.generate.chat import ChatSession
+        from synth.pricing import cost_fn
 
-        chat = ChatSession(ep, persona, mode=args.mode, topic=args.topic, price=_cost_fn(cfg),
+        chat = ChatSession(ep, persona, mode=args.mode, topic=args.topic, price=cost_fn(cfg.prices or None),
                            max_tokens=args.max_tokens)
         return asyncio.run(Repl(chat, store).run_and_close())
 

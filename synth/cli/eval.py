@@ -71,7 +71,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         es.openings = es.openings[:args.limit]
     persona = es.persona
     if args.judge and persona.judge is None:
-        from synth.cli.judge import current_judge
+        from synth.curate.judge_setup import current_judge
 
         persona = current_judge(ws, persona)
         if persona.judge is None:
@@ -128,25 +128,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _judge(stack: ExitStack, ws, persona, args, players):
-    from synth.cli.judge import open_judge
-    from synth.cli.run import _cost_fn
+    from synth.cli.judge import judge_flags
     from synth.curate.judge import rubric_for
+    from synth.curate.judge_setup import open_judge
     from synth.curate.judging import Judge
+    from synth.pricing import cost_fn
 
     writer = next((p.ep for p in players if p.ep is not None), None)
-    ep = open_judge(stack, ws, persona, args, writer=writer)
-    return Judge(ep, persona, rubric_for(persona), cost_fn=_cost_fn(ws.config),
+    ep = open_judge(stack, ws, persona, writer=writer, **judge_flags(args))
+    return Judge(ep, persona, rubric_for(persona), cost_fn=cost_fn(ws.config.prices or None),
                  concurrency=args.concurrency)
 
 
 async def _go(players, persona, es, args, judge, ws):
-    from synth.cli.run import _cost_fn
     from synth.curate.eval_answers import answer_all
+    from synth.pricing import cost_fn
 
     try:
         return await answer_all(players, persona, es.system, es.openings,
                                 concurrency=args.concurrency, max_tokens=args.max_tokens,
-                                judge=judge, cost_fn=_cost_fn(ws.config))
+                                judge=judge, cost_fn=cost_fn(ws.config.prices or None))
     finally:
         for p in players:
             if p.ep is not None:

@@ -1,11 +1,10 @@
 """`chatsynth judge RUN|DATASET`: the LLM judge on stored conversations, and its agreement
-with your own accept/reject decisions.  Also the pieces `run --judge` shares: which endpoint
-and model judge (``open_judge``) and the one-line tally of what judging cost."""
+with your own accept/reject decisions.  Also the judge's endpoint flags that `run --judge` and
+`eval --judge` share; which endpoint judges and what it cost: synth/curate/judge_setup.py."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from contextlib import ExitStack
 from typing import Any
@@ -44,57 +43,10 @@ def add_judge_endpoint_args(p: argparse.ArgumentParser, prefix: str = "judge-") 
     p.add_argument(f"--{prefix}model", dest="judge_model", help="the judge's model")
 
 
-def open_judge(stack: ExitStack, ws: Any, persona: Any, args: argparse.Namespace,
-               writer: Any = None) -> Any:
-    """The judge's Endpoint: the flags, else the persona's judge block, else the workspace's
-    defaults.judge_endpoint/judge_model, else the writer's endpoint (``writer``) or the default.
-    The same endpoint as the writer is shared (an embedded model is not started twice)."""
-    from synth.generate.endpoints import EndpointSession
-
-    cfg = ws.config
-    spec = persona.judge
-    defaults = cfg.defaults or {}
-    name = args.judge_endpoint or (spec.endpoint if spec else None) or defaults.get("judge_endpoint")
-    model = args.judge_model or (spec.model if spec else None) or defaults.get("judge_model")
-    if writer is not None and not args.judge_base_url and (name is None or name == writer.name):
-        return dataclasses.replace(writer, model=model or writer.model, _client=None,
-                                   dropped=set(writer.dropped))
-    session = EndpointSession(cfg, name=name, base_url=args.judge_base_url, model=model,
-                              style="chat", key_name=args.judge_key_name)
-    return stack.enter_context(session)
-
-
-def current_judge(ws: Any, persona: Any) -> Any:
-    """The run's persona with the judge block of its file as it is now (added after the run)."""
-    from synth.errors import ChatsynthError
-    from synth.library.personas import find_persona
-
-    try:
-        now = find_persona(ws, persona.id)
-    except ChatsynthError:
-        return persona
-    if now.judge is not None:
-        persona.judge = now.judge
-    return persona
-
-
-def make_judge(ws: Any, store: Any, run_id: str, persona: Any, ep: Any, concurrency: int) -> Any:
-    from synth.cli.run import _cost_fn
-    from synth.curate.judge import rubric_for
-    from synth.curate.judging import CACHE_NAME, Judge, JudgeCache
-
-    rubric = rubric_for(persona)
-    cache = JudgeCache(store.run_dir(run_id) / CACHE_NAME)
-    return Judge(ep, persona, rubric, cache=cache, cost_fn=_cost_fn(ws.config),
-                 concurrency=concurrency)
-
-
-def tally(judge: Any) -> str:
-    cost = "cost ?" if judge.cost is None else f"${judge.cost:.4f}"
-    failed = f", {judge.failed} failed" if judge.failed else ""
-    cached = f", {judge.cached} cached" if judge.cached else ""
-    return (f"judged {judge.judged}{cached}{failed}: {judge.prompt_tokens:,} + "
-            f"{judge.completion_tokens:,} tokens, {cost}")
+def judge_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """``add_judge_endpoint_args``' flags as ``open_judge``'s keywords."""
+    return {"endpoint": args.judge_endpoint, "base_url": args.judge_base_url,
+            "model": args.judge_model, "key_name": args.judge_key_name}
 
 
 def agreement(items: list[Any]) -> str:
@@ -117,6 +69,7 @@ def agreement(items: list[Any]) -> str:
 
 def cmd_judge(args: argparse.Namespace) -> int:
     from synth.cli.main import workspace_from
+    from synth.curate.judge_setup import current_judge, make_judge, open_judge, tally
     from synth.curate.review import Review
     from synth.dataset.datasets import Datasets
     from synth.dataset.store import Store
@@ -139,7 +92,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
         if left is not None:
             items, left = items[:left], left - min(left, len(items))
         with ExitStack() as stack:
-            ep = open_judge(stack, ws, persona, args)
+            ep = open_judge(stack, ws, persona, **judge_flags(args))
             judge = make_judge(ws, store, run_id, persona, ep, args.concurrency)
             from synth.curate.judging import judge_all
 

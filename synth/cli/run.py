@@ -13,6 +13,7 @@ from synth import checks
 from synth.generate.events import (
     ConversationFailed, ConversationFinished, Progress, RunFinished, RunPaused, RunStarted,
 )
+from synth.pricing import cost_fn
 from synth.stops_text import unescape_stop
 from synth.wording import plural
 
@@ -144,13 +145,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     with session as ep, ExitStack() as stack:
         judge = None
         if args.judge:
-            from synth.cli.judge import current_judge, open_judge
+            from synth.cli.judge import judge_flags
             from synth.curate.judge import rubric_for
+            from synth.curate.judge_setup import current_judge, open_judge
             from synth.curate.judging import Judge
 
             rubric = rubric_for(persona)  # no rubric: refused before anything is written
-            jep = open_judge(stack, ws, current_judge(ws, persona), args, writer=ep)
-            judge = Judge(jep, persona, rubric, cost_fn=_cost_fn(cfg),
+            jep = open_judge(stack, ws, current_judge(ws, persona), writer=ep, **judge_flags(args))
+            judge = Judge(jep, persona, rubric, cost_fn=cost_fn(cfg.prices or None),
                           concurrency=args.judge_concurrency)
         if args.timeout:
             ep.timeout = args.timeout
@@ -163,7 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.user_ep = open_user_side(stack, cfg, spec, ep)  # role-play: the simulated user's
         stream = wants_stream(args.stream, sys.stdout.isatty(), list(spec.stop),
                               ep.request_stops(spec.stop))
-        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, _cost_fn(cfg), judge, stream))
+        return asyncio.run(_run(Store(ws.runs_dir), ep, spec, args, cost_fn(cfg.prices or None),
+                                judge, stream))
 
 
 def check_until_flags(args: argparse.Namespace) -> None:
@@ -181,20 +184,11 @@ def check_until_flags(args: argparse.Namespace) -> None:
         raise ChatsynthError("give --until-pass N or --limit N, not both", field="limit")
 
 
-def _cost_fn(cfg: Any):
-    try:
-        from synth.pricing import cost_of
-    except ImportError:  # pragma: no cover - pricing ships with the package
-        return None
-    prices = cfg.prices or None
-    return lambda model, p, c: cost_of(model, p, c, prices)
-
-
 async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn: Any,
                judge: Any = None, stream: bool = True) -> int:
     from synth.generate.engine import Engine, EngineOptions
     from synth.generate.limits import Backoff
-    from synth.cli.run_judge import JudgePipe, UntilPass, merge_rounds, passing
+    from synth.curate.until import JudgePipe, UntilPass, merge_rounds, passing
 
     engine: Any = None
     loop = asyncio.get_running_loop()
@@ -241,10 +235,8 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
             async for ev in engine.run(spec):
                 if isinstance(ev, RunStarted):
                     started = ev
-                    if pipe is not None and pipe.judge.cache.path is None:
-                        from synth.curate.judging import CACHE_NAME, JudgeCache
-
-                        pipe.judge.cache = JudgeCache(store.run_dir(ev.run_id) / CACHE_NAME)
+                    if pipe is not None:
+                        pipe.use_cache(store, ev.run_id)
                     if until is None or until.rounds == 0 or ev.to_write:
                         bar.started(ev)
                 elif isinstance(ev, ConversationFinished):
@@ -289,7 +281,7 @@ async def _run(store: Any, ep: Any, spec: Any, args: argparse.Namespace, cost_fn
     assert finished is not None
     print_summary(finished, spec, sys.stdout)
     if judge is not None:
-        from synth.cli.judge import tally
+        from synth.curate.judge_setup import tally
 
         print(f"  judge ({judge.ep.model}): {tally(judge)}", file=sys.stdout)
         for note in judge.notes[:1]:

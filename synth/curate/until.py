@@ -1,10 +1,12 @@
-"""What `chatsynth run --judge` and `--until-pass N` add to a run, outside the engine.
+"""What a judged or "until N pass" run adds to a run, outside the engine (`chatsynth run
+--judge --until-pass N` and the app's Synthesize both sit on it).
 
 ``JudgePipe`` consumes the engine's ConversationFinished events and judges each conversation
 as it finishes (its own concurrency, pipelined with writing); ``wait()`` lets the last
 judgements finish.  ``passing(...)`` counts the run's conversations that pass every filter (and
-the judge, when on): a conversation the judge failed on never counts.  ``next_round`` decides
-how much an "until N pass" run writes next: topics first, then further samples of each topic.
+the judge, when on): a conversation the judge failed on never counts.  ``UntilPass.next_limit``
+decides how much an "until N pass" run writes next (topics first, then further samples of each
+topic), and ``merge_rounds`` makes one RunFinished of its rounds.
 """
 
 from __future__ import annotations
@@ -34,13 +36,18 @@ class JudgePipe:
         self.tasks.add(t)
         t.add_done_callback(self.tasks.discard)
 
-    async def judge_stored(self, store: Any, run_id: str) -> None:
-        """Judge the run's stored conversations as they are now (cached ones cost nothing)."""
+    def use_cache(self, store: Any, run_id: str) -> None:
+        """The judge's verdicts are cached in the run's folder (judging twice costs nothing)."""
         from synth.curate.judging import CACHE_NAME, JudgeCache
-        from synth.curate.review import Review
 
         if self.judge.cache.path is None:
             self.judge.cache = JudgeCache(store.run_dir(run_id) / CACHE_NAME)
+
+    async def judge_stored(self, store: Any, run_id: str) -> None:
+        """Judge the run's stored conversations as they are now (cached ones cost nothing)."""
+        from synth.curate.review import Review
+
+        self.use_cache(store, run_id)
         rs = Review(store, run_id, self.persona).load()
         await asyncio.gather(*(self.judge.judge(it.turns) for it in rs.items
                                if it.conv.status == "complete" and it.turns
