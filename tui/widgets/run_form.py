@@ -40,8 +40,7 @@ def own_topic_source(persona_id: str | None, sources: list) -> str | None:
 
 
 LIMIT_MODES = [("at most N", "limit"), ("until N pass", "until")]
-METHODS = [("transcript: one request a conversation", "transcript"),
-           ("role-play: a simulated user, turn by turn", "roleplay")]
+METHODS = [("transcript", "transcript"), ("role-play", "roleplay")]
 SAMPLING_LABELS = dict(zip(SAMPLING_FIELDS, ("Top p", "Presence", "Frequency", "Repeat")))
 
 
