@@ -63,6 +63,7 @@ class _Worker:
         self.send_lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.engine: Any = None
+        self.user_ep: Any = None  # role-play: the simulated user's own endpoint, for this run
         self.run_thread: threading.Thread | None = None
         self.pending: list[Any] = []
         self.pending_lock = threading.Lock()
@@ -133,27 +134,51 @@ class _Worker:
         from synth.errors import ChatsynthError
         from tui.live import RunError, RunNote
 
+        from contextlib import ExitStack
+
         try:
             session, _ = self.services.endpoint_session(request.endpoint, request.model,
                                                         note=lambda t: self.push(RunNote(t)))
             ep = session.endpoint
             spec = self.services.build_spec(request, ep, session)
-            if getattr(request, "until_pass", None) or getattr(request, "judge", False):
-                from contextlib import ExitStack
-                from tui.run_rounds import Rounds
+            with ExitStack() as stack:
+                self.user_ep = self._user_side(stack, spec, ep)
+                if getattr(request, "until_pass", None) or getattr(request, "judge", False):
+                    from tui.run_rounds import Rounds
 
-                with ExitStack() as stack:
                     judge = self.services.open_judge(stack, spec, ep) if request.judge else None
-                    asyncio.run(Rounds(self, ep, spec, request, judge).run())
-            else:
-                asyncio.run(self._consume(ep, spec, getattr(request, "only", None)))
+                    asyncio.run(self._closing_user(Rounds(self, ep, spec, request, judge).run()))
+                else:
+                    asyncio.run(self._closing_user(
+                        self._consume(ep, spec, getattr(request, "only", None))))
         except ChatsynthError as err:
             self.push(RunError(str(err)))
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             self.push(RunError(f"{type(exc).__name__}: {exc}"))
         finally:
-            self.loop, self.engine = None, None
+            self.loop, self.engine, self.user_ep = None, None, None
             self.flush()
+
+    def _user_side(self, stack: Any, spec: Any, ep: Any) -> Any:
+        """Role-play: the simulated user's own endpoint or model, when its user_simulator:
+        block names one (opened as ``chatsynth run`` opens it; None: the run's endpoint)."""
+        from synth.generate.roleplay_endpoint import open_user_side, user_side_differs
+        from tui.live import RunNote
+        from tui.runner import METHOD_FIELD
+
+        if user_side_differs(spec, ep.name, ep.model):
+            sim = spec.persona.user_simulator
+            self.push(RunNote(f"the simulated user speaks through {sim.endpoint or ep.name}"
+                              + (f" ({sim.model})" if sim.model else "")))
+        return open_user_side(stack, self.services.ws.config, spec, ep, how=METHOD_FIELD)
+
+    async def _closing_user(self, work: Any) -> None:
+        """Run ``work``; then close the simulated user's HTTP client in this loop."""
+        try:
+            await work
+        finally:
+            if self.user_ep is not None:
+                await self.user_ep.aclose()
 
     def make_engine(self, ep: Any) -> Any:
         """An engine for one start (an "until N pass" run makes one a round)."""
@@ -162,6 +187,7 @@ class _Worker:
 
         self.loop = asyncio.get_running_loop()
         self.engine = Engine(self.services.store, ep, cost_fn=self.services.cost_fn(),
+                             user_endpoint=self.user_ep,
                              options=EngineOptions(chunk_interval_s=0.1, progress_interval_s=0.25,
                                                    verdict=lambda c, p: filters.check(c, persona=p)))
         return self.engine

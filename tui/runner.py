@@ -23,6 +23,9 @@ from synth.generate.processes import terminate
 from tui.live import RunError
 
 
+METHOD_FIELD = "the form's Method: role-play"  # where the app's user chose role-play
+
+
 @dataclass
 class RunRequest:
     """What the Synthesize form asks for."""
@@ -47,6 +50,7 @@ class RunRequest:
     until_pass: int | None = None  # run --until-pass N: write until N pass (limit stays None)
     max_new: int | None = None  # with until_pass: --max, the most written in this start
     judge: bool = False  # run --judge: judge each conversation as it finishes
+    method: str | None = None  # run --method: "transcript" or "roleplay"; None: the persona's
 
 
 class RunController:

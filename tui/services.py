@@ -229,7 +229,7 @@ class Services:
             seed=req.seed, top_p=req.top_p, presence_penalty=req.presence_penalty,
             frequency_penalty=req.frequency_penalty, repeat_penalty=req.repeat_penalty,
             concurrency=req.concurrency or concurrency or int(defaults.get("concurrency", 4)),
-            budget=req.budget, limit=req.limit)
+            budget=req.budget, limit=req.limit, method=getattr(req, "method", None))
 
     def build_spec(self, req, ep, session):
         if ep.free and session.concurrency and (req.concurrency or 99) > session.concurrency:

@@ -160,7 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             args, persona, topics, ep, defaults,
             concurrency=args.concurrency or session.concurrency or int(defaults.get("concurrency", 4)),
             rpm=args.rpm or session.rpm, tpm=args.tpm or session.tpm, budget=args.budget)
-        from synth.cli.run_roleplay import open_user_side
+        from synth.generate.roleplay_endpoint import open_user_side
 
         args.user_ep = open_user_side(stack, cfg, spec, ep)  # role-play: the simulated user's
         stream = wants_stream(args.stream, sys.stdout.isatty(), list(spec.stop),

@@ -1,4 +1,5 @@
-"""The Synthesize form: persona, topics, how many, endpoint, model, sampling, stops, limits.
+"""The Synthesize form: persona, topics, method, how many, endpoint, model, sampling, stops,
+limits.
 
 ``request()`` turns it into a ``RunRequest`` (raising a ChatsynthError naming the field);
 ``Changed`` is posted (debounced by the screen) so the estimate can follow every edit.
@@ -17,7 +18,7 @@ from synth import checks
 from synth.errors import ChatsynthError
 from synth.models import SAMPLING_FIELDS
 from tui.guard import Guarded
-from tui.runner import RunRequest
+from tui.runner import METHOD_FIELD, RunRequest
 from tui.widgets.mark_checkbox import MarkCheckbox
 from synth.stops_text import stops_to_text, text_to_stops
 
@@ -39,6 +40,7 @@ def own_topic_source(persona_id: str | None, sources: list) -> str | None:
 
 
 LIMIT_MODES = [("at most N", "limit"), ("until N pass", "until")]
+METHODS = [("transcript", "transcript"), ("role-play", "roleplay")]
 SAMPLING_LABELS = dict(zip(SAMPLING_FIELDS, ("Top p", "Presence", "Frequency", "Repeat")))
 
 
@@ -69,6 +71,11 @@ class RunForm(Guarded, VerticalScroll):
         yield Select([], id="rf-persona", allow_blank=True, compact=True, prompt="pick a persona")
         yield Label("Topics", classes="field-label")
         yield Select([], id="rf-topics", allow_blank=True, compact=True, prompt="pick topics")
+        yield Label("Method", classes="field-label")
+        yield Select(METHODS, id="rf-method", value="transcript", allow_blank=False, compact=True,
+                     tooltip="transcript: one request writes the whole conversation; role-play: "
+                     "the persona's user_simulator talks with it, a request per turn (run "
+                     "--method); follows the persona's method: when the persona changes")
         limit = _cell("Limit", Select(
             LIMIT_MODES, id="rf-limit_mode", value="limit", compact=True, allow_blank=False,
             tooltip="at most N: write N now (blank: all); until N pass: write until N pass every "
@@ -170,6 +177,7 @@ class RunForm(Guarded, VerticalScroll):
             value = getattr(p, key)
             self.query_one(f"#rf-{key}", Input).value = "" if value is None else f"{value:g}"
         self.query_one("#rf-stop", TextArea).load_text(stops_to_text(p.stop))
+        self.query_one("#rf-method", Select).value = p.method
 
     # -- reading --------------------------------------------------------------------------
     def _num(self, name: str, *, required: bool = False, check: str | None = None,
@@ -209,6 +217,7 @@ class RunForm(Guarded, VerticalScroll):
                                  "Topics list under Persona", field="topics")
         endpoint = chosen(self.query_one("#rf-endpoint", Select))
         until = self.until_mode
+        method = self._method(persona)
         return RunRequest(
             persona=persona, topics=topics,
             per_topic=self._num("per_topic", required=True),
@@ -224,7 +233,21 @@ class RunForm(Guarded, VerticalScroll):
             stop=text_to_stops(self.query_one("#rf-stop", TextArea).text),
             concurrency=self._num("concurrency"),
             budget=self._num("budget"),
+            method=method,
         )
+
+    def _method(self, persona_id: str) -> str:
+        """The chosen method; role-play needs the persona's user_simulator: block (its file
+        and the field named, as ``run --method roleplay`` says)."""
+        from types import SimpleNamespace
+
+        from synth.generate.roleplay_endpoint import check_roleplay
+
+        method = chosen(self.query_one("#rf-method", Select)) or "transcript"
+        p = self.personas.get(persona_id)
+        if p is not None:
+            check_roleplay(SimpleNamespace(method=method, persona=p), how=METHOD_FIELD)
+        return method
 
     def set_estimate(self, text: str, kind: str = "") -> None:
         est = self.query_one("#estimate", Static)
