@@ -152,6 +152,12 @@ class ChatsynthApp(Guarded, App[int]):
         if not isinstance(self.screen, CompareScreen):
             self.push_screen(CompareScreen(run_a, run_b))
 
+    def action_playground(self, persona: str | None = None) -> None:
+        from tui.screens.playground import PlaygroundScreen
+
+        if not isinstance(self.screen, PlaygroundScreen):
+            self.push_screen(PlaygroundScreen(persona))
+
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
         problem = self.prefs.set("theme", self.theme)
@@ -209,6 +215,9 @@ class ChatsynthApp(Guarded, App[int]):
                                 lambda m=mode: self.action_goto(m))
         yield SystemCommand("Compare two runs", "Two runs side by side on the topics both wrote: "
                             "figures, what differs, conversations", self.action_compare)
+        yield SystemCommand("Playground: talk to a persona", "Chat with a persona through any "
+                            "endpoint, prompted or as fine-tuned; save the exchange",
+                            self.action_playground)
         yield SystemCommand("Help", "Keys and what each screen does", self.action_help)
         yield SystemCommand("Toggle light/dark theme", "Switch between the light and the dark theme",
                             self.action_toggle_theme)

@@ -407,3 +407,24 @@ class Services:
 
     def preview_samples(self, persona_id: str):
         return self.preview.samples(persona_id)
+
+    # -- the Playground screen (synth.generate.chat, synth.dataset.playground) -------------------
+    def playground_chat(self, persona_id: str, mode: str, endpoint: str | None,
+                        topic: str | None = None, note=lambda text: None):
+        """A ChatSession with the persona through the endpoint (blocking: opens the endpoint,
+        starting an embedded model if it is that one).  Returns (chat, close)."""
+        from synth.generate.chat import ChatSession
+        from synth.library.personas import find_persona
+
+        persona = self.resolve_examples(find_persona(self.ws, persona_id))
+        session, _label = self.endpoint_session(endpoint, None, note)
+        chat = ChatSession(session.endpoint, persona, mode=mode, topic=topic or None,  # type: ignore[arg-type]
+                           price=self.cost_fn())
+        close = (lambda: None) if session.server is not None else session.close
+        return chat, close
+
+    def playground_save(self, chat) -> tuple[str, str]:
+        """Store the exchange in the persona's playground run: (run id, conversation id)."""
+        from synth.dataset.playground import save_exchange
+
+        return save_exchange(self.store, chat)

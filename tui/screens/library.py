@@ -57,6 +57,7 @@ class PersonaList(OptionList):
         Binding("d", "screen.duplicate_persona", "Duplicate"),
         Binding("r", "screen.rename_persona", "Rename"),
         Binding("delete,x", "screen.delete_persona", "Delete"),
+        Binding("p", "screen.playground", "Playground", show=False),
     ]
 
 
@@ -402,6 +403,10 @@ version; k on one keeps it as a few-shot example of the (saved) persona."""
         self.app.preselect = {"persona": self.current.id, "topics": topics}  # type: ignore[attr-defined]
         self.app.action_goto("synthesize")  # type: ignore[attr-defined]
 
+    def action_playground(self) -> None:
+        """Talk to the selected persona in the Playground."""
+        self.app.action_playground(self.current.id if self.current is not None else None)  # type: ignore[attr-defined]
+
     def palette_commands(self):
         return [
             ("Save persona", "Write the persona form to its YAML file", self.action_save)
@@ -414,6 +419,7 @@ version; k on one keeps it as a few-shot example of the (saved) persona."""
             ("New topic list", "Create a YAML topic list", self.action_new_source),
             ("Delete topic source", "Delete the selected topic list (asks first)", self.action_delete_source),
             ("Try this persona", "Open Synthesize with this persona", self.action_try_persona),
+            ("Talk to this persona", "Open the Playground with this persona", self.action_playground),
             ("Preview a sample", "Write one sample conversation from the persona form",
              self.action_preview_sample),
             ("Reload library", "Read personas and topics from disk again", self.action_reload),
