@@ -150,6 +150,12 @@ class ChatsynthApp(Guarded, App[int]):
         if not isinstance(self.screen, CompareScreen):
             self.push_screen(CompareScreen(run_a, run_b))
 
+    def action_evaluate(self, folder: str | None = None) -> None:
+        from tui.screens.eval import EvalScreen
+
+        if not isinstance(self.screen, EvalScreen):
+            self.push_screen(EvalScreen(folder))
+
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
         problem = self.prefs.set("theme", self.theme)
@@ -207,6 +213,9 @@ class ChatsynthApp(Guarded, App[int]):
                                 lambda m=mode: self.action_goto(m))
         yield SystemCommand("Compare two runs", "Two runs side by side on the topics both wrote: "
                             "figures, what differs, conversations", self.action_compare)
+        yield SystemCommand("Evaluate an export on its held-out topics", "Two models or modes answer "
+                            "the validation conversations' openings: rule adherence, judge, cost",
+                            self.action_evaluate)
         yield SystemCommand("Help", "Keys and what each screen does", self.action_help)
         yield SystemCommand("Toggle light/dark theme", "Switch between the light and the dark theme",
                             self.action_toggle_theme)

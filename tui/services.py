@@ -414,3 +414,10 @@ class Services:
 
     def preview_samples(self, persona_id: str):
         return self.preview.samples(persona_id)
+
+    # -- held-out evaluation of an export (the Eval screen; synth.dataset.evaluate) --------
+    def eval_job(self):
+        """An EvalJob (tui/eval_job.py): the exports, an export's openings, the evaluation."""
+        from tui.eval_job import EvalJob
+
+        return EvalJob(self)
