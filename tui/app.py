@@ -157,6 +157,11 @@ class ChatsynthApp(Guarded, App[int]):
 
         if not isinstance(self.screen, PlaygroundScreen):
             self.push_screen(PlaygroundScreen(persona))
+    def action_evaluate(self, folder: str | None = None) -> None:
+        from tui.screens.eval import EvalScreen
+
+        if not isinstance(self.screen, EvalScreen):
+            self.push_screen(EvalScreen(folder))
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
@@ -218,6 +223,9 @@ class ChatsynthApp(Guarded, App[int]):
         yield SystemCommand("Playground: talk to a persona", "Chat with a persona through any "
                             "endpoint, prompted or as fine-tuned; save the exchange",
                             self.action_playground)
+        yield SystemCommand("Evaluate an export on its held-out topics", "Two models or modes answer "
+                            "the validation conversations' openings: rule adherence, judge, cost",
+                            self.action_evaluate)
         yield SystemCommand("Help", "Keys and what each screen does", self.action_help)
         yield SystemCommand("Toggle light/dark theme", "Switch between the light and the dark theme",
                             self.action_toggle_theme)

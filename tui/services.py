@@ -428,3 +428,10 @@ class Services:
         from synth.dataset.playground import save_exchange
 
         return save_exchange(self.store, chat)
+
+    # -- held-out evaluation of an export (the Eval screen; synth.dataset.evaluate) --------
+    def eval_job(self):
+        """An EvalJob (tui/eval_job.py): the exports, an export's openings, the evaluation."""
+        from tui.eval_job import EvalJob
+
+        return EvalJob(self)

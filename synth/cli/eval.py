@@ -52,8 +52,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from synth.dataset import evaluate
     from synth.dataset.store import Store
     from synth.generate.endpoints import EndpointSession
-    from synth.library.yamlio import atomic_write_text
-    from synth.private_files import private_dir
 
     for flag, kind in (("turns", "max"), ("concurrency", "concurrency"),
                        ("max_tokens", "max_tokens"), ("limit", "max")):
@@ -107,9 +105,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         rep["judge_usage"] = {"prompt_tokens": judge.prompt_tokens,
                               "completion_tokens": judge.completion_tokens, "cost_usd": judge.cost}
     out = args.out or es.folder / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
-    private_dir(out)
-    atomic_write_text(out / "eval.json", json.dumps(rep, indent=1, ensure_ascii=False) + "\n", mode=0o600)
-    atomic_write_text(out / "eval.md", evaluate.to_markdown(rep), mode=0o600)
+    evaluate.write_report(rep, out)
     failed = sum(c["failed"] for c in rep["contestants"])
     if args.json:
         json.dump(rep, sys.stdout, indent=1, ensure_ascii=False)

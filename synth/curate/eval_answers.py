@@ -208,8 +208,10 @@ async def ask(p: Player, req: Request, persona: Persona, max_tokens: int,
 async def answer_all(players: Sequence[Player], persona: Persona, system: str | None,
                      openings: Sequence[Opening], *, concurrency: int, max_tokens: int,
                      judge: Any = None, cost_fn: Callable[..., Any] | None = None,
-                     progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Every player's answer to every opening, scored; a failed answer says why."""
+                     progress: Callable[[str], None] | None = None,
+                     on_answer: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Every player's answer to every opening, scored; a failed answer says why.
+    ``on_answer(row)``: after each answer (the app's progress per contestant)."""
     total = asyncio.Semaphore(max(1, concurrency))
     for p in players:
         p.sem = asyncio.Semaphore(max(1, min(concurrency, p.concurrency or concurrency)))
@@ -246,6 +248,8 @@ async def answer_all(players: Sequence[Player], persona: Persona, system: str | 
         done[0] += 1
         if progress:
             progress(f"{done[0]}/{len(players) * len(openings)} answers")
+        if on_answer:
+            on_answer(row)
         return row
 
     return list(await asyncio.gather(*(one(p, op) for op in openings for p in players)))

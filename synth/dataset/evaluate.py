@@ -11,14 +11,16 @@ the persona from the run's stored spec (as it was when the run was written).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from synth.errors import ChatsynthError
 from synth.models import Persona, Turn
-from synth.curate.eval_answers import Contestant, Opening, mean_ci, rule_names, wilson
+from synth.curate.eval_answers import Contestant, Opening, answer_all, mean_ci, rule_names, wilson
 
 
 @dataclass
@@ -115,6 +117,49 @@ def _persona(store: Any, ws: Any, report: dict[str, Any], items: list[dict[str, 
             raise ChatsynthError(f"run {run_id} is not in this workspace and the report names no "
                                  "persona", field="EXPORT_DIR") from None
         return find_persona(ws, pid)
+
+
+# -- answering from a worker thread (the app's Eval screen) ----------------------------------------
+
+class Cancelled(Exception):
+    """The evaluation was cancelled before every answer came in (nothing is written)."""
+
+
+def answer_blocking(players: Sequence[Any], persona: Persona, es: EvalSet, *, concurrency: int,
+                    max_tokens: int, judge: Any = None, cost_fn: Callable[..., Any] | None = None,
+                    on_answer: Callable[[dict[str, Any]], None] | None = None,
+                    cancel: threading.Event | None = None) -> list[dict[str, Any]]:
+    """Every answer (``answer_all``), blocking: ``on_answer(row)`` after each; ``cancel`` set:
+    the requests in flight are dropped and Cancelled is raised.  The players' endpoints (and the
+    judge's) are closed at the end."""
+    async def go() -> list[dict[str, Any]]:
+        task = asyncio.ensure_future(answer_all(
+            players, persona, es.system, es.openings, concurrency=concurrency,
+            max_tokens=max_tokens, judge=judge, cost_fn=cost_fn, on_answer=on_answer))
+        try:
+            while not task.done():
+                if cancel is not None and cancel.is_set():
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+                    raise Cancelled()
+                await asyncio.wait({task}, timeout=0.05)
+            return task.result()
+        finally:
+            for ep in [*(p.ep for p in players if p.ep is not None), *([judge.ep] if judge else [])]:
+                await ep.aclose()
+
+    return asyncio.run(go())
+
+
+def write_report(rep: dict[str, Any], out: Path) -> Path:
+    """eval.json and eval.md into ``out`` (private); returns eval.md's path."""
+    from synth.library.yamlio import atomic_write_text
+    from synth.private_files import private_dir
+
+    private_dir(out)
+    atomic_write_text(out / "eval.json", json.dumps(rep, indent=1, ensure_ascii=False) + "\n", mode=0o600)
+    atomic_write_text(out / "eval.md", to_markdown(rep), mode=0o600)
+    return out / "eval.md"
 
 
 # -- the report ---------------------------------------------------------------------------------

@@ -39,12 +39,14 @@ written only after a dialog that names its errors."""
     BINDINGS = [
         Binding("f5", "check", "Check"),
         Binding("ctrl+w", "write", "Write files"),
+        Binding("f6", "evaluate", "Evaluate", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.run_id: str | None = None
         self.checked_key: tuple | None = None
+        self.written: str | None = None  # the folder of the latest write (F6 evaluates it)
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -208,6 +210,8 @@ written only after a dialog that names its errors."""
         if write:
             paths = "\n".join(str(p) for p in [*result.files.values(), *result.report_paths])
             head = "Written" if not errors else "Written WITH ERRORS, as you confirmed"
+            self.written = str(result.out_dir)
+            detail += "\nF6 evaluates it on its held-out topics."
             self.set_status(f"{head} ({verdict}, {warnings} warnings{refused}):\n{paths}{detail}",
                             "good" if not errors else "warn")
             self.app.notify(f"Exported to {result.out_dir}", markup=False, timeout=8,
@@ -225,5 +229,10 @@ written only after a dialog that names its errors."""
 
     def palette_commands(self):
         return [("Check the export", "F5: validate and report, write nothing", self.action_check),
-                ("Write the export", "Ctrl+W: write files into exports/", self.action_write)]
+                ("Write the export", "Ctrl+W: write files into exports/", self.action_write),
+                ("Evaluate the written export", "F6: models or modes on its held-out topics",
+                 self.action_evaluate)]
+
+    def action_evaluate(self) -> None:
+        self.app.action_evaluate(self.written)  # type: ignore[attr-defined]
 
