@@ -5,7 +5,6 @@ in, cancellable, and the report written next to the export (eval-TIME/eval.md an
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import threading
 import time
@@ -84,12 +83,10 @@ class EvalJob:
         return rep, evaluate.write_report(rep, es.folder / f"eval-{time.strftime('%Y%m%d-%H%M%S')}")
 
     def _judge(self, stack: ExitStack, persona: Any, players: Sequence[Any]) -> Any:
-        from synth.cli.judge import open_judge
         from synth.curate.judge import rubric_for
+        from synth.curate.judge_setup import open_judge
         from synth.curate.judging import Judge
 
         writer = next((p.ep for p in players if p.ep is not None), None)
-        flags = argparse.Namespace(judge_endpoint=None, judge_base_url=None, judge_model=None,
-                                   judge_key_name=None)
-        ep = open_judge(stack, self.ws, persona, flags, writer=writer)
+        ep = open_judge(stack, self.ws, persona, writer=writer)
         return Judge(ep, persona, rubric_for(persona), cost_fn=self.services.cost_fn(), concurrency=4)
