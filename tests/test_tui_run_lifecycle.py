@@ -177,3 +177,14 @@ async def test_ctrl_q_during_a_run_asks_first_and_no_keeps_it_writing(loop_ws, s
         await pilot.press("y")
         await wait_for(pilot, lambda: app.return_code is not None)
     assert app.unexpected_errors == []
+
+
+async def test_ctrl_q_after_a_run_has_finished_quits_without_asking(loop_ws, server):
+    app = app_for(loop_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = await start(pilot, limit=2, concurrency=2)
+        await wait_for(pilot, lambda: scr.live.state == "finished", timeout=30)
+        assert not app.services.run_in_progress()
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app.return_code is not None)
+    assert app.unexpected_errors == []
