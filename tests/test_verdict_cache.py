@@ -148,3 +148,41 @@ async def test_review_rows_show_verdicts_as_slices_arrive(workspace, monkeypatch
             assert "checking" not in str(table.get_row(ids[15])[0])
     finally:
         go_on.set()
+
+
+def test_a_child_process_does_the_first_pass_and_the_app_only_reads_its_cache(workspace, monkeypatch):
+    """synth.dataset.prefill runs the filters over the run in a child process: its slices reach
+    the caller as they come, it leaves the verdict cache full, and the load after it judges none."""
+    from synth.dataset import prefill
+
+    store, rid = _run(workspace)
+    plain = Review(store, rid).load()
+    assert prefill.stale(store, rid)
+    slices: list[dict] = []
+    progress: list[tuple[int, int]] = []
+    assert prefill.check_in_child(store, rid, lambda d, t: progress.append((d, t)), slices.append)
+    assert not prefill.stale(store, rid) and progress[-1] == (30, 30)
+    got = {cid: v for s in slices for cid, v in s.items()}
+    assert list(got) == [it.id for it in plain.items]
+    assert not got[plain.items[4].id].ok and "refusal" in got[plain.items[4].id].rules
+    seen = _judged(monkeypatch)
+    after = Review(store, rid).load(cache=True)
+    assert seen == [] and _summary(after) == _summary(plain)
+    assert not prefill.check_in_child(store, "no-such-run")  # a child that fails says so
+
+
+async def test_review_on_a_big_run_checks_it_in_a_child_process(workspace, monkeypatch):
+    from synth.dataset import prefill
+    from tui.app import ChatsynthApp
+    from tui.testing import wait_for
+
+    store, rid = _run(workspace)
+    plain = Review(store, rid).load()
+    monkeypatch.setattr(prefill, "CHILD_FROM", 1)  # 30 conversations count as big
+    seen = _judged(monkeypatch)  # the app's process judges none of them
+    app = ChatsynthApp(workspace, blink=False, first_run=False, start="review")
+    async with app.run_test(size=(120, 40)) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.rs is not None, 60)
+        assert seen == [] and _summary(scr.rs) == _summary(plain)
+        assert (store.run_dir(rid) / verdict_cache.CACHE_NAME).is_file()

@@ -5,7 +5,9 @@ review set (``self.rs``: bodies, edits, and for Review the filters' verdicts).  
 conversation's body is read on demand at its indexed offset (``quick_item``).
 
 The full load keeps the filters' verdicts in the run's folder (``synth.curate.verdict_cache``:
-a second open judges only what changed) and says how far it is (``load_progress``).  It runs
+a second open judges only what changed) and says how far it is (``load_progress``); on a big
+run whose cache is stale the filters' pass runs first in a child process
+(``synth.dataset.prefill``), so the app's interpreter stays free for keys.  It runs
 with the cyclic garbage collector paused and then freezes what it built: a collection over the
 millions of objects of a big run held the interpreter for a second at a time, stalling keys.
 It starts once the index's rows are painted (it would compete with the first frame for the
@@ -19,10 +21,12 @@ import threading
 import time
 
 from textual import work
+from textual.worker import get_current_worker
 from textual.widgets import Select
 
 from synth.errors import ChatsynthError
 from synth.curate.review import Review, effective_turns
+from synth.dataset import prefill
 from tui.screens.base import BaseScreen
 from tui.widgets.run_picker import RunPicker
 
@@ -79,6 +83,11 @@ class RunScreen(BaseScreen):
                 self.app.call_from_thread(self._indexed, run_id, review, index, reviews, meta,
                                           painted)
                 painted.wait(5)  # the rows on screen first: then the long part
+            if self.FILTERS and len(store.index(run_id)) >= prefill.CHILD_FROM \
+                    and prefill.stale(store, run_id):  # the filters' first pass: not here
+                worker = get_current_worker()
+                prefill.check_in_child(store, run_id, self._progress, self._verdicts,
+                                       lambda: worker.is_cancelled or run_id != self.run_id)
             gc.disable()
             try:
                 rs = review.load(filters=self.FILTERS, cache=True, progress=self._progress,
