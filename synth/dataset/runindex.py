@@ -212,9 +212,16 @@ def in_memory(path: Path) -> bool:
     return old.key == (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+_LOCK = threading.Lock()  # one index read at a time: a second caller finds the first's
+
+
 def index_log(path: Path, run_id: str) -> RunIndex:
     """The index of ``path`` as it is now (extended from the last one when the log only grew)."""
-    path = Path(path)
+    with _LOCK:
+        return _index_log(Path(path), run_id)
+
+
+def _index_log(path: Path, run_id: str) -> RunIndex:
     try:
         st = path.stat()
     except FileNotFoundError:
