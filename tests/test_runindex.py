@@ -74,3 +74,77 @@ def test_a_saved_index_of_another_file_or_a_broken_one_is_not_used(workspace, mo
     runindex.sidecar_path(path).write_bytes(b"\x00not an index")
     runindex._CACHE.clear()
     assert store.index(rid).ids == idx.ids and not store.index(rid).problems
+
+
+def test_the_writer_keeps_the_saved_index_current_so_a_reader_scans_no_line(workspace, monkeypatch):
+    """The run's writer saves the index as it appends (at its close, and at an fsync once
+    SAVE_AFTER lines are new): a reader in a new process reads no log line to list the run."""
+    store, rid = _store_with(workspace, 5)  # written, never read
+    side = runindex.sidecar_path(store.conversations_path(rid))
+    assert side.is_file() and side.stat().st_mode & 0o777 == 0o600
+    runindex._CACHE.clear()
+    seen = _lines_read(monkeypatch)
+    idx = store.index(rid)
+    assert len(seen) <= 1 and idx.counts() == (5, 0)
+    assert idx.ids == [c.id for c in store.load(rid).conversations]
+    # a partial record then its complete one, and a run still being written: saved at an fsync
+    monkeypatch.setattr(runindex, "SAVE_AFTER", 2)
+    with store.writer(rid) as w:
+        part = make_conversation(rid, 5)
+        part.status = "partial"
+        w.append(part)
+        w.append(make_conversation(rid, 5))
+        w.sync()  # what the engine's store thread does when an fsync is due
+        runindex._CACHE.clear()
+        seen.clear()
+        live = store.index(rid)
+        assert len(seen) <= 1 and live.counts() == (6, 0) and len(live) == 6
+        w.append(make_conversation(rid, 6))
+    runindex._CACHE.clear()
+    seen.clear()
+    done = store.index(rid)
+    assert len(seen) <= 1 and done.counts() == (7, 0)
+    fresh = runindex.RunIndex(done.path, end=0)
+    with open(done.path, "rb") as fh:
+        first = fh.readline()
+        fresh.end = len(first)
+        runindex._extend(fresh, fh, fresh.end, os.path.getsize(done.path))
+    assert (fresh.ids, fresh.offsets, fresh.lengths, fresh.statuses, fresh.line_nos, fresh.end) == (
+        done.ids, done.offsets, done.lengths, done.statuses, done.line_nos, done.end)
+    assert store.read_conversation(rid, done.get(done.ids[5])).status == "complete"
+
+
+def test_a_big_run_is_listed_at_once_and_counted_later(workspace):
+    """list_runs(counted_under=) reads no index of a log bigger than that (its counts are left
+    for a thread); a run indexed in this process is counted at once."""
+    store, rid = _store_with(workspace, 5)
+    runindex._CACHE.clear()
+    quick = store.list_runs(counted_under=0)
+    assert [(r.run_id, r.counted, r.done) for r in quick] == [(rid, False, 0)]
+    assert str(store.conversations_path(rid)) not in runindex._CACHE  # nothing was read
+    assert store.list_runs(counted_under=1 << 30)[0].counted  # a small log: counted at once
+    full = store.list_runs()
+    assert (full[0].counted, full[0].done) == (True, 5)
+    assert store.list_runs(counted_under=0)[0].done == 5  # now in memory: counted
+
+
+async def test_the_run_picker_fills_a_big_runs_counts_from_a_thread(workspace, monkeypatch):
+    from tui.app import ChatsynthApp
+    from tui.testing import wait_for
+    from tui.widgets import run_picker
+
+    store, rid = _store_with(workspace, 5)
+    runindex._CACHE.clear()
+    monkeypatch.setattr(run_picker, "COUNT_LATER", 0)  # every run counts as big
+    app = ChatsynthApp(workspace, blink=False, first_run=False, start="export")
+    async with app.run_test(size=(120, 40)) as pilot:
+        picker = app.screen.query_one("#export-run")
+
+        def label() -> str:
+            return next((str(text) for text, v in picker._options if v == picker.value), "")
+
+        await wait_for(pilot, lambda: picker.value == rid, 20)
+        first = label()
+        await wait_for(pilot, lambda: "· 5/" in label(), 20)  # counted in the thread
+        assert "· …/" in first or "· 5/" in first
+        assert app.screen.run_id == rid

@@ -96,3 +96,93 @@ def test_cached_verdicts_equal_the_filters_and_judge_only_what_changed(workspace
     stricter = Review(store, rid, replace(persona, rules=replace(persona.rules, min_turns=8)))
     got = stricter.load(cache=True)
     assert len(seen) == 30 and all(not it.verdict.ok for it in got.items)
+
+
+def test_verdicts_come_in_slices_of_the_run(workspace, monkeypatch):
+    """on_verdicts hears every conversation once, slice by slice in run order, each with the
+    verdict its own rules give (near-duplicates are found at the end, on the whole run)."""
+    store, rid = _run(workspace)
+    monkeypatch.setattr(verdict_cache, "SLICE", 7)
+    slices: list[dict] = []
+    rs = Review(store, rid).load(cache=True, on_verdicts=slices.append)
+    assert [len(s) for s in slices] == [7, 7, 7, 7, 2]
+    assert [cid for s in slices for cid in s] == [it.id for it in rs.items]
+    got = {cid: v for s in slices for cid, v in s.items()}
+    for it in rs.items:
+        own = [r.rule for r in it.verdict.reasons if r.rule != "near_duplicate"]
+        assert got[it.id].rules == own or got[it.id].rules == it.verdict.rules, it.id
+    assert not got[rs.items[4].id].ok and not got[rs.items[9].id].ok
+
+
+async def test_review_rows_show_verdicts_as_slices_arrive(workspace, monkeypatch):
+    """While the filters still check the run, the rows on view show each slice's verdicts."""
+    import threading
+
+    from tui.app import ChatsynthApp
+    from tui.screens.run_screen import RunScreen
+    from tui.testing import wait_for
+
+    store, rid = _run(workspace)
+    monkeypatch.setattr(verdict_cache, "SLICE", 10)
+    go_on = threading.Event()
+    real = RunScreen._verdicts
+
+    def first_slice_then_hold(self, got):
+        real(self, got)
+        go_on.wait(30)  # the test looks at the rows while the load is held here
+
+    monkeypatch.setattr(RunScreen, "_verdicts", first_slice_then_hold)
+    app = ChatsynthApp(workspace, blink=False, first_run=False, start="review")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            scr = app.screen
+            table = scr.query_one("#review-table")
+            ids = store.index(rid).ids
+            await wait_for(pilot, lambda: "⚑ flagged" in str(table.get_row(ids[4])[0]), 10)
+            assert scr.rs is None  # still loading: the verdict came with its slice
+            assert "refusal" in str(table.get_row(ids[4])[2])
+            assert "· ok" in str(table.get_row(ids[0])[0])
+            assert "checking" in str(table.get_row(ids[15])[0])  # its slice has not come
+            go_on.set()
+            await wait_for(pilot, lambda: scr.rs is not None, 30)
+            assert "checking" not in str(table.get_row(ids[15])[0])
+    finally:
+        go_on.set()
+
+
+def test_a_child_process_does_the_first_pass_and_the_app_only_reads_its_cache(workspace, monkeypatch):
+    """synth.dataset.prefill runs the filters over the run in a child process: its slices reach
+    the caller as they come, it leaves the verdict cache full, and the load after it judges none."""
+    from synth.dataset import prefill
+
+    store, rid = _run(workspace)
+    plain = Review(store, rid).load()
+    assert prefill.stale(store, rid)
+    slices: list[dict] = []
+    progress: list[tuple[int, int]] = []
+    assert prefill.check_in_child(store, rid, lambda d, t: progress.append((d, t)), slices.append)
+    assert not prefill.stale(store, rid) and progress[-1] == (30, 30)
+    got = {cid: v for s in slices for cid, v in s.items()}
+    assert list(got) == [it.id for it in plain.items]
+    assert not got[plain.items[4].id].ok and "refusal" in got[plain.items[4].id].rules
+    seen = _judged(monkeypatch)
+    after = Review(store, rid).load(cache=True)
+    assert seen == [] and _summary(after) == _summary(plain)
+    assert not prefill.check_in_child(store, "no-such-run")  # a child that fails says so
+
+
+async def test_review_on_a_big_run_checks_it_in_a_child_process(workspace, monkeypatch):
+    from synth.dataset import prefill
+    from tui.app import ChatsynthApp
+    from tui.testing import wait_for
+
+    store, rid = _run(workspace)
+    plain = Review(store, rid).load()
+    monkeypatch.setattr(prefill, "CHILD_FROM", 1)  # 30 conversations count as big
+    seen = _judged(monkeypatch)  # the app's process judges none of them
+    app = ChatsynthApp(workspace, blink=False, first_run=False, start="review")
+    async with app.run_test(size=(120, 40)) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.rs is not None, 60)
+        assert seen == [] and _summary(scr.rs) == _summary(plain)
+        assert (store.run_dir(rid) / verdict_cache.CACHE_NAME).is_file()

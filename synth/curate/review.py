@@ -214,12 +214,13 @@ class Review:
         return self._persona
 
     def load(self, convs: list[Conversation] | None = None, filters: bool = True,
-             cache: bool = False, progress: Any = None) -> ReviewSet:
+             cache: bool = False, progress: Any = None, on_verdicts: Any = None) -> ReviewSet:
         """Conversations with their decisions, edits and verdicts (near-duplicates included).
         ``filters=False`` runs no filter (every verdict ok): for a caller that shows none.
         ``cache=True`` keeps each conversation's verdict in the run's folder
         (``synth.curate.verdict_cache``: a second open judges only what changed);
-        ``progress(done, total)`` hears how far the filters are."""
+        ``progress(done, total)`` hears how far the filters are, and with the cache
+        ``on_verdicts(slice)`` gets each slice's verdicts as they are found."""
         problems: list[str] = []
         if convs is None:
             res = self.store.load(self.run_id)
@@ -240,7 +241,8 @@ class Review:
             from synth.curate.verdict_cache import check_run_cached
 
             verdicts, pairs = check_run_cached(judged, persona, eff,
-                                               self.store.run_dir(self.run_id), progress)
+                                               self.store.run_dir(self.run_id), progress,
+                                               on_verdicts)
         elif filters:
             verdicts, pairs = check_run(judged, persona, turns=eff)
         else:

@@ -9,7 +9,9 @@ text as judged now: trims and edits included, status, finish reason, cut); the f
 rules' fingerprint (the persona's rules, labels, name and examples), so a changed rule judges
 every conversation again and an edit judges only the edited one.  Near-duplicate pairs are found
 from the cached band keys each time (a cross-conversation rule) and verified on the texts of the
-candidates only.  ``progress(done, total)`` is called between slices of the work.
+candidates only.  ``progress(done, total)`` is called between slices of the work, and
+``verdicts(slice)`` with each slice's verdicts (conversation id -> Verdict, near-duplicates not
+yet found: those need the whole run) so a screen can show them as they come.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def _write(path: Path, fp: str, entries: dict) -> None:
 
 def check_run_cached(convs: Sequence[Conversation], persona: Persona, turns: dict[str, list[Turn]],
                      run_dir: Path | None,
-                     progress: Callable[[int, int], None] | None = None
+                     progress: Callable[[int, int], None] | None = None,
+                     on_verdicts: Callable[[dict[str, Verdict]], None] | None = None
                      ) -> tuple[dict[str, Verdict], list[DuplicatePair]]:
     """``check_run(convs, persona, turns=turns)`` with the per-conversation work cached in
     ``run_dir`` (None: no cache)."""
@@ -97,7 +100,12 @@ def check_run_cached(convs: Sequence[Conversation], persona: Persona, turns: dic
     verdicts: dict[str, Verdict] = {}
     bands: list[bytes] = []
     total = len(convs)
+    done_to = 0
     for i, c in enumerate(convs):
+        if i % SLICE == 0 and i:
+            if on_verdicts is not None:
+                on_verdicts({x.id: verdicts[x.id] for x in convs[done_to:i]})
+            done_to = i
         if progress is not None and i % SLICE == 0:
             progress(i, total)
         t = turns.get(c.id, c.turns)
@@ -110,6 +118,8 @@ def check_run_cached(convs: Sequence[Conversation], persona: Persona, turns: dic
         new[key] = got
         verdicts[c.id] = Verdict.from_dict(got[0]) if got[0] is not None else Verdict(ok=True)
         bands.append(got[1])
+    if on_verdicts is not None and done_to < total:
+        on_verdicts({x.id: verdicts[x.id] for x in convs[done_to:]})
     if path is not None and new.keys() != old.keys():
         _write(path, fp, new)
     pairs = _pairs(convs, turns, bands, threshold) if threshold else []

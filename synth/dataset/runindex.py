@@ -11,6 +11,10 @@ is append-only), and saved beside the log (``conversations.idx``, owner-only) so
 process reads it in a few milliseconds instead of scanning the log again: the saved index is
 trusted only while the log is the same file, at least as long, with its last indexed line where
 it was.  ``synth.dataset.store.Store.index`` is the way in.
+
+The run's one writer keeps the saved index current as it appends (``Keeper``: an entry per line
+it writes, from the line it already holds; saved at an fsync once ``SAVE_AFTER`` lines are new
+and when it closes), so the app's first open of a run that was just written reads no log line.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import marshal
 import mmap
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,10 +161,9 @@ def sidecar_path(path: Path) -> Path:
     return Path(path).with_suffix(".idx")
 
 
-def _save(idx: RunIndex, ino: int) -> None:
+def _save(idx: RunIndex, ino: int, data: bytes | None = None) -> None:
     """Write the index beside the log (atomically, owner-only); a failure only costs a rescan."""
-    data = marshal.dumps((SIDECAR_VERSION, ino, idx.end, idx.lines, idx.ids, idx.offsets,
-                          idx.lengths, idx.topics, idx.statuses, idx.line_nos))
+    data = data if data is not None else _dump(idx, ino)
     side = sidecar_path(idx.path)
     tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
     try:
@@ -174,6 +178,11 @@ def _save(idx: RunIndex, ino: int) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+def _dump(idx: RunIndex, ino: int) -> bytes:
+    return marshal.dumps((SIDECAR_VERSION, ino, idx.end, idx.lines, idx.ids, idx.offsets,
+                          idx.lengths, idx.topics, idx.statuses, idx.line_nos))
 
 
 def _load_saved(path: Path, ino: int, size: int) -> RunIndex | None:
@@ -191,9 +200,28 @@ def _load_saved(path: Path, ino: int, size: int) -> RunIndex | None:
     return idx
 
 
+def in_memory(path: Path) -> bool:
+    """This process holds the index of ``path`` as the file is now (no read needed)."""
+    old = _CACHE.get(str(path))
+    if old is None:
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return old.key == (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+_LOCK = threading.Lock()  # one index read at a time: a second caller finds the first's
+
+
 def index_log(path: Path, run_id: str) -> RunIndex:
     """The index of ``path`` as it is now (extended from the last one when the log only grew)."""
-    path = Path(path)
+    with _LOCK:
+        return _index_log(Path(path), run_id)
+
+
+def _index_log(path: Path, run_id: str) -> RunIndex:
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -248,3 +276,41 @@ def read_record(path: Path, entry: Entry) -> dict:
     if not isinstance(rec, dict) or rec.get("id") != entry.id:
         raise ValueError(f"{path}:{entry.line}: the log changed under the index")
     return rec
+
+
+class Keeper:
+    """The index of a log kept by its one writer (which holds the run's lock): ``add`` records
+    each line as it is appended (a few list appends), ``save`` writes it beside the log.  Built
+    when the writer opens (from the saved index and the log's tail; a scan only for a log no
+    process has indexed); a log whose index has problems is not kept (the readers rescan it).
+    ``add`` and ``save`` may run on different threads (the engine fsyncs on its store thread)."""
+
+    def __init__(self, path: Path, run_id: str) -> None:
+        got = index_log(path, run_id)  # a copy: a reader in this process may hold that one
+        idx = RunIndex(got.path, list(got.ids), list(got.offsets), list(got.lengths),
+                       list(got.topics), list(got.statuses), list(got.line_nos),
+                       dict(got.positions), list(got.problems), got.end, got.lines)
+        st = os.stat(path)
+        self.ok = not idx.problems and idx.end == st.st_size
+        self.idx, self.ino, self.unsaved = idx, st.st_ino, 0
+        self._lock = threading.Lock()
+        if self.ok and not sidecar_path(path).exists() and len(idx):
+            _save(idx, self.ino)
+
+    def add(self, cid: str, topic: str, status: str, length: int) -> None:
+        if not self.ok:
+            return
+        with self._lock:
+            idx = self.idx
+            idx.lines += 1
+            idx._put(cid, idx.end, length, topic, status, idx.lines)
+            idx.end += length
+            self.unsaved += 1
+
+    def save(self, *, when_due: bool = False) -> None:
+        """Save the index (with ``when_due``: only once ``SAVE_AFTER`` lines are new)."""
+        if not self.ok or self.unsaved == 0 or (when_due and self.unsaved < SAVE_AFTER):
+            return
+        with self._lock:
+            data, self.unsaved = _dump(self.idx, self.ino), 0
+        _save(self.idx, self.ino, data)

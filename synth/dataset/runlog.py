@@ -55,6 +55,7 @@ class ConversationWriter:
         self.problems: list[str] = []
         self._lock_fd: int | None = None
         self._fd: int | None = None
+        self._keeper: Any = None  # synth.dataset.runindex.Keeper: the saved index kept current
 
     def open(self) -> "ConversationWriter":
         private_dir(self.path.parent.parent)  # runs/
@@ -72,6 +73,12 @@ class ConversationWriter:
         except BaseException:
             self.close()
             raise
+        try:
+            from synth.dataset.runindex import Keeper
+
+            self._keeper = Keeper(self.path, self.run_id)
+        except (StoreError, OSError, ValueError):  # an index that can't be kept costs a rescan
+            self._keeper = None
         return self
 
     def append(self, conv: Conversation, *, sync: bool = True) -> None:
@@ -89,6 +96,8 @@ class ConversationWriter:
         written = os.write(self._fd, data)
         while written < len(data):  # a short write; finish the line
             written += os.write(self._fd, data[written:])
+        if self._keeper is not None:
+            self._keeper.add(conv.id, conv.topic, conv.status, len(data))
         if sync and self.sync_due():
             self.sync()
 
@@ -100,6 +109,8 @@ class ConversationWriter:
         self._last_sync = time.monotonic()
         if self._fd is not None:
             os.fsync(self._fd)
+        if self._keeper is not None:
+            self._keeper.save(when_due=True)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -108,6 +119,9 @@ class ConversationWriter:
             finally:
                 os.close(self._fd)
             self._fd = None
+            if self._keeper is not None:
+                self._keeper.save()
+                self._keeper = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None

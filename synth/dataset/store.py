@@ -39,7 +39,7 @@ from synth.private_files import FILE_MODE, private_dir, tighten, tighten_fd
 from synth.dataset.runlog import (
     CONV_FILE, ConversationWriter, ends_with_newline, iter_records, repair_tail, try_lock,
 )
-from synth.dataset.runindex import Entry, RunIndex, index_log, read_record
+from synth.dataset.runindex import Entry, RunIndex, in_memory, index_log, read_record
 from synth.library.yamlio import atomic_write_text
 
 
@@ -103,6 +103,7 @@ class RunInfo:
     partial: int = 0
     problems: list[str] = field(default_factory=list)  # notes: set-aside tails, skipped lines
     errors: list[str] = field(default_factory=list)  # the run's files can't be read at all
+    counted: bool = True  # False: done and partial were not read (``list_runs(counted_under=)``)
 
 
 @dataclass
@@ -288,7 +289,10 @@ class Store:
             raise StoreError(f"no run {ref!r} (have: {', '.join(ids[-5:])})", field="run")
         raise StoreError(f"{ref!r} matches {len(hits)} runs; give more of the id", field="run")
 
-    def list_runs(self) -> list[RunInfo]:
+    def list_runs(self, counted_under: int | None = None) -> list[RunInfo]:
+        """Every run, oldest first, with its counts from its index.  With ``counted_under``, a
+        run whose log is bigger than that many bytes and not indexed in this process yet is
+        listed uncounted (``counted=False``): a screen lists it at once and counts in a thread."""
         with self.catalog() as db:
             rows = db.table("runs").all()
         out = []
@@ -297,6 +301,16 @@ class Store:
                            topics=r.get("topics", "?"), endpoint=r.get("endpoint", "?"),
                            model=r.get("model", ""), created_at=r.get("created_at", 0.0),
                            per_topic=r.get("per_topic", 1), total=r.get("total", 0))
+            path = self.conversations_path(info.run_id)
+            if counted_under is not None and not in_memory(path):
+                try:
+                    big = path.stat().st_size > counted_under
+                except OSError:
+                    big = False
+                if big:
+                    info.counted = False
+                    out.append(info)
+                    continue
             try:
                 info.done, info.partial, problems = self._counts(info.run_id)
             except StoreError as err:

@@ -15,6 +15,7 @@ from textual.widgets import Label, Select, Static
 from synth.errors import ChatsynthError
 from synth.curate.filters import RULES
 from tui.screens.run_screen import RunScreen
+from tui.screens.review_loading import STATE_ICONS, ReviewLoadingMixin
 from tui.screens.review_judge import JUDGE_VIEWS, ReviewJudgeMixin, judge_cell, judge_detail
 from tui.screens.dialogs import TextPrompt
 from tui.screens.edit_turn import EditTurnDialog
@@ -22,8 +23,6 @@ from tui.widgets.chat_view import ChatView
 from tui.widgets.run_picker import RunPicker
 from tui.widgets.virtual_table import VirtualTable
 
-STATE_ICONS = {"accepted": "✓ accepted", "rejected": "✗ rejected", "ok": "· ok",
-               "flagged": "⚑ flagged", "partial": "◐ partial"}
 VIEWS = [("All", "all"), ("Flagged", "flagged"), ("Passing", "ok"), ("Accepted", "accepted"),
          ("Rejected", "rejected"), ("Partial", "partial"), ("Undecided", "undecided")]
 
@@ -43,7 +42,7 @@ class ReviewTable(VirtualTable):
     ]
 
 
-class ReviewScreen(ReviewJudgeMixin, RunScreen):
+class ReviewScreen(ReviewLoadingMixin, ReviewJudgeMixin, RunScreen):
     MODE = "review"
     HOME = "#review-table"
     PICKER_ID = "review-run"
@@ -109,38 +108,6 @@ first, highest first, then back to run order."""
         super().on_select_changed(event)
         if event.select.id in ("review-view", "review-reason", "review-judge"):
             self.fill_table()
-
-    def run_indexed(self, run_id: str, index) -> None:
-        """The rows at once from the run's index; verdicts, turns and tokens follow the full load."""
-        table = self.query_one(ReviewTable)
-        self.shown = list(index.ids)
-        table.set_rows(self.shown, self._quick_cells)
-        want = self.selected or getattr(self.app, "current_conversation_id", None)
-        self.selected = want if want in index.positions else (self.shown[0] if self.shown else None)
-        if self.selected is not None:
-            table.move_cursor(row=index.positions[self.selected])
-        self.draw_loading()
-        self.draw_selected()
-        if self._progress_timer is None:
-            self._progress_timer = self.set_interval(0.5, self.draw_loading)
-
-    def draw_loading(self) -> None:
-        """The counts line while the full load runs: how far the filters are."""
-        if self.rs is not None or self.index is None:
-            return
-        n = len(self.index.ids)
-        done = self.load_progress
-        far = f" {done[0]:,} of {done[1]:,}" if done else ""
-        text = f"{n:,} conversations  ·  the filters are checking them…{far}  ·  showing {len(self.shown):,}"
-        if text != self._loading_text:
-            self._loading_text = text
-            self.query_one("#review-counts", Static).update(Text(text))
-
-    def _quick_cells(self, cid: str) -> tuple:
-        rec = self.reviews.get(cid)
-        decision = rec.decision if rec else None
-        state = STATE_ICONS[decision] if decision else "… checking"
-        return (state, "", "…", "…", "…", self.index.topic(cid))
 
     def run_loaded(self, run_id: str, rs) -> None:
         reasons = [("any reason", "any")] + [(f"{r} ({n})", r) for r, n in rs.reason_counts().items()]
@@ -277,20 +244,6 @@ first, highest first, then back to run order."""
         chat.show(it.turns, persona.persona_label, persona.user_label,
                   header=f"{it.conv.topic}  ·  {it.conv.id}", marks=marks, numbered=True)
         chat.scroll_home(animate=False)
-
-    def _quick_reviewed(self, cid: str):
-        """The selected conversation before the full load: its body read at its offset and
-        judged on its own (near-duplicates need the whole run)."""
-        from synth.curate.filters import check
-        from synth.curate.review import Reviewed
-
-        got = self.quick_item(cid)
-        if got is None:
-            return None
-        conv, turns, edited = got
-        rec = self.reviews.get(cid)
-        return Reviewed(conv=conv, turns=turns, decision=rec.decision if rec else None,
-                        edited=edited, verdict=check(conv, persona=self.review.persona, turns=turns))
 
     # -- decisions ---------------------------------------------------------------------------
     def action_decide(self, decision: str | None) -> None:

@@ -5,19 +5,28 @@ review set (``self.rs``: bodies, edits, and for Review the filters' verdicts).  
 conversation's body is read on demand at its indexed offset (``quick_item``).
 
 The full load keeps the filters' verdicts in the run's folder (``synth.curate.verdict_cache``:
-a second open judges only what changed) and says how far it is (``load_progress``).  It runs
+a second open judges only what changed) and says how far it is (``load_progress``); on a big
+run whose cache is stale the filters' pass runs first in a child process
+(``synth.dataset.prefill``), so the app's interpreter stays free for keys.  It runs
 with the cyclic garbage collector paused and then freezes what it built: a collection over the
-millions of objects of a big run held the interpreter for a second at a time, stalling keys."""
+millions of objects of a big run held the interpreter for a second at a time, stalling keys.
+It starts once the index's rows are painted (it would compete with the first frame for the
+interpreter), and hands the filters' verdicts over in slices (``partial``), which the screen
+draws into the rows on view as they come."""
 
 from __future__ import annotations
 
 import gc
+import threading
+import time
 
 from textual import work
+from textual.worker import get_current_worker
 from textual.widgets import Select
 
 from synth.errors import ChatsynthError
 from synth.curate.review import Review, effective_turns
+from synth.dataset import prefill
 from tui.screens.base import BaseScreen
 from tui.widgets.run_picker import RunPicker
 
@@ -37,6 +46,7 @@ class RunScreen(BaseScreen):
         self.meta: dict = {}
         self.selected: str | None = None
         self.load_progress: tuple[int, int] | None = None  # (judged, total) while the filters run
+        self.partial: dict = {}  # conversation id -> Verdict, slice by slice while the filters run
 
     def on_screen_resume(self) -> None:
         if self.focused is None or self.focused.id == self.PICKER_ID:
@@ -69,10 +79,19 @@ class RunScreen(BaseScreen):
             if self.rs is None or self.rs.run_id != run_id:  # a reload keeps the old set shown
                 index, reviews, meta = store.index(run_id), store.reviews(run_id), store.run_meta(run_id)
                 review.persona  # noqa: B018 - read here, not on the first key press
-                self.app.call_from_thread(self._indexed, run_id, review, index, reviews, meta)
+                painted = threading.Event()
+                self.app.call_from_thread(self._indexed, run_id, review, index, reviews, meta,
+                                          painted)
+                painted.wait(5)  # the rows on screen first: then the long part
+            if self.FILTERS and len(store.index(run_id)) >= prefill.CHILD_FROM \
+                    and prefill.stale(store, run_id):  # the filters' first pass: not here
+                worker = get_current_worker()
+                prefill.check_in_child(store, run_id, self._progress, self._verdicts,
+                                       lambda: worker.is_cancelled or run_id != self.run_id)
             gc.disable()
             try:
-                rs = review.load(filters=self.FILTERS, cache=True, progress=self._progress)
+                rs = review.load(filters=self.FILTERS, cache=True, progress=self._progress,
+                                 on_verdicts=self._verdicts)
             finally:
                 gc.freeze()  # what the load built is long-lived: no collection walks it again
                 gc.enable()
@@ -83,17 +102,25 @@ class RunScreen(BaseScreen):
 
     def _progress(self, done: int, total: int) -> None:
         self.load_progress = (done, total)  # read by the screen's timer (no call into the UI)
+        time.sleep(0.002)  # let the screen's thread take the interpreter between slices
 
-    def _indexed(self, run_id: str, review: Review, index, reviews: dict, meta: dict) -> None:
+    def _verdicts(self, got: dict) -> None:
+        self.partial.update(got)  # read by the screen's timer, which redraws the rows on view
+
+    def _indexed(self, run_id: str, review: Review, index, reviews: dict, meta: dict,
+                 painted: threading.Event) -> None:
         if run_id != self.run_id:
+            painted.set()
             return
         self.review, self.rs, self.index, self.reviews, self.meta = review, None, index, reviews, meta
+        self.partial = {}
         self.run_indexed(run_id, index)
+        self.call_after_refresh(painted.set)
 
     def _loaded(self, run_id: str, review: Review, rs) -> None:
         if run_id != self.run_id:
             return
-        self.review, self.rs, self.load_progress = review, rs, None
+        self.review, self.rs, self.load_progress, self.partial = review, rs, None, {}
         self.run_loaded(run_id, rs)
 
     def run_indexed(self, run_id: str, index) -> None:

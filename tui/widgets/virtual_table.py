@@ -87,6 +87,11 @@ class VirtualTable(ScrollView, can_focus=True):
                 self._over.pop((k, col[1]), None)
         self.refresh()
 
+    def keys_on_view(self) -> list[str]:
+        """The keys of the rows on screen now."""
+        top = int(self.scroll_y)
+        return self.keys[top:top + max(self.scrollable_content_region.height - 1, 0)]
+
     @property
     def row_count(self) -> int:
         return len(self.keys)
