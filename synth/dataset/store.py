@@ -36,57 +36,12 @@ if TYPE_CHECKING:
 from synth.errors import StoreError
 from synth.models import Conversation, RunSpec, Turn
 from synth.private_files import FILE_MODE, private_dir, tighten, tighten_fd
+from synth.dataset.catalog_file import AtomicJSONStorage, Query
 from synth.dataset.runlog import (
     CONV_FILE, ConversationWriter, ends_with_newline, iter_records, repair_tail, try_lock,
 )
 from synth.dataset.runindex import Entry, RunIndex, in_memory, index_log, read_record
 from synth.library.yamlio import atomic_write_text
-
-
-# -- the catalog ---------------------------------------------------------------------------------
-
-def Query():  # noqa: N802 - tinydb's Query(), imported when the catalog is first queried
-    from tinydb import Query as TinyQuery
-
-    return TinyQuery()
-
-
-class AtomicJSONStorage:
-    """TinyDB storage (its Storage interface: read, write, close) that replaces the file
-    atomically (never a truncated catalog on a crash) and refuses to touch a file it can't
-    parse.  tinydb itself is imported on first use of the catalog, not with this module."""
-
-    def __init__(self, path: str) -> None:
-        self.path = Path(path)
-
-    def read(self) -> dict[str, Any] | None:
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except UnicodeDecodeError:
-            raise StoreError("catalog is not UTF-8 text; it was left as it is", path=self.path,
-                             line=1) from None
-        if not raw.strip():
-            return None
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"catalog is not valid JSON ({exc.msg}); it was left as it is",
-                             path=self.path, line=exc.lineno) from None
-        except RecursionError:
-            raise StoreError("catalog is nested too deeply to be ours; it was left as it is",
-                             path=self.path, line=1) from None
-        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-            raise StoreError("not a chatsynth catalog (expected TinyDB tables); it was left as it is",
-                             path=self.path, line=1)
-        return data
-
-    def write(self, data: dict[str, Any]) -> None:
-        atomic_write_text(self.path, json.dumps(data, ensure_ascii=False), mode=FILE_MODE)
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass
