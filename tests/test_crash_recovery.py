@@ -251,7 +251,7 @@ def test_sigkill_mid_roleplay_then_resume_stores_each_conversation_once(tmp_path
                                  "--concurrency", "4", "-q"]
         for _ in range(RP_KILLS):
             fp.reset()
-            fp.set_delay(0.004)
+            fp.set_delay(0.02)  # slow enough that no start can finish all 40 before its kill
             proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
             _wait_for(lambda: proc.poll() is not None or fp.log(), 20, step=0.05)
