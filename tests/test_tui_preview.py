@@ -154,6 +154,9 @@ async def preview_ready(pilot):
     await pilot.press("ctrl+e")
     await wait_for(pilot, lambda: scr.form is not None and scr.form.original is not None)
     await wait_for(pilot, lambda: "prompt tokens" in text_of(scr, "#preview-tokens"))
+    # the editor puts the focus on its first field after a refresh: wait for it, or the picture
+    # depends on which came first (the focused field draws its whole width)
+    await wait_for(pilot, lambda: pilot.app.focused is scr.query_one("#pf-name"))
     scr.query_one("#pf-name").focus()
     await steady(pilot)
 
