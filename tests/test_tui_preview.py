@@ -159,6 +159,22 @@ async def preview_ready(pilot):
     await wait_for(pilot, lambda: pilot.app.focused is scr.query_one("#pf-name"))
     scr.query_one("#pf-name").focus()
     await steady(pilot)
+    for w in scr.query("#persona-form, #persona-edit"):  # focusing may have scrolled the form
+        w.scroll_home(animate=False)
+    await steady(pilot)
+    await unchanged(pilot)
+
+
+async def unchanged(pilot, most: int = 40) -> None:
+    """Until two pictures 50 ms apart are the same: the form's text areas wrap again once a
+    scroll bar comes or goes, a refresh or two after everything else is laid out."""
+    before = None
+    for _ in range(most):
+        await pilot.pause(0.05)
+        now = pilot.app.export_screenshot()
+        if now == before:
+            return
+        before = now
 
 
 async def preview_narrow(pilot):

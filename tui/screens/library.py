@@ -24,7 +24,7 @@ from textual.widgets.option_list import Option
 
 from synth.errors import ChatsynthError
 from synth.models import Persona, TopicSource
-from tui.screens.base import BaseScreen
+from tui.screens.base import BaseScreen, no_blink
 from tui.screens.dialogs import UnsavedDialog
 from tui.screens.library_actions import LibraryFileActions
 from tui.screens.library_preview import LibraryPreview
@@ -215,7 +215,10 @@ version; k on one keeps it as a few-shot example of the (saved) persona."""
 
             form = PersonaForm(id="persona-form")
             await self.query_one("#persona-pane").mount(form)
-            await self.query_one("#library").mount(PreviewPane(id="preview-pane"))
+            pane = PreviewPane(id="preview-pane")
+            await self.query_one("#library").mount(pane)
+            no_blink(form)  # built after the screen's mount: its fields blink unless told
+            no_blink(pane)
             self.add_class("-editing")
             self.query_one(PersonaCard).display = False
             self.form = form
