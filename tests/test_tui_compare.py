@@ -10,7 +10,7 @@ import pytest
 from faultserver import FaultServer
 from tests.test_compare import stored_run, two_runs
 from tui.app import ChatsynthApp
-from tui.testing import make_run, steady, use_endpoint, wait_for
+from tui.testing import make_run, steady, unchanged, use_endpoint, wait_for
 
 
 def cells(table) -> list[list[str]]:
@@ -30,7 +30,7 @@ async def test_compare_screen_shows_two_versions_side_by_side(cli, ws, fs):
         note = str(scr.query_one("#cmp-note").render())
         assert "On the 4 topics both runs wrote (2 only in A, 0 only in B, left out)." in note
         rows = cells(scr.query_one("#cmp-summary"))
-        assert ["pass every filter", "4 (100%)", "4 (100%)"] in rows
+        assert ["passing", "4 (100%)", "4 (100%)"] in rows
         diff = str(scr.query_one("#cmp-diff").render())
         assert "temperature 0.8 → 0.5" in diff and "+  Version two." in diff
         topics = scr.query_one("#cmp-topics")
@@ -87,6 +87,7 @@ async def compare_ready(pilot):
     await wait_for(pilot, lambda: scr.comparison is not None)
     await pilot.press("down")
     await steady(pilot)
+    await unchanged(pilot)
 
 
 def test_compare_snapshot(two_versions, snap_compare):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from faultserver import FaultServer
 from tui.app import ChatsynthApp
-from tui.testing import steady, use_endpoint, wait_for
+from tui.testing import steady, unchanged, use_endpoint, wait_for
 
 SIZE = (160, 48)
 SMALL = (80, 24)
@@ -164,17 +164,6 @@ async def preview_ready(pilot):
     await steady(pilot)
     await unchanged(pilot)
 
-
-async def unchanged(pilot, most: int = 40) -> None:
-    """Until two pictures 50 ms apart are the same: the form's text areas wrap again once a
-    scroll bar comes or goes, a refresh or two after everything else is laid out."""
-    before = None
-    for _ in range(most):
-        await pilot.pause(0.05)
-        now = pilot.app.export_screenshot()
-        if now == before:
-            return
-        before = now
 
 
 async def preview_narrow(pilot):

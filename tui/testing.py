@@ -45,6 +45,18 @@ async def steady(pilot) -> None:
     await wait_for(pilot, lambda: tables_measured(pilot.app.screen))
 
 
+async def unchanged(pilot, most: int = 40) -> None:
+    """Until two pictures 50 ms apart are the same (text areas and tables wrap or size again
+    once a scroll bar comes or goes, a refresh or two after everything else is laid out)."""
+    before = None
+    for _ in range(most):
+        await pilot.pause(0.05)
+        now = pilot.app.export_screenshot()
+        if now == before:
+            return
+        before = now
+
+
 async def settle(pilot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await pilot.pause()

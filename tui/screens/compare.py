@@ -22,6 +22,11 @@ from tui.widgets.footer import AppFooter
 from tui.widgets.run_picker import RunPicker
 
 
+# the summary's longer row names, shortened so the figures fit beside them at 80 columns
+SHORT = {"pass every filter": "passing", "cost per passing conversation": "cost a passing one",
+         "distinct-2 of the persona's turns": "distinct-2 (persona)"}
+
+
 class CompareScreen(Guarded, Screen):
     BINDINGS = [
         Binding("escape", "close", "Close"),
@@ -32,11 +37,11 @@ class CompareScreen(Guarded, Screen):
     CompareScreen #cmp-pickers { height: auto; }
     CompareScreen #cmp-pickers Label { padding: 0 1; }
     CompareScreen #cmp-pickers RunPicker { width: 1fr; }
-    CompareScreen #cmp-left { width: 2fr; }
+    CompareScreen #cmp-left { width: 3fr; }
     CompareScreen #cmp-summary { height: auto; max-height: 50%; }
     CompareScreen #cmp-diff-box { height: auto; max-height: 8; }
     CompareScreen #cmp-topics { height: 1fr; }
-    CompareScreen .cmp-chat { width: 3fr; border-left: solid $primary-background; }
+    CompareScreen .cmp-chat { width: 2fr; border-left: solid $primary-background; }
     CompareScreen #cmp-note { color: $text-muted; padding: 0 1; }
     """
 
@@ -141,7 +146,7 @@ class CompareScreen(Guarded, Screen):
         summary = self.query_one("#cmp-summary", DataTable)
         summary.clear()
         for what, x, y in table_rows(c)[2:]:  # the runs themselves are in the pickers
-            summary.add_row(what, x, y)
+            summary.add_row(SHORT.get(what, what), x, y)
         self.query_one("#cmp-diff", Static).update(_differences(c))
         topics = self.query_one("#cmp-topics", DataTable)
         topics.clear()
