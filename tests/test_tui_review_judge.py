@@ -54,6 +54,13 @@ async def judged(pilot):
     await wait_for(pilot, lambda: scr.judge_job is None and not scr._judge_opening
                    and scr.rs is not None and scr.rs.items[0].judgement is not None, 20)
     await wait_for(pilot, lambda: "· done" in str(scr.query_one("#review-judging").render()))
+    # the run is loaded again once the judge is done: wait for that too, then give the table
+    # the keys (a key pressed during the reload may land elsewhere on a busy machine)
+    await wait_for(pilot, lambda: not any(w.group == "run-load" and not w.is_finished
+                                          for w in pilot.app.workers), 20)
+    await pilot.pause()
+    scr.query_one("#review-table").focus()
+    await wait_for(pilot, lambda: pilot.app.focused is scr.query_one("#review-table"))
     return scr
 
 
