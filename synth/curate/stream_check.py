@@ -159,7 +159,7 @@ def check_stream(store: Any, run_id: str, persona: Persona,
     items: list[Brief] = []
     judged: dict[int, list[Reason]] = {}
     interned: dict[tuple[str, ...], tuple[str, ...]] = {}
-    fds = [os.open(path, os.O_RDONLY) if idx.entries else -1]
+    fds = [os.open(path, os.O_RDONLY) if len(idx) else -1]
 
     def pread(length: int, offset: int) -> bytes:
         if fds[0] >= 0:
@@ -171,7 +171,7 @@ def check_stream(store: Any, run_id: str, persona: Persona,
             os.close(fd)
 
     def read(pos: int) -> tuple[Conversation, list[Turn]]:
-        e = idx.entries[pos]
+        e = idx.entry(pos)  # one entry: ``entries`` builds them all
         conv = Conversation.from_dict(_record(pread(e.length, e.offset)))
         rec = reviews.get(conv.id)
         source = retrim(conv, stops, persona) if stops is not None else conv
