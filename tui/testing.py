@@ -45,14 +45,15 @@ async def steady(pilot) -> None:
     await wait_for(pilot, lambda: tables_measured(pilot.app.screen))
 
 
-async def unchanged(pilot, most: int = 40) -> None:
-    """Until two pictures 50 ms apart are the same (text areas and tables wrap or size again
-    once a scroll bar comes or goes, a refresh or two after everything else is laid out)."""
-    before = None
+async def unchanged(pilot, most: int = 60, calm: int = 4) -> None:
+    """Until the picture has stayed the same for ``calm`` looks 80 ms apart (text areas and
+    tables wrap or size again once a scroll bar comes or goes, some refreshes after the rest)."""
+    before, same = None, 0
     for _ in range(most):
-        await pilot.pause(0.05)
+        await pilot.pause(0.08)
         now = pilot.app.export_screenshot()
-        if now == before:
+        same = same + 1 if now == before else 0
+        if same >= calm:
             return
         before = now
 

@@ -60,7 +60,7 @@ class CompareScreen(Guarded, Screen):
         yield Static("", id="cmp-note")
         with Horizontal():
             with Vertical(id="cmp-left"):
-                yield DataTable(id="cmp-summary", cursor_type="none", zebra_stripes=True)
+                yield DataTable(id="cmp-summary", cursor_type="none", zebra_stripes=True, show_header=False)
                 with VerticalScroll(id="cmp-diff-box"):
                     yield Static("", id="cmp-diff")
                 yield DataTable(id="cmp-topics", cursor_type="row")
