@@ -10,7 +10,7 @@ from faultserver import FaultServer
 from synth.curate.until import passing
 from synth.dataset.store import Store
 from tui.app import ChatsynthApp
-from tui.testing import notified, steady, use_endpoint, wait_for
+from tui.testing import notified, steady, unchanged, use_endpoint, wait_for
 
 SIZE = (160, 48)
 
@@ -156,6 +156,10 @@ def _until_form(scroll_to_estimate: bool):
         if scroll_to_estimate:  # the judge's and the pass rate's lines
             scr.query_one("#run-form").scroll_end(animate=False)
         await steady(pilot)
+        await unchanged(pilot)  # the estimate re-wraps once the form's scroll bar settles
+        if scroll_to_estimate:
+            scr.query_one("#run-form").scroll_end(animate=False)
+            await unchanged(pilot)
     return run
 
 
