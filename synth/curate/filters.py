@@ -435,13 +435,13 @@ def check_run(convs: Sequence[Conversation], persona: Persona | None = None,
         verdicts[c.id] = check(c, r, persona, turns.get(c.id))
     threshold = (rules or (persona.rules if persona else FilterRules())).near_duplicates
     pairs = near_duplicates(convs, threshold, turns) if threshold and threshold > 0 else []
-    flagged: set[str] = set()
-    for p in pairs:
-        if p.b in flagged:
-            continue
-        flagged.add(p.b)
-        v = verdicts[p.b]
-        v.reasons.append(Reason("near_duplicate",
-                                f"near-duplicate of conversation {p.a} (similarity {p.similarity:.2f})"))
-        v.ok = False
+    flag_near_duplicates(verdicts, pairs)
     return verdicts, pairs
+
+
+def flag_near_duplicates(verdicts: dict[str, Verdict], pairs: Sequence[DuplicatePair]) -> None:
+    """The later conversation of each near-duplicate pair fails, naming the earlier one."""
+    for b, p in {p.b: p for p in reversed(pairs)}.items():
+        verdicts[b].reasons.append(Reason("near_duplicate", f"near-duplicate of conversation "
+                                          f"{p.a} (similarity {p.similarity:.2f})"))
+        verdicts[b].ok = False

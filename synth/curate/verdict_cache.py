@@ -24,8 +24,9 @@ from array import array
 from pathlib import Path
 from typing import Callable, Sequence
 
-from synth.curate.filters import (DuplicatePair, Reason, Verdict, _bands_for, _signature, check,
-                                  conversation_text, shingles, similar_pairs)
+from synth.curate.filters import (DuplicatePair, Verdict, _bands_for, _signature, check,
+                                  conversation_text, flag_near_duplicates, shingles,
+                                  similar_pairs)
 from synth.models import Conversation, Persona, Turn
 from synth.private_files import FILE_MODE
 
@@ -123,15 +124,7 @@ def check_run_cached(convs: Sequence[Conversation], persona: Persona, turns: dic
     if path is not None and new.keys() != old.keys():
         _write(path, fp, new)
     pairs = _pairs(convs, turns, bands, threshold) if threshold else []
-    flagged: set[str] = set()
-    for p in pairs:
-        if p.b in flagged:
-            continue
-        flagged.add(p.b)
-        v = verdicts[p.b]
-        v.reasons.append(Reason("near_duplicate",
-                                f"near-duplicate of conversation {p.a} (similarity {p.similarity:.2f})"))
-        v.ok = False
+    flag_near_duplicates(verdicts, pairs)
     if progress is not None:
         progress(total, total)
     return verdicts, pairs
