@@ -9,14 +9,21 @@ from typing import Callable
 
 async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 10.0,
                    step: float = 0.02) -> object:
-    """Pause the pilot until ``predicate()`` is truthy; raise TimeoutError after ``timeout``."""
+    """Pause the pilot until ``predicate()`` is truthy; raise TimeoutError after ``timeout``.
+
+    A predicate that looks up a row or key not there yet (``LookupError``) counts as not met:
+    tables fill in after the screen mounts, and reload while a run grows."""
     deadline = time.monotonic() + timeout
     while True:
-        value = predicate()
+        try:
+            value, missing = predicate(), None
+        except LookupError as exc:
+            value, missing = None, exc
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met in {timeout}s")
+            why = f" (last look: {type(missing).__name__}: {missing})" if missing else ""
+            raise TimeoutError(f"condition not met in {timeout}s{why}")
         await pilot.pause(step)
 
 
