@@ -10,7 +10,7 @@ import pytest
 
 from faultserver import FaultServer
 from tui.app import ChatsynthApp
-from tui.testing import make_run, steady, use_endpoint, wait_for
+from tui.testing import make_run, steady, unchanged, use_endpoint, wait_for
 
 SIZE = (120, 40)
 SMALL = (80, 24)
@@ -58,6 +58,12 @@ async def library_invalid_edit(pilot):
     field.focus()
     await wait_for(pilot, lambda: pilot.app.focused is field)
     await steady(pilot)
+    # focusing scrolls the form to the field, before or after the error line above it grows the
+    # form: show it from the top (the error and the field are both there)
+    for w in scr.query("#persona-form, #persona-edit"):
+        w.scroll_home(animate=False)
+    await steady(pilot)
+    await unchanged(pilot)
 
 
 def test_library(workspace, snap_compare):
