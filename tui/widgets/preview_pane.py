@@ -151,6 +151,8 @@ class PreviewPane(Vertical):
         elif judge_note:
             out.append("\n" + judge_note, style="red" if judge_note.startswith("✗") else "dim")
         self.query_one("#preview-verdict", Static).update(out)
+        box = self.query_one("#preview-sample-box", VerticalScroll)  # the verdicts in sight
+        self.call_after_refresh(box.scroll_end, animate=False)
 
     def list_samples(self, samples: list, version: str) -> None:
         """The samples of this persona, this version's first, each version headed by its hash."""
@@ -171,7 +173,8 @@ class PreviewPane(Vertical):
             j = s.judgement
             judged = "" if j is None else (" · judge ✗" if j.failed else
                                            f" · judge {'✓' if j.passed else '✗'} {j.score:g}")
-            opts.append(Option(f"{mark} {s.conversation.topic[:40]}{part}{judged}", id=str(i)))
+            topic = s.conversation.topic[:30 if judged else 40]
+            opts.append(Option(f"{mark} {topic}{part}{judged}", id=str(i)))
         if not opts:
             opts.append(Option(Text("no samples yet", style="dim"), disabled=True))
         box.add_options(opts)
