@@ -17,11 +17,12 @@ from synth.library.topics import load_topic_sources
 from synth.models import Persona, TopicSource
 from synth.dataset.store import Store
 from synth.library.workspace import Workspace
+from tui.preview_services import PreviewServices
 
 UNTIL_PER_TOPIC = 5  # "until N pass": at most this many conversations of a topic (as the CLI)
 
 
-class Services:
+class Services(PreviewServices):
     """The app's view of one workspace."""
 
     def __init__(self, ws: Workspace) -> None:
@@ -352,61 +353,26 @@ class Services:
         """A JudgeJob for ``items`` ((id, turns) pairs) of the run (blocking: opens the judge's
         endpoint, starting an embedded model if that is the judge).  Raises ChatsynthError for
         a missing endpoint or rubric; the job's verdicts go to the run's judge cache."""
+        from tui.judge_job import JudgeJob
+
+        judge, close = self.open_judge_for(persona, self.store.run_dir(run_id))
+        return JudgeJob(judge, items, close=close)
+
+    def open_judge_for(self, persona: Persona, run_dir: Path):
+        """(Judge, close or None): the persona's rubric on its judge endpoint, its verdicts
+        cached in ``run_dir`` (Review's runs and the Library's preview samples alike)."""
         from synth.curate.judge import rubric_for
         from synth.curate.judging import CACHE_NAME, Judge, JudgeCache
-        from tui.judge_job import JudgeJob
 
         name, model = self.judge_endpoint(persona)
         rubric = rubric_for(persona)
         session, _label = self.endpoint_session(name, model)
-        ep = session.endpoint
-        cache = JudgeCache(self.store.run_dir(run_id) / CACHE_NAME)
+        cache = JudgeCache(Path(run_dir) / CACHE_NAME)
         defaults = self.ws.config.defaults or {}
         conc = session.concurrency or int(defaults.get("concurrency", 4))
-        judge = Judge(ep, persona, rubric, cache=cache, cost_fn=self.cost_fn(), concurrency=conc)
-        close = None if session.server is not None else session.close
-        return JudgeJob(judge, items, close=close)
-
-    # -- the Library's live preview (synth.dataset.preview) ---------------------------------
-    @property
-    def preview(self):
-        """The preview area of the store: samples written from the persona form."""
-        from synth.dataset.preview import PreviewArea, preview_root
-
-        return PreviewArea(preview_root(self.ws.root))
-
-    def preview_target(self) -> tuple[str, str, str]:
-        """(endpoint, model, style) a sample is written with: the workspace's default endpoint."""
-        ep = self.ws.config.endpoint(None)
-        style = "completion" if ep.is_embedded else ep.style
-        return ep.name, self.default_model(ep.name), style
-
-    def preview_prompt(self, persona: Persona, topic) -> tuple[object, int, str]:
-        """The prompt the next sample of ``topic`` sends, its token count and the encoding."""
-        from synth.tokens import counter_for
-
-        name, model, style = self.preview_target()
-        persona = self.resolve_examples(persona)
-        prompt = self.preview.next_prompt(persona, topic, endpoint=name, model=model, style=style)
-        counter = counter_for(model)
-        n = counter.chat_tokens(prompt.messages) if prompt.style == "chat" else counter.count(prompt.text)
-        return prompt, n, counter.encoding_name
-
-    def preview_job(self, persona: Persona, topic, note=lambda text: None):
-        """A SampleJob for one sample (blocking: opens the endpoint, starting an embedded model
-        if that is the default); run it with ``job.run(on_event)``, then ``job.close()``."""
-        from synth.dataset.preview import SampleJob
-
-        name, model, style = self.preview_target()
-        persona = self.resolve_examples(persona)
-        spec = self.preview.spec(persona, topic, endpoint=name, model=model, style=style)
-        session, _label = self.endpoint_session(name, model, note)
-        job = SampleJob(self.preview, spec, session.endpoint, cost_fn=self.cost_fn())
-        job.close = (lambda: None) if session.server is not None else session.close
-        return job
-
-    def preview_samples(self, persona_id: str):
-        return self.preview.samples(persona_id)
+        judge = Judge(session.endpoint, persona, rubric, cache=cache, cost_fn=self.cost_fn(),
+                      concurrency=conc)
+        return judge, (None if session.server is not None else session.close)
 
     # -- the Playground screen (synth.generate.chat, synth.dataset.playground) -------------------
     def playground_chat(self, persona_id: str, mode: str, endpoint: str | None,

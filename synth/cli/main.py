@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "synth.cli.compare",
     "synth.cli.chat",
     "synth.cli.eval",
+    "synth.cli.preview",
 ]
 
 

@@ -1,7 +1,9 @@
 """What the Library's live preview does: re-render the synthesis prompt as the persona form
 changes, write one sample (F5) from the form's current values in a worker thread through
-``tui.services`` (the engine writes it into the store's preview area, never a run), cancel it
-when the form is edited, and keep a sample as one of the persona's few-shot examples (k).
+``tui.services`` (the engine writes it into the store's preview area, never a run; the judge
+scores it after the filters when the persona has a rubric and a judge endpoint is set), cancel
+it when the form is edited, keep a sample as one of the persona's few-shot examples (k), and
+move one into a run (m: the persona's playground run), where Review and export see it.
 The Library screen mixes this in; the pane itself is ``tui.widgets.preview_pane``."""
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class LibraryPreview:
 
     @work(thread=True, exclusive=True, group="preview-sample", exit_on_error=False)
     def _write_sample(self, persona, topic) -> None:
+        from synth.dataset.preview import Judged
         from synth.generate.events import Chunk, ConversationFailed, ConversationFinished, RunFinished
 
         call = self.app.call_from_thread
@@ -133,6 +136,7 @@ class LibraryPreview:
         except Exception as exc:  # noqa: BLE001 - shown, never a traceback
             call(self._sample_done, f"✗ not started: {exc}", "bad", None)
             return
+        note = getattr(job, "judge_note", None)  # why the judge is off, or failed to open
         if self.job is None:  # edited while the endpoint opened
             job.close()
             call(self._sample_done, "■ sample cancelled: the form was edited", "warn", None)
@@ -141,10 +145,16 @@ class LibraryPreview:
         result: list = []
 
         def on_event(ev) -> None:
+            nonlocal note
             if isinstance(ev, Chunk):
                 call(self.pane.add_text, ev.text)
             elif isinstance(ev, ConversationFinished):
                 result.append(ev.conversation)
+                if job.judge is not None and ev.conversation.status == "complete":
+                    call(self.pane.state, "● the judge is scoring the sample…", "warn")
+            elif isinstance(ev, Judged):
+                note = None if ev.error is None or ev.judgement is not None \
+                    else f"✗ judge failed: {ev.error}"
             elif isinstance(ev, ConversationFailed):
                 result.append(ev.reason)
             elif isinstance(ev, RunFinished) and ev.outcome not in ("complete",):
@@ -159,12 +169,13 @@ class LibraryPreview:
         if job.cancelled:
             call(self._sample_done, "■ sample cancelled: the form was edited", "warn", None)
         elif result and not isinstance(result[0], str):
-            call(self._sample_done, "✓ sample written (k keeps it as an example)", "good",
-                 result[0].id)
+            call(self._sample_done, "✓ sample written (k keeps it as an example, m moves it "
+                 "into a run)", "good", result[0].id, note)
         else:
             call(self._sample_done, f"✗ {result[-1] if result else 'no sample'}", "bad", None)
 
-    def _sample_done(self, text: str, kind: str, conversation_id: str | None) -> None:
+    def _sample_done(self, text: str, kind: str, conversation_id: str | None,
+                     judge_note: str | None = None) -> None:
         self.job, self.job_hash = None, None
         pane = self.pane
         if pane is None:
@@ -175,7 +186,7 @@ class LibraryPreview:
             sample = next((s for s in pane.samples if s.conversation.id == conversation_id), None)
             if sample is not None:
                 v = self.form.valid
-                pane.show_sample(sample, v.user_label, v.persona_label)
+                pane.show_sample(sample, v.user_label, v.persona_label, judge_note)
 
     # -- the list of samples -------------------------------------------------------------
     def preview_highlighted(self) -> None:
@@ -203,3 +214,20 @@ class LibraryPreview:
         self.current = None
         self.reload(persona_id=persona.id)
         pane.state(f"✓ kept as example {n} of {persona.id}.yaml", "good")
+
+    def action_move_sample(self) -> None:
+        """Move the highlighted sample into the persona's playground run (written there first,
+        then hidden here): Review and export see it from now on."""
+        pane = self.pane
+        sample = pane.chosen_sample() if pane else None
+        if sample is None or self.current is None:
+            return
+        try:
+            run_id, cid, _ = self.services.preview_move(sample.conversation.id, self.current.id)
+        except ChatsynthError as err:
+            pane.state(f"✗ not moved: {err}", "bad")
+            return
+        self.list_preview_samples()
+        said = f"moved into run {run_id} as {cid}: Review and Export see it now"
+        pane.state(f"✓ {said}", "good")
+        self.app.notify(f"Sample {said}.", markup=False)

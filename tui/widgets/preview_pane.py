@@ -1,7 +1,8 @@
 """The Library's live preview, beside the persona form: the synthesis prompt rendered for a
 chosen topic (the exact text or chat messages that will be sent, with its token count), and one
 sample conversation written from the form's current values, streamed in, with the filters'
-verdict under it and the samples kept so far listed per persona version.
+verdict under it (and the judge's, when it is on), and the samples kept so far listed per
+persona version (k keeps one as a few-shot example, m moves one into a run).
 
 A widget only: the Library screen (``tui.screens.library_preview``) fills it through
 ``tui.services``; nothing here calls an endpoint or reads a file.
@@ -20,7 +21,8 @@ from textual.widgets.option_list import Option
 
 
 class SampleList(OptionList):
-    BINDINGS = [Binding("k", "screen.keep_sample", "Keep as example")]
+    BINDINGS = [Binding("k", "screen.keep_sample", "Keep as example"),
+                 Binding("m", "screen.move_sample", "Move into a run")]
 
 
 def _prompt_text(prompt: Any) -> Text:
@@ -38,6 +40,18 @@ def verdict_text(verdict: Any) -> Text:
         return Text("✓ filters: pass", style="green")
     lines = [f"✗ {r.rule}: {r.message}" for r in verdict.reasons]
     return Text("\n".join(lines), style="red")
+
+
+def judge_text(j: Any) -> Text:
+    """One line: the judge's scores, the lowest against the threshold, pass or fail, its cost."""
+    if j.failed:
+        return Text(f"✗ judge failed: {j.error}", style="red")
+    scores = " · ".join(f"{k} {v}/5" for k, v in j.scores.items())
+    cost = "cost ?" if j.cost is None else f"${j.cost:.4f}"
+    low = j.score
+    mark, style = ("✓ pass", "green") if j.passed else ("✗ fail", "red")
+    return Text(f"judge {j.model}: {mark} · lowest {low:g} (needs {j.threshold:g}) · {scores}"
+                f" · {cost}", style=style)
 
 
 def turns_text(conv: Any, user_label: str, persona_label: str) -> Text:
@@ -123,11 +137,22 @@ class PreviewPane(Vertical):
         self.query_one("#preview-sample", Static).update(Text(self.raw))
         self.query_one("#preview-sample-box", VerticalScroll).scroll_end(animate=False)
 
-    def show_sample(self, sample: Any, user_label: str, persona_label: str) -> None:
+    def show_sample(self, sample: Any, user_label: str, persona_label: str,
+                    judge_note: str | None = None) -> None:
+        """The sample's turns, the filters' verdict, then the judge's (or ``judge_note``: why
+        the judge is off, muted, or why it failed)."""
         conv = sample.conversation
         self.query_one("#preview-sample", Static).update(
             turns_text(conv, user_label, persona_label))
-        self.query_one("#preview-verdict", Static).update(verdict_text(sample.verdict))
+        out = verdict_text(sample.verdict)
+        if sample.judgement is not None:
+            out.append("\n")
+            out.append_text(judge_text(sample.judgement))
+        elif judge_note:
+            out.append("\n" + judge_note, style="red" if judge_note.startswith("✗") else "dim")
+        self.query_one("#preview-verdict", Static).update(out)
+        box = self.query_one("#preview-sample-box", VerticalScroll)  # the verdicts in sight
+        self.call_after_refresh(box.scroll_end, animate=False)
 
     def list_samples(self, samples: list, version: str) -> None:
         """The samples of this persona, this version's first, each version headed by its hash."""
@@ -145,7 +170,11 @@ class PreviewPane(Vertical):
                 last = s.version
             mark = "✓" if s.verdict.ok else "✗"
             part = " (partial)" if s.conversation.status == "partial" else ""
-            opts.append(Option(f"{mark} {s.conversation.topic[:40]}{part}", id=str(i)))
+            j = s.judgement
+            judged = "" if j is None else (" · judge ✗" if j.failed else
+                                           f" · judge {'✓' if j.passed else '✗'} {j.score:g}")
+            topic = s.conversation.topic[:30 if judged else 40]
+            opts.append(Option(f"{mark} {topic}{part}{judged}", id=str(i)))
         if not opts:
             opts.append(Option(Text("no samples yet", style="dim"), disabled=True))
         box.add_options(opts)
