@@ -97,6 +97,8 @@ written only after a dialog that names its errors."""
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "export-run" and isinstance(event.value, str):
             self.run_id = event.value
+            if not event.value.startswith(DATASET):  # the run picked here is the app's current one
+                self.app.current_run_id = event.value  # type: ignore[attr-defined]
             self._say_target()
 
     def _say_target(self) -> None:

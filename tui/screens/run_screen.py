@@ -63,9 +63,10 @@ class RunScreen(BaseScreen):
         """Say that there is nothing to show yet."""
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == self.PICKER_ID and isinstance(event.value, str) \
-                and event.value != self.run_id:
-            self.load_run(event.value)
+        if event.select.id == self.PICKER_ID and isinstance(event.value, str):
+            self.app.current_run_id = event.value  # type: ignore[attr-defined]  # the others follow
+            if event.value != self.run_id:
+                self.load_run(event.value)
 
     def load_run(self, run_id: str) -> None:
         self.run_id = run_id

@@ -50,6 +50,7 @@ class RunPicker(Select[str]):
                          r.run_id))
         ids = [v for _, v in opts]
         self.set_options(opts)
+        self.prompt = "pick a run" if opts else "no runs yet"  # the list's first line says it too
         pick = want if want in ids else (current if current in ids else (ids[0] if ids else None))
         if pick is not None:
             self.value = pick
