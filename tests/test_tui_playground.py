@@ -263,3 +263,24 @@ def test_snapshot_playground(loop_ws, snap_compare):
 
 def test_snapshot_playground_80x24(loop_ws, snap_compare):
     assert snap_compare(app_for(loop_ws), terminal_size=SMALL, run_before=talked("hey Eve, I'm sad"))
+
+
+async def test_ctrl_q_with_an_unsaved_conversation_asks_and_saves_it_before_quitting(loop_ws, server):
+    """The Playground is pushed over a tab: Ctrl+Q asks about its unsaved conversation too;
+    Cancel keeps it on screen, Save stores it and then quits."""
+    app = app_for(loop_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = await open_playground(pilot)
+        await say(pilot, scr, "hey Eve, I'm sad")
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "UnsavedDialog")
+        await pilot.click("#cancel")
+        await wait_for(pilot, lambda: app.screen is scr)
+        assert scr.dirty and app.is_running
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "UnsavedDialog")
+        await pilot.click("#save")
+        await wait_for(pilot, lambda: not app.is_running, 10)
+    store = Store(loop_ws.runs_dir)
+    saved = [c for r in store.run_ids() for c in store.load(r).conversations]
+    assert [t.text for t in saved[0].turns][0] == "hey Eve, I'm sad" and len(saved) == 1

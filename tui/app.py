@@ -176,15 +176,14 @@ class ChatsynthApp(Guarded, App[int]):
 
         if isinstance(self.screen, UnsavedDialog):
             return  # already asking
-        for mode in SCREENS_ORDER:
-            stack = self._screen_stacks.get(mode) or []
-            screen = stack[0] if stack else None
-            question = getattr(screen, "unsaved_changes", lambda: None)()
-            if question:
-                if mode != self.current_mode:
-                    await self.switch_mode(mode)
-                screen.ask_unsaved(f"{question} Save before quitting?", self._exit_now)
-                return
+        for mode in SCREENS_ORDER:  # each tab's screen and what was pushed over it (Playground)
+            for screen in reversed(self._screen_stacks.get(mode) or []):
+                question = getattr(screen, "unsaved_changes", lambda: None)()
+                if question:
+                    if mode != self.current_mode:
+                        await self.switch_mode(mode)
+                    screen.ask_unsaved(f"{question} Save before quitting?", self._exit_now)
+                    return
         if self.services.run_in_progress():
             from tui.screens.dialogs import ConfirmDialog
 

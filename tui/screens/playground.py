@@ -67,6 +67,7 @@ class PlaygroundScreen(Guarded, Screen):
         self.streaming = False
         self.editing = False  # the input holds your last turn, to be answered again
         self.dirty = False  # answers on screen that were not saved
+        self._after_save = None  # what runs once a save asked for by Ctrl+Q is done
         self._live = ""  # the answer as it streams
         self._picked: tuple = (None, None, None)
         self.ended = 0  # answers ended so far (written, stopped or failed)
@@ -325,6 +326,42 @@ class PlaygroundScreen(Guarded, Screen):
         self.dirty = False
         self.app.open_run(run_id, cid)  # type: ignore[attr-defined]
         self._note(f"Saved {n} turns as conversation {cid} in run {run_id}: Review (4) shows it.")
+        then, self._after_save = self._after_save, None
+        if then is not None:
+            self.call_later(then)
+
+    def unsaved_changes(self) -> str | None:
+        """What Ctrl+Q would lose (the app asks before quitting), or None."""
+        if self.dirty or self.streaming:
+            return "The playground conversation on screen is not saved."
+        return None
+
+    def ask_unsaved(self, question: str, then) -> None:
+        """Save / Discard / Cancel; ``then()`` runs once the save is done, or after a discard."""
+        from tui.screens.dialogs import UnsavedDialog
+
+        async def answer(choice: str | None) -> None:
+            if choice == "discard":
+                await then()
+            elif choice == "save":
+                if self.streaming and self.chat is not None:
+                    self.chat.stop()  # keep what came, then save it
+                    await self._wait_idle()
+                self._after_save = then
+                self.action_save()
+                if self.chat is None or not self.chat.answered_turns():
+                    self._after_save = None
+                    await then()  # nothing to save after all
+
+        self.app.push_screen(UnsavedDialog(question), answer)
+
+    async def _wait_idle(self, most: float = 5.0) -> None:
+        import asyncio
+
+        for _ in range(int(most / 0.05)):
+            if not self.streaming:
+                return
+            await asyncio.sleep(0.05)
 
     def action_new(self) -> None:
         if not self._idle():
