@@ -91,6 +91,9 @@ class FaultServer:
         # parameters this "model" rejects with a 400, as newer OpenAI models do (max_tokens,
         # temperature, ...): the message names the parameter like OpenAI's does
         self.reject_params: set[str] = set()
+        # response_format types refused with a 500 naming the field, as llama-cpp-python's
+        # server does for a json_schema (its request validation takes text or json_object only)
+        self.reject_formats: set[str] = set()
         self.judge_score: Any = 4
         self.requests: list[Request] = []
         self._rules: list[tuple[str | None, deque[str]]] = []
@@ -260,6 +263,12 @@ class FaultServer:
             await self._error(writer, 400, f"Unsupported parameter: '{bad[0]}' is not supported "
                               f"with this model.{hint}", "invalid_request_error",
                               "unsupported_parameter")
+            return True
+        kind = (body.get("response_format") or {}).get("type")
+        if kind in self.reject_formats:
+            await self._error(writer, 500, "1 validation error: {'type': 'literal_error', 'loc': "
+                              "('body', 'response_format', 'type'), 'msg': \"Input should be "
+                              "'text' or 'json_object'\"}", "server_error", None)
             return True
         return await self._act(action, writer, body, chat, prompt, stop, model)
 

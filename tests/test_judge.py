@@ -78,8 +78,30 @@ def test_a_server_refusing_response_format_gets_a_json_instruction(fs):
                   concurrency=1)
     res = judge_all(judge, [("a", TURNS), ("b", TURNS[:1])])
     assert all(j.passed for j in res.values())
-    assert "response_format" in judge.notes[0]
-    assert sum("response_format" in r.body for r in fs.requests) == 1  # learned once
+    assert "json_schema response_format" in judge.notes[0]
+    assert "JSON asked for in the prompt" in judge.notes[1]
+    # each form refused once (json_schema, then json_object), learned for the rest of the run
+    assert [r.body["response_format"]["type"] for r in fs.requests if "response_format" in r.body] \
+        == ["json_schema", "json_object"]
+
+
+def test_a_server_refusing_json_schema_with_a_500_gets_a_json_object_naming_each_criterion(fs):
+    """llama-cpp-python's server (the embedded model) answers a json_schema response_format
+    with a 500 from its request validation: the judge asks for its json_object with a schema
+    instead, whose criteria are a tuple, one entry per criterion in the rubric's order."""
+    fs.reject_formats = {"json_schema"}
+    p = _persona()
+    judge = Judge(Endpoint(name="f", base_url=fs.url, model="fault-model"), p, rubric_for(p),
+                  concurrency=1)
+    res = judge_all(judge, [("a", TURNS), ("b", TURNS[:1])])
+    assert all(j.passed for j in res.values())
+    assert judge.notes == ["the judge endpoint refused a json_schema response_format; "
+                           "a json_object response_format instead"]
+    kinds = [r.body["response_format"]["type"] for r in fs.requests]
+    assert kinds == ["json_schema", "json_object", "json_object"]
+    crit = fs.requests[-1].body["response_format"]["schema"]["properties"]["criteria"]
+    assert [c["properties"]["name"]["const"] for c in crit["prefixItems"]] == ["persona", "asks"]
+    assert crit["prefixItems"][0]["properties"]["score"]["enum"] == [1, 2, 3, 4, 5]
 
 
 def _stored_run(cli, fs, n=4, topics="short"):

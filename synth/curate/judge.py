@@ -109,6 +109,18 @@ def answer_schema(rubric: Rubric) -> dict[str, Any]:
     }
 
 
+def tuple_schema(rubric: Rubric) -> dict[str, Any]:
+    """The same answer with one entry per criterion, in the rubric's order (for llama.cpp's
+    grammar-constrained JSON: an array of any criteria lets a small model name one and stop)."""
+    schema = answer_schema(rubric)
+    item = schema["properties"]["criteria"]["items"]
+    schema["properties"]["criteria"] = {"type": "array", "prefixItems": [
+        {**item, "properties": {**item["properties"], "name": {"const": n},
+                                "score": {"enum": list(range(SCORE_MIN, SCORE_MAX + 1))}}}
+        for n in rubric.names]}  # (the grammar keeps no integer bounds: an enum it keeps)
+    return schema
+
+
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 

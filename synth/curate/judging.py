@@ -3,8 +3,10 @@
 ``JudgeCache`` is an append-only JSONL file in the run's folder (``judge.jsonl``, owner-only),
 keyed by (the conversation's text after trims and edits, the rubric, the judge model): an edited
 turn is a new text, so it is judged again.  ``Judge.judge(turns)`` sends one request (JSON schema
-``response_format`` where the server takes it; on a 400 naming it, the same request without it,
-remembered for the rest of the run), reads the answer with ``parse_answer``, asks again on a bad
+``response_format`` where the server takes it; when the server refuses that form by name
+(a 400 or 422, or llama-cpp-python's 500 from its request validation), a JSON object with the
+schema (llama.cpp's grammar-constrained JSON), then no response_format at all, remembered for
+the rest of the run), reads the answer with ``parse_answer``, asks again on a bad
 answer or a transient error, and returns a failed ``Judgement`` when no usable answer came.  A
 fatal endpoint error (wrong key, unknown model) is raised: no judgement can succeed.
 """
@@ -22,6 +24,7 @@ from synth.private_files import FILE_MODE, tighten
 from synth.generate.endpoints import Endpoint, FatalError, TransientError, classify, server_message
 from synth.curate.judge import (
     AnswerError, Judgement, Rubric, answer_schema, judge_messages, parse_answer, transcript,
+    tuple_schema,
 )
 
 CACHE_NAME = "judge.jsonl"
@@ -85,7 +88,7 @@ class Judge:
         self.answers = answers
         self.transient_tries = transient_tries
         self.max_tokens = max_tokens
-        self.structured = True  # send response_format until the server refuses it
+        self.formats = ["json_schema", "json_object"]  # response_formats not yet refused
         self.notes: list[str] = []
         self.sem = asyncio.Semaphore(max(1, concurrency))
         self.judged = self.failed = self.cached = 0
@@ -152,24 +155,26 @@ class Judge:
     async def _request(self, messages: list[dict[str, str]]) -> tuple[str, Any]:
         import openai
 
-        for _ in range(3):
+        for _ in range(4):
             kw: dict[str, Any] = {"model": self.ep.model, "messages": messages,
                                   self.ep.token_param: self.max_tokens}
             if "temperature" not in self.ep.dropped:
                 kw["temperature"] = 0
-            if self.structured:
-                kw["response_format"] = {"type": "json_schema", "json_schema": {
-                    "name": "judgement", "schema": answer_schema(self.rubric)}}
+            if self.formats:
+                kw["response_format"] = response_format(self.formats[0], self.rubric)
             try:
                 resp = await self.ep.client.chat.completions.create(**kw)
             except openai.APIStatusError as exc:
                 msg = server_message(exc)
-                if exc.status_code in (400, 422) and "response_format" in kw \
+                if exc.status_code in (400, 422, 500) and "response_format" in kw \
                         and "response_format" in msg:
-                    if self.structured:
-                        self.structured = False
-                        self.notes.append(f"the judge endpoint refused response_format ({msg}); "
-                                          "asking for JSON in the prompt instead")
+                    sent = kw["response_format"]["type"]
+                    if self.formats and self.formats[0] == sent:
+                        self.formats.pop(0)
+                        then = (f"a {self.formats[0]} response_format" if self.formats
+                                else "JSON asked for in the prompt")
+                        self.notes.append(f"the judge endpoint refused a {sent} response_format; "
+                                          f"{then} instead")
                     continue
                 raise classify(exc) from None
             except (openai.APIError, OSError, ValueError) as exc:
@@ -178,6 +183,15 @@ class Judge:
             text = (choices[0].message.content or "") if choices else ""
             return text, getattr(resp, "usage", None)
         raise FatalError("the judge endpoint rejected every form of the request")
+
+
+def response_format(kind: str, rubric) -> dict[str, Any]:
+    """The request's ``response_format``: OpenAI's json_schema, or llama.cpp's json_object with a
+    schema naming every criterion in turn (both constrain the answer to the rubric's shape)."""
+    if kind == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "judgement",
+                                                       "schema": answer_schema(rubric)}}
+    return {"type": "json_object", "schema": tuple_schema(rubric)}
 
 
 def judge_all(judge: Judge, items: Sequence[tuple[str, Sequence[Turn]]]) -> dict[str, Judgement]:
