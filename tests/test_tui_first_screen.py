@@ -109,3 +109,32 @@ async def test_topics_show_as_written_not_as_markup(workspace):
         shown = "\n".join(str(s.text) for s in (table.render_line(y) for y in range(table.size.height)))
         assert weird[0] in shown and weird[1] in shown
         assert not app.unexpected_errors
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(workspace):
+    """A change of the screen's bindings that leaves the footer's keys as they are (a refresh of
+    the bindings, the focus moving within the persona list) keeps its keys as they are drawn
+    (Textual recomposed and restyled the footer for each); a change of keys (the
+    focus on the topic sources) shows the new ones."""
+    from textual.widgets._footer import FooterKey
+
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.current is not None)
+        scr.query_one("#persona-list").focus()
+
+        def keys() -> list[FooterKey]:
+            return list(scr.query(FooterKey))
+
+        await wait_for(pilot, lambda: any(k.description == "Duplicate" for k in keys()))
+        await pilot.pause()
+        before = keys()
+        scr.refresh_bindings()
+        await pilot.press("down")
+        await pilot.pause()
+        await pilot.pause()
+        assert keys() == before  # the same widgets: not composed again
+        scr.query_one("#source-list").focus()
+        await wait_for(pilot, lambda: any(k.description == "New list" for k in keys()))
+        assert not any(k.description == "Duplicate" for k in keys())

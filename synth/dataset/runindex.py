@@ -13,14 +13,15 @@ trusted only while the log is the same file, at least as long, with its last ind
 it was.  ``synth.dataset.store.Store.index`` is the way in.
 
 The run's one writer keeps the saved index current as it appends (``Keeper``: an entry per line
-it writes, from the line it already holds; saved at an fsync once ``SAVE_AFTER`` lines are new
-and when it closes), so the app's first open of a run that was just written reads no log line.
+it writes, from the line it already holds; what is new appended to the saved index at an fsync
+once ``SAVE_AFTER`` lines are new and when it closes, so a save costs the new lines only: the
+file's format is ``runindex_file``), so the app's first open of a just-written run reads no
+log line.
 """
 
 from __future__ import annotations
 
 import json
-import marshal
 import mmap
 import os
 import re
@@ -28,14 +29,14 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synth.dataset import runindex_file as saved
 from synth.dataset.runlog import check_header
-from synth.private_files import FILE_MODE
 
 _ID = re.compile(rb'\{"id":\s?"([^"\\]+)"')
 _TOPIC = re.compile(rb'"topic":\s?("(?:[^"\\]|\\.)*")')
 _STATUS = re.compile(rb'"status":\s?"([a-z]+)"')
-SIDECAR_VERSION = 1
 SAVE_AFTER = 2000  # lines newly indexed before the index is saved beside the log
+sidecar_path = saved.sidecar_path  # where the saved index lives beside a log
 
 
 @dataclass
@@ -157,47 +158,23 @@ def _extend(idx: RunIndex, fh, start: int, size: int) -> int:
     return n - n0
 
 
-def sidecar_path(path: Path) -> Path:
-    return Path(path).with_suffix(".idx")
+def _columns(idx: RunIndex, since: int = 0) -> tuple:
+    return (idx.ids[since:], idx.offsets[since:], idx.lengths[since:], idx.topics[since:],
+            idx.statuses[since:], idx.line_nos[since:])
 
 
-def _save(idx: RunIndex, ino: int, data: bytes | None = None) -> None:
-    """Write the index beside the log (atomically, owner-only); a failure only costs a rescan."""
-    data = data if data is not None else _dump(idx, ino)
-    side = sidecar_path(idx.path)
-    tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, side)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-
-
-def _dump(idx: RunIndex, ino: int) -> bytes:
-    return marshal.dumps((SIDECAR_VERSION, ino, idx.end, idx.lines, idx.ids, idx.offsets,
-                          idx.lengths, idx.topics, idx.statuses, idx.line_nos))
+def _save(idx: RunIndex, ino: int) -> None:
+    """Write the whole index beside the log (a failure only costs a rescan)."""
+    saved.write_whole(idx.path, saved.whole(ino, idx.end, idx.lines, _columns(idx)))
 
 
 def _load_saved(path: Path, ino: int, size: int) -> RunIndex | None:
-    try:
-        raw = sidecar_path(path).read_bytes()
-        got = marshal.loads(raw)
-        version, s_ino, end, lines, ids, offsets, lengths, topics, statuses, line_nos = got
-    except (OSError, ValueError, EOFError, TypeError):
+    got = saved.load(path, ino, size)
+    if got is None:
         return None
-    if version != SIDECAR_VERSION or s_ino != ino or end > size or not (
-            len(ids) == len(offsets) == len(lengths) == len(topics) == len(statuses) == len(line_nos)):
-        return None
-    idx = RunIndex(path, ids, offsets, lengths, topics, statuses, line_nos,
-                   dict(zip(ids, range(len(ids)))), end=end, lines=lines)
-    return idx
+    end, lines, (ids, offsets, lengths, topics, statuses, line_nos) = got
+    return RunIndex(path, ids, offsets, lengths, topics, statuses, line_nos,
+                    dict(zip(ids, range(len(ids)))), end=end, lines=lines)
 
 
 def in_memory(path: Path) -> bool:
@@ -280,10 +257,12 @@ def read_record(path: Path, entry: Entry) -> dict:
 
 class Keeper:
     """The index of a log kept by its one writer (which holds the run's lock): ``add`` records
-    each line as it is appended (a few list appends), ``save`` writes it beside the log.  Built
-    when the writer opens (from the saved index and the log's tail; a scan only for a log no
-    process has indexed); a log whose index has problems is not kept (the readers rescan it).
-    ``add`` and ``save`` may run on different threads (the engine fsyncs on its store thread)."""
+    each line as it is appended (a few list appends), ``save`` appends what changed since the
+    last save to the saved index (O(new lines): see ``runindex_file``).  Built when the writer
+    opens (from the saved index and the log's tail; a scan only for a log no process has
+    indexed), and saved whole then; a log whose index has problems is not kept (the readers
+    rescan it).  ``add`` and ``save`` may run on different threads (the engine fsyncs on its
+    store thread)."""
 
     def __init__(self, path: Path, run_id: str) -> None:
         got = index_log(path, run_id)  # a copy: a reader in this process may hold that one
@@ -293,9 +272,20 @@ class Keeper:
         st = os.stat(path)
         self.ok = not idx.problems and idx.end == st.st_size
         self.idx, self.ino, self.unsaved = idx, st.st_ino, 0
-        self._lock = threading.Lock()
-        if self.ok and not sidecar_path(path).exists() and len(idx):
-            _save(idx, self.ino)
+        self._lock = threading.Lock()  # the index's lists
+        self._saving = threading.Lock()  # the saved file
+        self.dirty: set[int] = set()  # positions saved before and replaced since
+        self.side: int | None = None  # the saved file this writer appends to, kept open
+        self.saved = (idx.end, idx.lines, len(idx))  # where the saved file leaves off
+        if self.ok:
+            self._write_whole(_columns(idx))
+
+    def _write_whole(self, columns: tuple) -> None:
+        idx, old = self.idx, self.side
+        data = saved.whole(self.ino, self.saved[0], self.saved[1], columns)
+        self.side = saved.write_whole(idx.path, data, keep=True)
+        if old is not None:
+            os.close(old)
 
     def add(self, cid: str, topic: str, status: str, length: int) -> None:
         if not self.ok:
@@ -303,14 +293,38 @@ class Keeper:
         with self._lock:
             idx = self.idx
             idx.lines += 1
+            count = len(idx.ids)
             idx._put(cid, idx.end, length, topic, status, idx.lines)
+            if len(idx.ids) == count and idx.positions[cid] < self.saved[2]:
+                self.dirty.add(idx.positions[cid])
             idx.end += length
             self.unsaved += 1
 
     def save(self, *, when_due: bool = False) -> None:
-        """Save the index (with ``when_due``: only once ``SAVE_AFTER`` lines are new)."""
+        """Save what is new (with ``when_due``: only once ``SAVE_AFTER`` lines are new)."""
         if not self.ok or self.unsaved == 0 or (when_due and self.unsaved < SAVE_AFTER):
             return
-        with self._lock:
-            data, self.unsaved = _dump(self.idx, self.ino), 0
-        _save(self.idx, self.ino, data)
+        with self._saving:
+            with self._lock:
+                idx, start = self.idx, self.saved
+                updates = [(p, idx.offsets[p], idx.lengths[p], idx.topics[p], idx.statuses[p],
+                            idx.line_nos[p]) for p in sorted(self.dirty)]
+                cols = _columns(idx, start[2])
+                self.saved, self.dirty, self.unsaved = (idx.end, idx.lines, len(idx)), set(), 0
+            data = saved.delta(start, self.saved[0], self.saved[1], cols, updates)
+            if self.side is not None and saved.append_frame(idx.path, self.side, data):
+                return
+            with self._lock:  # replaced by a reader's whole save, or not written: save whole
+                self.saved, self.dirty, self.unsaved = (idx.end, idx.lines, len(idx)), set(), 0
+                columns = _columns(idx)
+            self._write_whole(columns)
+
+    def close(self) -> None:
+        """Save what is new and let the saved file go."""
+        try:
+            self.save()
+        finally:
+            with self._saving:
+                if self.side is not None:
+                    os.close(self.side)
+                    self.side = None

@@ -120,7 +120,7 @@ class ConversationWriter:
                 os.close(self._fd)
             self._fd = None
             if self._keeper is not None:
-                self._keeper.save()
+                self._keeper.close()
                 self._keeper = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
