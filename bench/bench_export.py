@@ -8,7 +8,8 @@ encoding of the same texts, and the export's peak memory.
 Stores N varied conversations in a real run (not timed), then times:
 - export, in a fresh interpreter of its own (so that its peak RSS, from ``resource.getrusage``,
   is the export's alone): read and filter every conversation one at a time (near-duplicates
-  across the run included) while threads count its turns' tokens, split by topic, read the
+  across the run included), its turns' tokens counted by threads a batch at a time (8,000
+  texts, the filters waiting: see synth/dataset/turn_counts.py), split by topic, read the
   chosen ones again, build, validate (every check, every token counted once), write
   train/validation and the report;
 - validate: `validate_file` on each written file (parse, check, count tokens) - what a user's

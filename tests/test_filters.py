@@ -298,3 +298,14 @@ def test_truncated_rule_from_persona_yaml(tmp_path):
     p.write_text(p.read_text().replace("truncated: false", "truncated: maybe"))
     with pytest.raises(LibraryError, match="rules.truncated"):
         load_persona(p)
+
+
+def test_units_are_the_same_with_a_nul_in_the_text():
+    """_units translates the whole text at once, joining its sentences with NUL; a text that
+    holds a NUL itself is cut the old way, with the same units."""
+    from synth.curate.filters import _units
+
+    want = ["the plan is small", "we start the plan tomorrow"]
+    assert _units("The plan is small. We start, the plan tomorrow!") == want
+    assert _units("The plan\x00is small. We start, the plan tomorrow!") == ["the plan\x00is small", want[1]]
+    assert _units("One two.  three four five six seven? \n\n... eight") == ["three four five six seven"]

@@ -172,3 +172,22 @@ def test_completion_tokens_are_plain_text_counts(tmp_path):
     assert r.example_tokens == [len(enc.encode(x["prompt"])) + len(enc.encode(x["completion"])) for x in rows]
     assert r.distributions["completion tokens per example"].max == max(len(enc.encode(x["completion"])) for x in rows)
     assert "messages per example" not in r.distributions
+
+
+def test_usual_messages_still_get_their_content_checks():
+    """Messages of the usual shape (a role and a string content) take a short path through
+    check_chat; an empty content, a lone surrogate or an API key in one is still found."""
+    from synth.dataset.example_checks import check_chat
+
+    def codes(content):
+        ex = {"messages": [{"role": "system", "content": "You are Eve."},
+                           {"role": "user", "content": "Hi"},
+                           {"role": "assistant", "content": content}]}
+        return [f.code for f in check_chat(ex, 1)]
+
+    assert codes("Hello, how can I help?") == []
+    assert codes("") == ["missing_content"]
+    assert codes("ok \ud800 there") == ["invalid_unicode"]
+    assert codes("my key is sk-" + "a" * 24) == ["secret"]
+    assert codes("é and hf_" + "b" * 31) == ["secret"]
+    assert codes("sk- hf_ but no key") == []

@@ -52,3 +52,23 @@ def test_distinct_pairs_merged_in_batches_count_exactly():
     for t in texts:
         d.add(t)
     assert d.value() == want
+
+
+def test_distinct_pairs_merge_a_part_at_a_time():
+    """A merge copies one part of the pairs seen, not the whole set: the set is held in
+    ``PARTS`` sorted arrays that together hold each distinct pair once."""
+    from synth.dataset import report_tally as rt
+
+    if rt._np is None:
+        return
+    d = rt.Distinct2()
+    d.CHUNK, d.BATCH = 64, 256
+    texts = [" ".join(f"w{(i * 7 + j * 13) % 997}" for j in range(12)) for i in range(3000)]
+    for t in texts:
+        d.add(t)
+    d.value()
+    words = [rt._WORDS.findall(t.lower()) for t in texts]
+    distinct = len({p for w in words for p in zip(w, w[1:])})
+    sizes = [len(p) for p in d._seen]
+    assert len(sizes) == d.PARTS and sum(sizes) == distinct
+    assert max(sizes) < distinct / 4, sizes  # no part near the whole set

@@ -153,9 +153,12 @@ _SENT_SPLIT = re.compile(r"[.!?]+(?:\s+|$)|\n+")
 
 def _units(text: str) -> list[str]:
     """Sentences and lines, normalised; short ones ("I see.", "Thank you!") may repeat."""
+    pieces = _SENT_SPLIT.split(text.lower())  # translated at once, cut apart again at NULs:
+    pieces = ("\x00".join(pieces).translate(_PUNCT).split("\x00") if "\x00" not in text
+              else [p.translate(_PUNCT) for p in pieces])
     out = []
-    for piece in _SENT_SPLIT.split(text.lower()):
-        words = piece.translate(_PUNCT).split()
+    for piece in pieces:
+        words = piece.split()
         if len(words) >= 3:
             norm = " ".join(words)
             if len(norm) >= 12:

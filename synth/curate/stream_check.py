@@ -134,6 +134,9 @@ class Checked:
         return Selection(chosen, excluded, statement)
 
 
+BLOCK = 1 << 16  # bytes of the log read at a time (a pass in order reads each block once)
+
+
 def _record(raw: bytes) -> Any:
     try:
         return _fast_loads(raw)
@@ -161,9 +164,16 @@ def check_stream(store: Any, run_id: str, persona: Persona,
     interned: dict[tuple[str, ...], tuple[str, ...]] = {}
     fds = [os.open(path, os.O_RDONLY) if len(idx) else -1]
 
+    block = [0, b""]  # (offset, bytes) of the last block read: records in order share one
+
     def pread(length: int, offset: int) -> bytes:
         if fds[0] >= 0:
-            return os.pread(fds[0], length, offset)
+            start, data = block
+            if start <= offset and offset + length <= start + len(data):
+                return data[offset - start:offset - start + length]
+            data = os.pread(fds[0], max(length, BLOCK), offset)  # a syscall per block, not record
+            block[:] = [offset, data]
+            return data[:length]
         fd = os.open(path, os.O_RDONLY)  # after ``close``: a read now and then
         try:
             return os.pread(fd, length, offset)

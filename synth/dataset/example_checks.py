@@ -51,6 +51,14 @@ def _bad_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (write null or a number)")
 
 
+_PLAIN_ROLES = ("system", "user", "assistant")  # roles with no check of their own
+
+
+def _may_hold_key(s: str) -> bool:
+    """``_API_KEY`` finds something (each of its forms starts "sk-" or "hf_": a cheap test first)."""
+    return ("sk-" in s or "hf_" in s) and _API_KEY.search(s) is not None
+
+
 def _has_lone_surrogate(s: str) -> bool:
     try:
         s.encode("utf-8")
@@ -116,6 +124,12 @@ def check_chat(ex: Any, lineno: int) -> list[Finding]:
                                                 "(trainers ignore or reject it)", "warning"))
     roles = []
     for i, m in enumerate(msgs):
+        if type(m) is dict and len(m) == 2 and m.get("role") in _PLAIN_ROLES:
+            content = m.get("content")  # the usual message: nothing below can find a fault
+            if (type(content) is str and content and not _may_hold_key(content)
+                    and (content.isascii() or not _has_lone_surrogate(content))):
+                roles.append(m["role"])
+                continue
         w = _where(i)
         if not isinstance(m, dict):
             out.append(F(lineno, "message_not_dict", f"{w} must be an object, not a {_json_type(m)}"))
@@ -145,7 +159,7 @@ def check_chat(ex: Any, lineno: int) -> list[Finding]:
             elif isinstance(content, str) and _has_lone_surrogate(content):
                 out.append(F(lineno, "invalid_unicode", f"{w} content has a lone surrogate "
                                                          "(\\ud800-\\udfff): not encodable as UTF-8"))
-            elif isinstance(content, str) and _API_KEY.search(content):
+            elif isinstance(content, str) and _may_hold_key(content):
                 out.append(F(lineno, "secret", f"{w} content looks like it holds an API key"))
         if "weight" in m:
             if m["weight"] not in (0, 1) or isinstance(m["weight"], bool):
@@ -200,7 +214,7 @@ def check_sharegpt(ex: Any, lineno: int) -> list[Finding]:
             out.append(F(lineno, "value_not_string", f"{w} value must be a string"))
         elif not t["value"].strip():
             out.append(F(lineno, "empty_value", f"{w} ({t['from']}) has an empty value"))
-        elif _API_KEY.search(t["value"]):
+        elif _may_hold_key(t["value"]):
             out.append(F(lineno, "secret", f"{w} value looks like it holds an API key"))
         froms.append(t["from"])
     if out:
@@ -233,7 +247,7 @@ def check_completion(ex: Any, lineno: int) -> list[Finding]:
             out.append(F(lineno, "not_string", f"{k!r} must be a string, not a {_json_type(ex[k])}"))
         elif not ex[k].strip():
             out.append(F(lineno, "empty_value", f"{k!r} is empty"))
-        elif _API_KEY.search(ex[k]):
+        elif _may_hold_key(ex[k]):
             out.append(F(lineno, "secret", f"{k!r} looks like it holds an API key"))
     extra = [k for k in ex if k not in ("prompt", "completion")]
     if extra:

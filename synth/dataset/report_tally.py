@@ -2,8 +2,9 @@
 never holds the run to report on it: states and rules, usage and cost of every stored
 conversation; turns, tokens, first lines and distinct-2 of every exported one.
 
-Distinct-2 keeps each distinct word pair as one 64-bit number (two word ids), in a sorted NumPy
-array merged batch by batch where NumPy is installed, else in a set: the same exact count.
+Distinct-2 keeps each distinct word pair as one 64-bit number (two word ids), in sorted NumPy
+arrays (a part of the set each, merged batch by batch, so that a merge never copies the whole
+set) where NumPy is installed, else in a set: the same exact count.
 """
 
 from __future__ import annotations
@@ -22,52 +23,68 @@ except ImportError:  # pragma: no cover - NumPy comes with the embedded model's 
 
 
 class Distinct2:
-    """Distinct word pairs / all word pairs over the texts added (``distinct_n`` with n=2)."""
+    """Distinct word pairs / all word pairs over the texts added (``distinct_n`` with n=2).
 
-    CHUNK = 1 << 16  # pair keys held as Python ints before they become a sorted array
+    Memory: the distinct pairs themselves, 8 bytes each, in ``PARTS`` sorted arrays (split by
+    the pair's last word id), each merged on its own, so that a merge copies a sixteenth of the
+    set, not all of it twice over; the words of the texts not merged yet wait as ids."""
+
+    PARTS = 16  # power of two
+    CHUNK = 1 << 17  # word ids held as Python ints before they become an array
     BATCH = 1 << 21  # pair keys in sorted arrays before they are merged into the whole set
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self._next = count()
         self.total = 0
-        self._pending: list[int] = []
+        self._pending: list[int] = []  # word ids, each text's followed by -1
         self._chunks: list[Any] = []  # sorted unique arrays not merged into _seen yet
         self._chunked = 0
-        self._seen: Any = _np.empty(0, dtype=_np.uint64) if _np is not None else set()
+        self._seen: Any = ([_np.empty(0, dtype=_np.uint64) for _ in range(self.PARTS)]
+                           if _np is not None else set())
 
     def add(self, text: str) -> None:
         w = _WORDS.findall(text.lower())
         if len(w) < 2:
             return
-        ids = list(map(self.ids.setdefault, w, self._next))
-        self.total += len(ids) - 1
-        self._pending += [(a << 32) | b for a, b in zip(ids, ids[1:])]
+        self.total += len(w) - 1
+        if _np is None:
+            ids = list(map(self.ids.setdefault, w, self._next))
+            self._seen.update((a << 32) | b for a, b in zip(ids, ids[1:]))
+            return
+        self._pending += map(self.ids.setdefault, w, self._next)
+        self._pending.append(-1)
         if len(self._pending) >= self.CHUNK:
             self._merge(final=False)
 
     def _merge(self, final: bool = True) -> None:
-        """Pending keys -> a sorted chunk (few Python ints held at a time); chunks -> the sorted
-        set of every key seen, once they hold ``BATCH`` keys (or at the end)."""
+        """Pending ids -> the sorted unique keys of their pairs (a chunk); chunks -> the sorted
+        parts of every key seen, once they hold ``BATCH`` keys (or at the end)."""
         if _np is None:
-            self._seen.update(self._pending)
-            self._pending = []
             return
         if self._pending:
-            new = _np.array(self._pending, dtype=_np.uint64)
-            new.sort()
-            self._chunks.append(_sorted_unique(new))
-            self._chunked += len(self._chunks[-1])
+            ids = _np.array(self._pending, dtype=_np.int64)
             self._pending = []
+            a, b = ids[:-1], ids[1:]
+            keys = ((a << 32) | b)[(a >= 0) & (b >= 0)].astype(_np.uint64)
+            keys.sort()
+            self._chunks.append(_sorted_unique(keys))
+            self._chunked += len(self._chunks[-1])
         if self._chunks and (final or self._chunked >= self.BATCH):
-            both = _np.concatenate([self._seen, *self._chunks])
-            both.sort(kind="stable")  # sorted runs: merged in about linear time
-            self._seen = _sorted_unique(both)
+            new = _np.concatenate(self._chunks)
             self._chunks, self._chunked = [], 0
+            part = new & _np.uint64(self.PARTS - 1)
+            for p in range(self.PARTS):
+                mine = new[part == p]  # sorted runs, in order: one sort merges them
+                if len(mine):
+                    both = _np.concatenate([self._seen[p], mine])
+                    both.sort(kind="stable")  # sorted runs: merged in about linear time
+                    self._seen[p] = _sorted_unique(both)
 
     def value(self) -> float:
         self._merge()
-        return len(self._seen) / self.total if self.total else 0.0
+        seen = len(self._seen) if _np is None else sum(map(len, self._seen))
+        return seen / self.total if self.total else 0.0
 
 
 def _sorted_unique(a: Any) -> Any:

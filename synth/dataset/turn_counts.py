@@ -1,6 +1,9 @@
-"""Token counts of each conversation's turns, made in threads while the export's first pass
-checks the conversations (tiktoken releases the GIL: the filters and the tokenizer share the
-cores), so that the second pass builds, checks and writes without tokenizing again.
+"""Token counts of each conversation's turns, made in threads a batch at a time as the export's
+first pass checks the conversations, so that the second pass builds, checks and writes without
+tokenizing again.  The first pass waits for each batch: tiktoken releases the GIL for each
+text, and a thread that wants it back while the filters' Python holds it waits a switch
+interval (5 ms) for it, so tokenizing beside the filters counted a text or two per interval
+and cost the filters a hand-over each time; waiting, the threads have the GIL to themselves.
 
 ``chat_count`` turns a conversation's per-turn counts into the ``ChatCount`` that
 ``TokenCounter.chat_counts`` gives its chat (or ShareGPT) example: the same numbers, the
@@ -16,7 +19,7 @@ from synth.models import Turn
 from synth.tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE, ChatCount
 
 BATCH = 8000  # texts handed to the threads at a time
-MAX_PENDING = 4  # batches handed over and not yet counted, at most
+MAX_PENDING = 0  # batches handed over and not yet counted, at most (see above)
 
 
 class TurnCounts:
