@@ -19,7 +19,7 @@ from tui.screens.review_loading import STATE_ICONS, ReviewLoadingMixin
 from tui.screens.review_judge import JUDGE_VIEWS, ReviewJudgeMixin, judge_cell, judge_detail
 from tui.screens.dialogs import TextPrompt
 from tui.screens.edit_turn import EditTurnDialog
-from tui.widgets.chat_view import ChatView
+from tui.widgets.chat_view import ChatView, quiet_update
 from tui.widgets.run_picker import RunPicker
 from tui.widgets.virtual_table import VirtualTable
 
@@ -207,8 +207,8 @@ first, highest first, then back to run order."""
         parts.append(f"export would take {chosen}")
         if self.sort_by:
             parts.append(self.sort_words())
-        self.query_one("#review-counts", Static).update(
-            Text("  ·  ".join(parts) + f"  ·  showing {len(self.shown)}"))
+        quiet_update(self.query_one("#review-counts", Static),
+                     Text("  ·  ".join(parts) + f"  ·  showing {len(self.shown)}"))
 
     def on_virtual_table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value != self.selected:
@@ -258,7 +258,7 @@ first, highest first, then back to run order."""
             text.append("  ✎ edited (the original is kept in the log)", style="italic")
         if not it.listed:
             text.append("\ntopic no longer in the run's list: kept, and still exported", style="italic")
-        box.update(text)
+        quiet_update(box, text)  # a layout only where its height changes
         chat.show(it.turns, persona.persona_label, persona.user_label,
                   header=f"{it.conv.topic}  ·  {it.conv.id}", marks=marks, numbered=True)
         chat.scroll_home(animate=False)

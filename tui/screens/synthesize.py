@@ -322,8 +322,8 @@ b: as a batch job, for endpoints that take them (see the batch panel's own help 
             c = live.convs[cid]
             table.add_row(c.status_label, c.topic, str(c.tokens), str(c.attempt), key=cid)
             shown[cid] = (c.status_label, str(c.tokens), str(c.attempt))
-        for cid in dirty:
-            if cid in shown and cid not in added:
+        for cid in dirty - set(added):
+            if cid in shown:
                 c = live.convs[cid]
                 new = (c.status_label, str(c.tokens), str(c.attempt))
                 for col, a, b in zip(("st", "tok", "try"), shown[cid], new):
