@@ -12,7 +12,8 @@ Each figure is a ratio against a baseline measured in the same run, on the same 
   export      export (validated as it writes) vs raw tiktoken batch encoding; peak RSS
   local       embedded model tokens/s through chatsynth vs llama-cpp-python called directly
   quality     embedded model, Eve with and without its example and sampling values: right shape, passing
-  tui         key latency p50/p95 while 64 conversations stream, and time to first screen
+  tui         key latency p50/p95 while 64 conversations stream, and time to first screen;
+              Review, Trim and Export on a run of 100,000 vs a bare DataTable of the same rows
   judge       conversations judged/s at 16 in flight through chatsynth's judge vs a bare
               AsyncOpenAI loop sending the same requests (json.loads of each answer)
 
@@ -381,6 +382,44 @@ def figures_tui(r: dict[str, Any]) -> list[Figure]:
             f"bare Textual app: {bare:.0f} ms" if bare is not None else
             f"no baseline ({r.get('baseline_error', 'not measured')})",
             first / bare if bare else None, "time ratio: lower is better; target < 1000 ms"))
+    return out + _figures_big_run(r.get("big_run") or {})
+
+
+def _figures_big_run(b: dict[str, Any]) -> list[Figure]:
+    """Review, Trim and Export opened on a big run (bench_bigrun.py, run by bench_tui): first
+    paint against a bare DataTable's first paint of the same rows, and key press to effect
+    (scrolling; Review's filter) against the bare DataTable's scroll, all from the same run."""
+    bare = b.get("bare_datatable") or {}
+    n = b.get("conversations")
+    if not n or not bare:
+        return []
+    run = f"a run of {int(n):,} conversations"
+    paint, scroll = _num(bare, "first_paint_ms"), _num(bare, "scroll_p95_ms")
+    out = []
+    for screen, what in (("review", "Review's first paint (its rows on screen)"),
+                         ("trim", "Trim's first paint (its rows on screen)"),
+                         ("export", "Export's first paint (the run picked, with its count)")):
+        v = _num(b.get(screen) or {}, "first_paint_ms")
+        if v is not None:
+            out.append(Figure(
+                f"tui.big_first_paint_{screen}", f"TUI, {run}: {what}", f"{v:.0f} ms",
+                f"bare DataTable, first paint of the same rows: {paint:.0f} ms"
+                if paint is not None else "?",
+                v / paint if paint else None, "time ratio: lower is better; target < 1500 ms"))
+    for screen, key, what in (
+            ("review", "scroll_p95_ms", "Review: key press to effect, down/page down, p95"),
+            ("trim", "scroll_p95_ms", "Trim: key press to effect, down/page down, p95"),
+            ("review", "filter_p95_ms", "Review: verdict filter changed to its rows shown, p95")):
+        f = b.get(screen) or {}
+        v = _num(f, key)
+        if v is not None:
+            when = ("after the full load" if key == "filter_p95_ms" else
+                    "while the full load runs" if f.get("scroll_while_loading") else "loaded")
+            out.append(Figure(
+                f"tui.big_{key.split('_')[0]}_{screen}",
+                f"TUI, {run}: {what} ({when})", f"{v:.1f} ms",
+                f"bare DataTable, down/page down p95: {scroll:.1f} ms" if scroll is not None else "?",
+                v / scroll if scroll else None, "latency ratio: lower is better; target p95 < 100 ms"))
     return out
 
 

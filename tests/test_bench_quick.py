@@ -90,6 +90,9 @@ def _tui(raw, figures):
     assert any(k.startswith("tui.key_p50") for k in keys), keys
     assert any(k.startswith("tui.key_p95") for k in keys), keys
     assert "tui.first_screen" in keys, keys
+    for screen in ("review", "trim", "export"):  # the big run's rows (300 conversations quick)
+        assert f"tui.big_first_paint_{screen}" in keys, keys
+    assert {"tui.big_scroll_review", "tui.big_scroll_trim", "tui.big_filter_review"} <= keys, keys
 
 
 def _quality(raw, figures):

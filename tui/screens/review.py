@@ -19,7 +19,7 @@ from tui.screens.review_loading import STATE_ICONS, ReviewLoadingMixin
 from tui.screens.review_judge import JUDGE_VIEWS, ReviewJudgeMixin, judge_cell, judge_detail
 from tui.screens.dialogs import TextPrompt
 from tui.screens.edit_turn import EditTurnDialog
-from tui.widgets.chat_view import ChatView
+from tui.widgets.chat_view import ChatView, quiet_update
 from tui.widgets.run_picker import RunPicker
 from tui.widgets.virtual_table import VirtualTable
 
@@ -70,6 +70,7 @@ first, highest first, then back to run order."""
         self._progress_timer = None
         self._loading_text = ""
         self._arr = None  # index arrays of the loaded set (``_arrays``)
+        self._filtered: dict = {}  # (view, reason) -> ids, for this _arr
 
     def compose(self) -> ComposeResult:
         yield self.nav()
@@ -138,14 +139,41 @@ first, highest first, then back to run order."""
                 it.conv.topic)
 
     def _arrays(self) -> tuple:
-        """(ids, states, rules, export count) of the loaded set as index arrays, built once per
-        load and after a decision: filtering 100,000 rows walks these, not the row objects."""
+        """(ids, states, rules, export count, ids by state) of the loaded set as index arrays,
+        built once per load and after a decision: filtering 100,000 rows walks these (or takes
+        a list made earlier), not the row objects."""
         if self._arr is None or self._arr[0] is not self.rs:
             items = self.rs.items
-            self._arr = (self.rs, [it.id for it in items], [it.state for it in items],
+            ids, states = [it.id for it in items], [it.state for it in items]
+            by_state: dict[str, list[str]] = {}
+            for cid, st in zip(ids, states):
+                got = by_state.get(st)
+                if got is None:
+                    got = by_state[st] = []
+                got.append(cid)
+            self._arr = (self.rs, ids, states,
                          [it.verdict.rules if not it.verdict.ok else () for it in items],
-                         len(self.rs.select().chosen))
+                         len(self.rs.select().chosen), by_state)
+            self._filtered = {}
         return self._arr[1:]
+
+    def filtered(self, view, reason) -> list[str]:
+        """The ids the view and reason filters let through, in run order (read-only: kept for
+        the next time the same filter is chosen, until the set changes)."""
+        ids, states, rules, _, by_state = self._arrays()
+        any_reason = reason in ("any", Select.BLANK)
+        if any_reason and view == "all":
+            return ids
+        if any_reason and view in STATE_ICONS:
+            return by_state.get(view, [])
+        got = self._filtered.get((view, reason))
+        if got is None:
+            got = self._filtered[view, reason] = [
+                cid for cid, st, ru in zip(ids, states, rules)
+                if (view == "all" or st == view
+                    or view == "undecided" and st not in ("accepted", "rejected"))
+                and (any_reason or reason in ru)]
+        return got
 
     def fill_table(self, want: str | None = None) -> None:
         if self.rs is None:
@@ -153,15 +181,7 @@ first, highest first, then back to run order."""
         table = self.query_one(ReviewTable)
         view = self.query_one("#review-view", Select).value
         reason = self.query_one("#review-reason", Select).value
-        ids, states, rules, _ = self._arrays()
-        any_reason = reason in ("any", Select.BLANK)
-        if view == "all" and any_reason:
-            self.shown = list(ids)
-        else:
-            self.shown = [cid for cid, st, ru in zip(ids, states, rules)
-                          if (view == "all" or st == view
-                              or view == "undecided" and st not in ("accepted", "rejected"))
-                          and (any_reason or reason in ru)]
+        self.shown = self.filtered(view, reason)
         judge = self.query_one("#review-judge", Select).value
         if judge not in ("any", Select.BLANK) or self.sort_by:  # the judge's filter and sort
             by = self.rs.by_id
@@ -170,8 +190,9 @@ first, highest first, then back to run order."""
         table.set_rows(self.shown, lambda cid: self._cells(self.rs.by_id(cid)))
         self.draw_counts()
         want = want or self.selected
-        if want in table._pos:  # noqa: SLF001 - the table's own id -> row map
-            table.move_cursor(row=table._pos[want], animate=False)  # noqa: SLF001
+        row = table.row_of(want) if want is not None else None
+        if row is not None:
+            table.move_cursor(row=row, animate=False)
             self.selected = want
         elif self.shown:
             self.selected = self.shown[0]
@@ -181,16 +202,13 @@ first, highest first, then back to run order."""
 
     def draw_counts(self) -> None:
         rs = self.rs
-        _, states, _, chosen = self._arrays()
-        counts: dict[str, int] = {}
-        for st in states:
-            counts[st] = counts.get(st, 0) + 1
-        parts = [f"{len(rs.items)} conversations"] + [f"{n} {k}" for k, n in counts.items()]
+        *_, chosen, by_state = self._arrays()
+        parts = [f"{len(rs.items)} conversations"] + [f"{len(v)} {k}" for k, v in by_state.items()]
         parts.append(f"export would take {chosen}")
         if self.sort_by:
             parts.append(self.sort_words())
-        self.query_one("#review-counts", Static).update(
-            Text("  ·  ".join(parts) + f"  ·  showing {len(self.shown)}"))
+        quiet_update(self.query_one("#review-counts", Static),
+                     Text("  ·  ".join(parts) + f"  ·  showing {len(self.shown)}"))
 
     def on_virtual_table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value != self.selected:
@@ -240,7 +258,7 @@ first, highest first, then back to run order."""
             text.append("  ✎ edited (the original is kept in the log)", style="italic")
         if not it.listed:
             text.append("\ntopic no longer in the run's list: kept, and still exported", style="italic")
-        box.update(text)
+        quiet_update(box, text)  # a layout only where its height changes
         chat.show(it.turns, persona.persona_label, persona.user_label,
                   header=f"{it.conv.topic}  ·  {it.conv.id}", marks=marks, numbered=True)
         chat.scroll_home(animate=False)

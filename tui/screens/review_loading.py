@@ -8,6 +8,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.widgets.chat_view import quiet_update
+
 STATE_ICONS = {"accepted": "✓ accepted", "rejected": "✗ rejected", "ok": "· ok",
                "flagged": "⚑ flagged", "partial": "◐ partial"}
 
@@ -39,7 +41,7 @@ class ReviewLoadingMixin:
         text = f"{n:,} conversations  ·  the filters are checking them…{far}  ·  showing {len(self.shown):,}"
         if text != self._loading_text:
             self._loading_text = text
-            self.query_one("#review-counts", Static).update(Text(text))
+            quiet_update(self.query_one("#review-counts", Static), Text(text))
         if len(self.partial) != self._drawn_partial:  # verdicts came: the rows on view show them
             self._drawn_partial = len(self.partial)
             table = self.query_one("#review-table")

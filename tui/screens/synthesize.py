@@ -1,8 +1,10 @@
 """Synthesize: set up a run, see the estimate, start it and watch every conversation live.
 
-Events from the engine (running in its own thread, see ``tui.runner``) are applied to a
-``LiveRun`` as they come and drawn at ~12 Hz: the table of conversations in flight, the
-selected conversation streaming in full, and the totals.
+Events from the engine (running in its own process, see ``tui.runner``) are applied to a
+``LiveRun`` as they come and drawn at ~12 Hz: the selected conversation streaming in full and
+the totals; the table of conversations gets its new rows at once and its changed cells at 4 Hz,
+all in one go (a change to a DataTable renders every row on view again, which a key press then
+waits for).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from tui.live import LiveRun, RunError
 from tui.screens.base import BaseScreen
 from tui.screens.synth_estimate import EstimateLine
 from tui.widgets.batch_panel import BatchPanel
-from tui.widgets.chat_view import ChatView
+from tui.widgets.chat_view import ChatView, quiet_update
 from tui.widgets.run_form import RunForm
 
 FLUSH_HZ = 12
+TABLE_PERIOD_S = 0.25  # the table's cells change at 4 Hz (new rows at once; the chat at 12 Hz)
 FIRST_RUN_LIMIT = 3
 
 
@@ -75,6 +78,9 @@ b: as a batch job, for endpoints that take them (see the batch panel's own help 
         self._labels = ("", "")
         self._started_once = False
         self._cells: dict[str, tuple[str, str, str]] = {}  # what each row shows now
+        self._table_added: list[str] = []  # rows and cells not drawn yet (see _draw_rows)
+        self._table_dirty: set[str] = set()
+        self._table_at = 0.0
         self._totals_at = 0.0
         self._request = None  # what the last run was started with (a retry after it reuses it)
         self._keys_for: tuple = ()  # what the footer's run keys were last checked against
@@ -185,7 +191,7 @@ b: as a batch job, for endpoints that take them (see the batch panel's own help 
         self.selected, self.follow = None, True
         self._speakers = None
         self.query_one(ConversationTable).clear()
-        self._cells = {}
+        self._cells, self._table_added, self._table_dirty = {}, [], set()
         self.query_one(ChatView).clear("")
         self.set_status("starting…", "muted")
         self.query_one(ConversationTable).focus()  # so p, c, r, x work at once
@@ -287,38 +293,47 @@ b: as a batch job, for endpoints that take them (see the batch panel's own help 
             self._labels = (spec.persona.persona_label, spec.persona.user_label)
             self.app.current_run_id = live.run_id  # type: ignore[attr-defined]
         added, dirty = live.take_dirty()
-        table = self.query_one(ConversationTable)
-        for cid in added:
-            c = live.convs[cid]
-            table.add_row(c.status_label, c.topic, str(c.tokens), str(c.attempt), key=cid)
-        shown = self._cells
-        for cid in added:
-            c = live.convs[cid]
-            shown[cid] = (c.status_label, str(c.tokens), str(c.attempt))
-        for cid in dirty:
-            if cid in added:
-                continue
-            c = live.convs[cid]
-            new = (c.status_label, str(c.tokens), str(c.attempt))
-            old = shown.get(cid, ("", "", ""))
-            for col, a, b in zip(("st", "tok", "try"), old, new):
-                if a != b:  # only what changed: a cell update repaints the table
-                    table.update_cell(cid, col, b)
-            shown[cid] = new
-        if self.follow and (added or dirty):
-            self._follow(live, added)
-        if self.selected is not None and (self.selected in dirty or added):
+        self._table_added += added
+        self._table_dirty |= dirty
+        now = time.monotonic()
+        if added or not live.active or now - self._table_at >= TABLE_PERIOD_S:
+            self._table_at = now
+            self._draw_rows(live)
+        if self.selected is not None and self.selected in dirty:
             self.draw_selected()
         c = self._conv()
         keys_for = (live.state, self.runner.running, self.selected, c.status if c else None)
         if keys_for != self._keys_for:
             self._keys_for = keys_for
             self.refresh_bindings()
-        now = time.monotonic()
         if live.changed or (live.active and now - self._totals_at > 0.5):
             live.changed = False
             self._totals_at = now
             self.draw_totals()
+
+    def _draw_rows(self, live: LiveRun) -> None:
+        """The table's new rows and changed cells since it was last drawn, at once: any change
+        to a DataTable renders every row on view again."""
+        added, dirty = self._table_added, self._table_dirty
+        self._table_added, self._table_dirty = [], set()
+        table = self.query_one(ConversationTable)
+        shown = self._cells
+        for cid in added:
+            c = live.convs[cid]
+            table.add_row(c.status_label, c.topic, str(c.tokens), str(c.attempt), key=cid)
+            shown[cid] = (c.status_label, str(c.tokens), str(c.attempt))
+        for cid in dirty - set(added):
+            if cid in shown:
+                c = live.convs[cid]
+                new = (c.status_label, str(c.tokens), str(c.attempt))
+                for col, a, b in zip(("st", "tok", "try"), shown[cid], new):
+                    if a != b:  # only what changed
+                        table.update_cell(cid, col, b)
+                shown[cid] = new
+        if self.follow and (added or dirty):
+            self._follow(live, added)
+        elif added and self.selected is not None:
+            self.draw_selected()
 
     def _follow(self, live: LiveRun, added: list[str]) -> None:
         """Keep showing a conversation that is being written (the newest with text)."""
@@ -397,8 +412,10 @@ b: as a batch job, for endpoints that take them (see the batch panel's own help 
 
     def set_status(self, text: str, kind: str = "") -> None:
         st = self.query_one("#run-status", Static)
-        st.update(Text(text))
-        st.set_classes(f"status-line {kind}".strip())
+        quiet_update(st, Text(text))
+        classes = f"status-line {kind}".strip()
+        if st.classes != frozenset(classes.split()):
+            st.set_classes(classes)
 
     def finished(self, ev: RunFinished) -> None:
         self.schedule_estimate()  # what is left to write has changed

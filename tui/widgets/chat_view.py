@@ -1,8 +1,11 @@
 """A conversation as a chat: the user's and the persona's turns visibly distinct.
 
 ``show`` reconciles the turn widgets with the new turns (only changed ones are updated), so it
-can be called at 10-20 Hz while a conversation streams.  It follows the end only while the
-reader is already at the bottom.
+can be called at 10-20 Hz while a conversation streams: a turn whose text grows without
+growing taller is redrawn without laying the screen out again (``quiet_update``), and turn
+widgets left over from a longer conversation are hidden and used again, not removed and
+mounted anew (a mount styles the widget and lays out the screen: tens of milliseconds, which
+a key press waited for).  It follows the end only while the reader is already at the bottom.
 """
 
 from __future__ import annotations
@@ -14,6 +17,19 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from synth.models import Turn
+
+
+def quiet_update(widget: Static, content) -> None:
+    """``widget.update(content)``, laying the screen out again only where its height changes
+    (Textual lays out the whole screen on every update of a Static)."""
+    size = widget.size
+    if not size.width or not widget.display or not widget.is_attached:
+        widget.update(content)
+        return
+    before = widget.get_content_height(size, size, size.width)  # kept from the last layout
+    widget.update(content, layout=False)
+    if widget.get_content_height(size, size, size.width) != before:
+        widget.refresh(layout=True)
 
 
 def turn_text(turn: Turn, persona_label: str, user_label: str, index: int | None = None,
@@ -38,7 +54,7 @@ class ChatView(VerticalScroll):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self._shown: list[tuple[str, str]] = []  # (classes, plain text) per turn widget
-        self._widgets: list[Static] = []
+        self._widgets: list[Static] = []  # every turn widget, the first len(self._shown) on view
         self._header = ""
         self._tail = ""
 
@@ -52,8 +68,8 @@ class ChatView(VerticalScroll):
         at_bottom = self.scroll_y >= self.max_scroll_y - 1
         head_w = self.query_one(".chat-header", Static)
         if header != self._header:
-            head_w.update(Text(header, style="italic"))
             head_w.display = bool(header)
+            quiet_update(head_w, Text(header, style="italic"))
             self._header = header
         widgets = self._widgets
         marks = marks or {}
@@ -75,15 +91,18 @@ class ChatView(VerticalScroll):
         for i, (cls, text) in enumerate(wanted):
             key = (cls, text.plain)
             if i < len(widgets):
+                w = widgets[i]
                 if i >= len(self._shown) or self._shown[i] != key:
-                    widgets[i].update(text)
-                    widgets[i].set_classes(cls)
+                    if w.classes != frozenset(cls.split()):
+                        w.set_classes(cls)  # (restyles the widget even when nothing changed)
+                    w.display = True
+                    quiet_update(w, text)
             else:
                 w = Static(text, classes=cls)
                 new.append(w)
         for w in widgets[len(wanted):]:
-            w.remove()
-        self._widgets = widgets[:len(wanted)] + new
+            w.display = False  # kept for the next conversation with more turns
+        self._widgets = widgets + new
         if new:
             self.mount_all(new, before=self.query_one(".chat-tail"))
         self._shown = [(c, t.plain) for c, t in wanted]

@@ -5,7 +5,9 @@ Textual's Footer schedules a full rebuild of its keys for every change to the sc
 bindings; while a screen starts (mount, first focus, data arriving) several come in a row and
 each rebuild composes, styles and draws every key again, mostly to show the same keys (on
 the Library's start, half of the footer keys' style passes were for rebuilds that changed
-nothing; they come after the first frame, so launch time is unchanged).  Here a rebuild already
+nothing; they come after the first frame, so launch time is unchanged), and Synthesize and
+Review ask again on every cursor move (a key such as r or x may come or go with the row): tens
+of milliseconds a key press while conversations stream.  Here a rebuild already
 scheduled absorbs the next ones, and a rebuild whose keys (what ``compose`` would show, as a
 tuple) are those shown already does nothing: it reads the bindings when it runs, so the keys
 shown are the same.
@@ -49,6 +51,8 @@ class AppFooter(Footer):
 
     async def _rebuild(self) -> None:
         self._rebuild_pending = False  # a change from here on schedules another rebuild
+        if not self.is_attached:
+            return
         if self._shown is not None and self._keys() == self._shown:
             return  # the same keys: nothing to rebuild
         await self.recompose()
