@@ -18,14 +18,7 @@ from synth.dataset.store import Store
 from synth.library.personas import find_persona
 from synth.library.topics import load_topic_sources
 from tui.services import Services
-from tui.testing import make_run, use_endpoint
-
-
-def set_judge_endpoint(ws, name: str = "loop") -> None:
-    text = ws.config_path.read_text(encoding="utf-8")
-    ws.config_path.write_text(text.replace("defaults:\n", f"defaults:\n  judge_endpoint: {name}\n", 1),
-                              encoding="utf-8")
-    ws.reload()
+from tui.testing import make_run, set_judge_endpoint, use_endpoint
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from faultserver import JUDGE_MARK
 from tui.app import ChatsynthApp
 from tui.testing import wait_for
 
-from test_preview_judge_move import set_judge_endpoint
+from tui.testing import set_judge_endpoint
 from test_tui_preview import SIZE, app_for, open_eve, text_of, write_sample
 
 

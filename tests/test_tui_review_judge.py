@@ -11,17 +11,10 @@ from faultserver import FaultServer
 from synth.curate.review import Review
 from synth.dataset.store import Store
 from tui.app import ChatsynthApp
-from tui.testing import make_run, notified, use_endpoint, wait_for
+from tui.testing import make_run, notified, set_judge_endpoint, use_endpoint, wait_for
 
 SIZE = (160, 48)
 LOW, BAD = "thesis", "promoted to manager"  # the topics of the 1st and 2nd conversation
-
-
-def set_judge_endpoint(ws, name: str = "loop") -> None:
-    text = ws.config_path.read_text(encoding="utf-8")
-    ws.config_path.write_text(text.replace("defaults:\n", f"defaults:\n  judge_endpoint: {name}\n", 1),
-                              encoding="utf-8")
-    ws.reload()
 
 
 @pytest.fixture

@@ -83,6 +83,14 @@ def use_endpoint(ws, url: str, name: str = "loop", model: str = "fake-model",
     ws.reload()
 
 
+def set_judge_endpoint(ws, name: str = "loop") -> None:
+    """Make endpoint ``name`` the workspace's judge (``defaults: judge_endpoint:``)."""
+    text = ws.config_path.read_text(encoding="utf-8")
+    ws.config_path.write_text(text.replace("defaults:\n", f"defaults:\n  judge_endpoint: {name}\n", 1),
+                              encoding="utf-8")
+    ws.reload()
+
+
 def make_run(ws, *, limit: int = 6, persona: str = "eve", topics: str = "eve",
              endpoint: str | None = None, timeout: float = 60.0, concurrency: int = 4):
     """Write a run through the app's own run controller (blocking).  Returns RunFinished."""
