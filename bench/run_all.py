@@ -341,7 +341,7 @@ def figures_quality(r: dict[str, Any]) -> list[Figure]:
     a, b = r.get("plain") or {}, r.get("shipped") or {}
     n = r.get("topics", "?")
     out = []
-    for key, what in (("right_shape", "right speaker labels and turn order"),
+    for key, what in (("right_shape", "have the right speaker labels and turn order"),
                       ("pass", "pass every filter")):
         ca, cb = _num(a, key), _num(b, key)
         na, nb = _num(a, "conversations") or 0, _num(b, "conversations") or 0
