@@ -12,7 +12,9 @@ with the cyclic garbage collector paused and then freezes what it built: a colle
 millions of objects of a big run held the interpreter for a second at a time, stalling keys.
 It starts once the index's rows are painted (it would compete with the first frame for the
 interpreter), and hands the filters' verdicts over in slices (``partial``), which the screen
-draws into the rows on view as they come."""
+draws into the rows on view as they come.  A screen that shows nothing from it at first (Trim:
+``DEFER_LOAD``) starts it on a big run only when it needs it (``load_now``) or after that many
+seconds: the app's interpreter stays free for the first frame and the first keys."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class RunScreen(BaseScreen):
     PICKER_ID = ""
     TABLE_ID = ""
     FILTERS = True  # the full load runs the filters over the whole run (Review); Trim needs none
+    DEFER_LOAD = 0.0  # seconds a big run's full load waits after the first paint (``load_now``)
 
     def __init__(self) -> None:
         super().__init__()
@@ -47,6 +50,7 @@ class RunScreen(BaseScreen):
         self.selected: str | None = None
         self.load_progress: tuple[int, int] | None = None  # (judged, total) while the filters run
         self.partial: dict = {}  # conversation id -> Verdict, slice by slice while the filters run
+        self._load_now = threading.Event()  # a deferred full load starts when this is set
 
     def on_screen_resume(self) -> None:
         if self.focused is None or self.focused.id == self.PICKER_ID:
@@ -70,7 +74,12 @@ class RunScreen(BaseScreen):
 
     def load_run(self, run_id: str) -> None:
         self.run_id = run_id
+        self._load_now = threading.Event()
         self._load(run_id)
+
+    def load_now(self) -> None:
+        """Start a deferred full load now (``DEFER_LOAD``): something needs the whole run."""
+        self._load_now.set()
 
     @work(thread=True, exclusive=True, group="run-load", exit_on_error=False)
     def _load(self, run_id: str) -> None:
@@ -84,6 +93,10 @@ class RunScreen(BaseScreen):
                 self.app.call_from_thread(self._indexed, run_id, review, index, reviews, meta,
                                           painted)
                 painted.wait(5)  # the rows on screen first: then the long part
+                if self.DEFER_LOAD and len(index) >= prefill.CHILD_FROM:
+                    self._load_now.wait(self.DEFER_LOAD)
+                    if get_current_worker().is_cancelled:
+                        return
             if self.FILTERS and len(store.index(run_id)) >= prefill.CHILD_FROM \
                     and prefill.stale(store, run_id):  # the filters' first pass: not here
                 worker = get_current_worker()

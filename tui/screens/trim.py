@@ -8,6 +8,10 @@ already stored.
 The table follows the typed stops too: a moment after the last key, every row shows where they
 would cut (worked out in a thread), before anything is applied.  Ctrl+R asks first, saying how
 many conversations would change.
+
+On a big run the rows come from the run's index, each row's cut read on demand as it comes into
+view; the whole run is read (``RunScreen.DEFER_LOAD``) once the stops are edited, on Ctrl+R, or
+a moment after the first paint, so nothing competes with the first frame.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class TrimScreen(RunScreen):
     TABLE_ID = "trim-table"
     TITLE = "Trim"
     FILTERS = False
+    DEFER_LOAD = 1.0  # the rows on view need no full load: it waits for a need or a second
     HELP = """\
 Pick a run and a conversation; edit the stop sequences (one a line, \\n is a newline) and
 see at once where the text is cut: the kept part as is, a ✂ mark naming the sequence that
@@ -67,6 +72,7 @@ is requested again."""
         super().__init__()
         self.preview = None
         self._stops_run: str | None = None
+        self._stops_put: list[str] | None = None  # the stops the field was given (not typed)
         self._cuts_timer = None
         self.cuts_for: list[str] | None = None  # the stops the table's "Cut at" column shows
         self.cut_rows: dict[str, tuple[str, str]] = {}  # id -> (cut at, turns) at those stops
@@ -103,10 +109,10 @@ is requested again."""
         self.set_status("No runs yet: write some in Synthesize (2).", "muted")
 
     def run_indexed(self, run_id: str, index) -> None:
-        """The rows at once from the run's index; where each is cut follows the full load."""
+        """The rows at once from the run's index, each row's cut read as it comes into view."""
         table = self.query_one("#trim-table", VirtualTable)
         ids = index.ids
-        table.set_rows(ids, lambda cid: (index.topic(cid), "…", "…"))
+        table.set_rows(ids, lambda cid: (index.topic(cid), *self._quick_cut(cid)))
         want = getattr(self.app, "current_conversation_id", None)
         self.selected = want if want in index.positions else (ids[0] if ids else None)
         if self.selected is not None:
@@ -124,7 +130,8 @@ is requested again."""
         spec_stops = first.params.get("stop") if first is not None else None
         if retrim_stops is None and spec_stops is not None:
             stops = spec_stops
-        self.query_one("#trim-stops", TextArea).load_text(stops_to_text(list(stops)))
+        self._stops_put = list(stops)
+        self.query_one("#trim-stops", TextArea).load_text(stops_to_text(self._stops_put))
 
     def run_loaded(self, run_id: str, rs) -> None:
         table = self.query_one("#trim-table", VirtualTable)
@@ -140,6 +147,19 @@ is requested again."""
         elif ids:
             self.selected = ids[0]
         self.redraw()
+
+    def _quick_cut(self, cid: str) -> tuple[str, str]:
+        """(cut at, turns) of one row before the full load: its body read at its offset."""
+        got = self.quick_item(cid) if self.rs is None else None
+        if got is None:
+            return "…", "…"
+        conv, turns, edited = got
+        if edited:
+            return "edited", str(len(turns))
+        retrim_stops = self.meta.get("retrim_stops")
+        if retrim_stops is not None:
+            conv = retrim(conv, retrim_stops, self.review.persona)
+        return (repr(conv.trim.stop) if conv.trim.stop else "—"), str(len(turns))
 
     def _row(self, it, rs) -> tuple[str, str, str]:
         if it.id in self.cut_rows:  # where the typed stops cut
@@ -168,6 +188,8 @@ is requested again."""
 
     # -- the table follows the typed stops (debounced, in a thread) ---------------------------
     def schedule_cuts(self) -> None:
+        if self.rs is None and self.stops() != self._stops_put:
+            self.load_now()  # the table follows typed stops over the whole run: read it now
         if self._cuts_timer is not None:
             self._cuts_timer.stop()
         self._cuts_timer = self.set_timer(0.3, self.refresh_cuts)
@@ -254,6 +276,9 @@ is requested again."""
 
     def action_apply_run(self) -> None:
         if self.review is None or self.rs is None:
+            if self.index is not None:
+                self.load_now()
+                self.app.notify("Still reading the run; Ctrl+R works when it is read.")
             return
         stops = self.stops()
         changed, unedited, edited = self.changes(stops)
@@ -279,10 +304,14 @@ is requested again."""
         self.app.push_screen(ConfirmDialog(question, yes="Apply", danger=False), answer)
 
     def action_reset(self) -> None:
-        if self.rs is None or not self.rs.items:
+        if self.rs is not None:
+            first = self.rs.items[0].conv if self.rs.items else None
+        else:  # the full load is deferred or still reading: the first one, read at its offset
+            got = self.quick_item(self.index.ids[0]) if self.index is not None and self.index.ids else None
+            first = got[0] if got else None
+        if first is None:
             return
-        self.query_one("#trim-stops", TextArea).load_text(
-            stops_to_text(list(self.rs.items[0].conv.params.get("stop") or [])))
+        self.query_one("#trim-stops", TextArea).load_text(stops_to_text(list(first.params.get("stop") or [])))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"trim-one": self.action_apply_one, "trim-run-all": self.action_apply_run,
