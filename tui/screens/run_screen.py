@@ -74,15 +74,19 @@ class RunScreen(BaseScreen):
 
     def load_run(self, run_id: str) -> None:
         self.run_id = run_id
+        self._load_now.set()  # a load still deferred is for another run or a stale set: end it
         self._load_now = threading.Event()
-        self._load(run_id)
+        self._load(run_id, self._load_now)
 
     def load_now(self) -> None:
         """Start a deferred full load now (``DEFER_LOAD``): something needs the whole run."""
         self._load_now.set()
 
+    def on_unmount(self) -> None:
+        self._load_now.set()  # no deferred load outlives the screen
+
     @work(thread=True, exclusive=True, group="run-load", exit_on_error=False)
-    def _load(self, run_id: str) -> None:
+    def _load(self, run_id: str, load_now: threading.Event) -> None:
         store = self.services.store
         try:
             review = Review(store, run_id)
@@ -94,8 +98,8 @@ class RunScreen(BaseScreen):
                                           painted)
                 painted.wait(5)  # the rows on screen first: then the long part
                 if self.DEFER_LOAD and len(index) >= prefill.CHILD_FROM:
-                    self._load_now.wait(self.DEFER_LOAD)
-                    if get_current_worker().is_cancelled:
+                    load_now.wait(self.DEFER_LOAD)
+                    if get_current_worker().is_cancelled or run_id != self.run_id:
                         return
             if self.FILTERS and len(store.index(run_id)) >= prefill.CHILD_FROM \
                     and prefill.stale(store, run_id):  # the filters' first pass: not here
