@@ -18,7 +18,7 @@ from synth.dataset.export import (ExportError, ExportOptions, ExportResult, Sour
                                   default_separator, default_stop, split)
 from synth.dataset.export_parts import CHUNK, PartWriter
 from synth.dataset.report_tally import Tally, turn_tokens_of
-from synth.dataset.turn_counts import TurnCounts
+from synth.dataset.turn_counts import TurnCounts, release_free_memory
 from synth.models import Turn
 from synth.private_files import DIR_MODE
 from synth.wording import plural
@@ -57,9 +57,9 @@ def export_run_streaming(store: Any, run_id: str, out_dir: Path, opts: ExportOpt
     try:
         checked = check_stream(store, run_id, persona, each=each)
         tc.finish()
-    except BaseException:
-        tc.close()
-        raise
+    finally:
+        tc.close()  # every count made: the threads end before the second pass
+    release_free_memory()
     writers: dict[str, PartWriter] = {}
     try:
         tally.add_states(checked.counts(), checked.reason_counts())
