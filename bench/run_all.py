@@ -315,7 +315,7 @@ def figures_export(r: dict[str, Any]) -> list[Figure]:
                   "time ratio: lower is better; target <= 1.2")]
     rss = _num(r, "export_peak_rss_mb")
     if rss is not None:
-        out.append(Figure("export.rss", f"Export of {n:,} conversations: peak RSS (getrusage)",
+        out.append(Figure("export.rss", f"Export of {n:,} conversations: peak RSS (its process's VmHWM)",
                           f"{rss:,.0f} MB", "target: 600 MB", rss / 600,
                           "lower is better; target < 1 (under 600 MB)"))
     return out
@@ -621,7 +621,9 @@ def render_results(outcomes: list[Outcome], info: dict[str, Any]) -> str:
         "run's log.",
         "- **export** (`bench/bench_export.py`): export (every example built, checked, counted "
         "once and written as it goes) in an interpreter of its own, against raw `tiktoken` batch "
-        "encoding of the same texts; its peak RSS from `resource.getrusage`. `validate` of the "
+        "encoding of the same texts; its peak RSS is the export process's own high-water mark "
+        "(VmHWM: `resource.getrusage`'s ru_maxrss, in the JSON too, keeps the parents' peak "
+        "across fork and exec). `validate` of the "
         "written files is timed too and shown in the JSON (`validate_ratio_to_raw_tiktoken`).",
         "- **local** (`bench/bench_local.py`): the embedded Gemma 3 270M through chatsynth's "
         "engine and its llama.cpp server vs `llama_cpp.Llama.create_completion(stream=True)` in "
