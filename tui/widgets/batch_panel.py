@@ -149,11 +149,13 @@ class BatchPanel(Vertical):
             line = f"estimate: {err}"
         except Exception as exc:  # noqa: BLE001 - the estimate must never break the screen
             line = f"estimate failed: {type(exc).__name__}: {exc}"
-        self.app.call_from_thread(self._show_offer, line)
+        self.app.call_from_thread(self._show_offer, line, req)
 
-    def _show_offer(self, line: str) -> None:
+    def _show_offer(self, line: str, req: Any = None) -> None:
         if self.run_id is not None:
             return
+        if req is not None and self._offered and self._offered[0] is not req:
+            return  # an estimate for a form since changed came in after the newer one's
         self._offer = line
         self.display = True
         self._title("As a batch job: b submits this run (about half the price, answers within "
