@@ -154,25 +154,19 @@ is requested again."""
         if got is None:
             return "…", "…"
         conv, turns, edited = got
-        if edited:
-            return "edited", str(len(turns))
-        retrim_stops = self.meta.get("retrim_stops")
-        if retrim_stops is not None:
-            conv = retrim(conv, retrim_stops, self.review.persona)
-        return (repr(conv.trim.stop) if conv.trim.stop else "—"), str(len(turns))
+        return self._cut_at(conv, edited, self.meta.get("retrim_stops")), str(len(turns))
 
     def _row(self, it, rs) -> tuple[str, str, str]:
         if it.id in self.cut_rows:  # where the typed stops cut
             return (it.conv.topic, *self.cut_rows[it.id])
-        return it.conv.topic, self._cut_label(it, rs), str(len(it.turns))
+        return it.conv.topic, self._cut_at(it.conv, it.edited, rs.retrim_stops), str(len(it.turns))
 
-    def _cut_label(self, it, rs) -> str:
-        """Where this conversation is cut now: the run's re-trim where one was applied."""
-        if it.edited:
+    def _cut_at(self, conv, edited: bool, retrim_stops) -> str:
+        """Where a conversation is cut now: the run's re-trim where one was applied."""
+        if edited:
             return "edited"
-        conv = it.conv
-        if rs.retrim_stops is not None:
-            conv = retrim(conv, rs.retrim_stops, self.review.persona)
+        if retrim_stops is not None:
+            conv = retrim(conv, retrim_stops, self.review.persona)
         return repr(conv.trim.stop) if conv.trim.stop else "—"
 
     def on_virtual_table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
