@@ -81,3 +81,18 @@ def test_syntax_errors_keep_ruamel_messages(tmp_path, text):
     with pytest.raises(LibraryError) as rt:
         parse_yaml_document(text, path)
     assert str(fast.value) == str(rt.value) and fast.value.line == rt.value.line
+
+
+def test_libyaml_parses_where_pyyaml_has_it():
+    """PyYAML's package does not export ``CParser`` at its top level (only from ``yaml.cyaml``):
+    looking for it there fell back to the pure-Python parser, several times slower, on every
+    persona and topic file read (the Library's first screen waits for them)."""
+    import yaml
+
+    import synth.library.yamlfast as yamlfast
+
+    if yaml.__with_libyaml__:  # the project's dependency wheels all carry libyaml
+        from yaml.cyaml import CParser
+
+        assert issubclass(yamlfast._Loader, CParser)
+    assert load_with_lines("a: [1, 2]\n") == {"a": [1, 2]}

@@ -16,8 +16,11 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.resolver import BaseResolver
 
-_Parser = getattr(yaml, "CParser", None)
-if _Parser is None:  # PyYAML built without libyaml: the pure-Python parser, same results
+try:  # libyaml's parser (yaml.cyaml does not export it at the package's top level)
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # PyYAML built without libyaml: the pure-Python parser, same results
+    _Parser = None
+if _Parser is None:
     from yaml.composer import Composer
     from yaml.parser import Parser
     from yaml.reader import Reader
