@@ -6,8 +6,8 @@ encoding of the same texts, and the export's peak memory.
     python bench/bench_export.py --format all
 
 Stores N varied conversations in a real run (not timed), then times:
-- export, in a fresh interpreter of its own, whose peak RSS is its own high-water mark (VmHWM;
-  ``resource.getrusage``'s ru_maxrss, also reported, carries the parents' over fork and exec): read and filter every conversation one at a time (near-duplicates
+- export, in a process of its own, whose peak RSS is its own ``resource.getrusage`` ru_maxrss
+  (forked from a fresh interpreter: see ``export_child``): read and filter every conversation one at a time (near-duplicates
   across the run included), its turns' tokens counted by threads a batch at a time (8,000
   texts, the filters waiting: see synth/dataset/turn_counts.py), split by topic, read the
   chosen ones again, build, validate (every check, every token counted once), write
@@ -130,7 +130,10 @@ def run(n: int, fmt: str = "chat", model: str = "gpt-4o-mini") -> dict:
         "export_s": round(export_s, 2),
         "validate_s": round(validate_s, 2),
         "export_peak_rss_mb": done["peak_rss_mb"],
-        "export_getrusage_maxrss_mb": done.get("getrusage_maxrss_mb"),  # parents' peak included
+        # what the exporting process's getrusage said of itself (the same count), and what the
+        # interpreter that forked it reports: its parents' peak, carried over exec
+        "export_self_maxrss_mb": done["self_maxrss_mb"],
+        "export_parent_inherited_maxrss_mb": done["inherited_maxrss_mb"],
         "raw_tiktoken_batch_s": round(raw_s, 2),
         "raw_tokens": raw_tokens,
         "ratio_to_raw_tiktoken": round(export_s / raw_s, 2) if raw_s else None,
@@ -146,32 +149,41 @@ def run(n: int, fmt: str = "chat", model: str = "gpt-4o-mini") -> dict:
 
 
 def export_child(runs: str, run_id: str, out: str, fmt: str, model: str) -> None:
-    """The timed export, alone in this interpreter: prints its seconds, files and peak RSS."""
-    store = Store(Path(runs), fsync_interval=3600)
-    formats = FORMATS if fmt == "all" else (fmt,)
-    t0, c0 = time.perf_counter(), time.process_time()
-    res = export_run(store, run_id, Path(out), ExportOptions(formats=formats, model=model))
-    export_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    peak = own_peak_mb()
-    print(json.dumps({"export_s": round(export_s, 2), "files": [str(p) for p in res.files.values()],
-                      "peak_rss_mb": round(peak if peak is not None else usage, 1),
-                      "getrusage_maxrss_mb": round(usage, 1), "cpu_s": round(cpu_s, 2)}))
+    """The timed export, alone in a process of its own: prints its seconds, files and peak RSS.
 
-
-def own_peak_mb() -> float | None:
-    """This process's own peak RSS (VmHWM), or None where /proc has none.  Linux keeps
-    ``getrusage``'s ru_maxrss across fork and exec: a child started by a parent that held 645 MB
-    reports at least 645 MB whatever it used itself (the bench's parent holds the whole run it
-    built, and run_all's processes sit above it), so the child's own high-water mark is read."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        return None
-    return None
+    The peak is ``resource.getrusage``'s ru_maxrss, read so that it is the export's own: Linux
+    keeps a process's ru_maxrss across fork and exec, so this interpreter (started by the bench,
+    which holds the whole run it built, under run_all) already reports its parents' peak.  A
+    process forked from it starts a fresh count (from this small interpreter's pages), so the
+    export runs in a fork and its peak is this process's RUSAGE_CHILDREN after waiting for it."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the export
+        os.close(read_fd)
+        code = 1
+        try:
+            store = Store(Path(runs), fsync_interval=3600)
+            formats = FORMATS if fmt == "all" else (fmt,)
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = export_run(store, run_id, Path(out), ExportOptions(formats=formats, model=model))
+            export_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+            own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+            with os.fdopen(write_fd, "w") as f:
+                json.dump({"export_s": round(export_s, 2), "files": [str(p) for p in res.files.values()],
+                           "self_maxrss_mb": round(own, 1), "cpu_s": round(cpu_s, 2)}, f)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        text = f.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or not text:
+        raise SystemExit(f"the export process failed (status {status})")
+    done = json.loads(text)
+    done["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    done["inherited_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(done))
 
 
 def main(argv: list[str] | None = None) -> dict:
