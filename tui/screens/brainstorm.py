@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Label, SelectionList, Static
 from synth.errors import ChatsynthError
 from synth.models import TopicSource
 from tui.screens.dialogs import Dialog
+from tui.widgets.button import AppButton
 
 
 class BrainstormDialog(Dialog):
@@ -39,10 +40,10 @@ class BrainstormDialog(Dialog):
             yield SelectionList[int](id="bs-list")
             yield Static("", id="bs-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Ask", variant="primary", id="bs-go")
-                yield Button("Add selected", variant="primary", id="bs-add")
-                yield Button("Add all", id="bs-all")
-                yield Button("Cancel", id="bs-cancel")
+                yield AppButton("Ask", variant="primary", id="bs-go")
+                yield AppButton("Add selected", variant="primary", id="bs-add")
+                yield AppButton("Add all", id="bs-all")
+                yield AppButton("Cancel", id="bs-cancel")
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Label, Static
 from synth.errors import ChatsynthError
 from tui.guard import Guarded
 from tui.screens.base import no_blink, restore_focus
+from tui.widgets.button import AppButton
 
 
 class Dialog(Guarded, ModalScreen):
@@ -61,8 +62,8 @@ class ConfirmDialog(Dialog):
         with Vertical(classes="dialog-box"):
             yield Label(self.question, classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.yes, variant="error" if self.danger else "primary", id="yes")
-                yield Button("Cancel", id="no")
+                yield AppButton(self.yes, variant="error" if self.danger else "primary", id="yes")
+                yield AppButton("Cancel", id="no")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -104,8 +105,8 @@ class TextPrompt(Dialog):
                         id="prompt-input")
             yield Static("", id="prompt-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("OK", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+                yield AppButton("OK", variant="primary", id="ok")
+                yield AppButton("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -174,9 +175,9 @@ class UnsavedDialog(Dialog):
         with Vertical(classes="dialog-box"):
             yield Label(self.question, classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Discard", variant="error", id="discard")
-                yield Button("Cancel", id="cancel")
+                yield AppButton("Save", variant="primary", id="save")
+                yield AppButton("Discard", variant="error", id="discard")
+                yield AppButton("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         super().on_mount()

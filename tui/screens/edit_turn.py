@@ -11,6 +11,7 @@ from textual.widgets import Button, Label, Select, TextArea
 from synth.models import Turn
 from tui.guard import Guarded
 from tui.screens.base import no_blink
+from tui.widgets.button import AppButton
 
 
 class EditTurnDialog(Guarded, ModalScreen[list[Turn] | None]):
@@ -31,8 +32,8 @@ class EditTurnDialog(Guarded, ModalScreen[list[Turn] | None]):
             yield Select(opts, value=self.index, allow_blank=False, id="edit-which", compact=True)
             yield TextArea(self.turns[self.index].text, id="edit-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+                yield AppButton("Save", variant="primary", id="save")
+                yield AppButton("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         no_blink(self)

@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, Label, Markdown, Select, Static
 from synth.errors import ChatsynthError
 from tui.screens.base import BaseScreen
 from tui.screens.dialogs import ConfirmDialog
+from tui.widgets.button import AppButton
 from tui.widgets.mark_checkbox import MarkCheckbox
 from tui.widgets.run_picker import DATASET, RunPicker
 
@@ -78,8 +79,8 @@ written only after a dialog that names its errors."""
                 yield Label("Model to fine-tune", classes="field-label")
                 yield Input("gpt-4o-mini", id="ex-model", compact=True)
                 with Horizontal(classes="button-row"):
-                    yield Button("Check F5", id="ex-check", variant="primary", compact=True)
-                    yield Button("Write ^W", id="ex-write", variant="success", compact=True)
+                    yield AppButton("Check F5", id="ex-check", variant="primary", compact=True)
+                    yield AppButton("Write ^W", id="ex-write", variant="success", compact=True)
             with Vertical(id="export-main"):
                 yield Static("Check (F5) shows the validation result and the report before anything "
                              "is written.", id="export-status", classes="status-line muted")

@@ -28,6 +28,7 @@ from tui.screens.base import BaseScreen, no_blink
 from tui.screens.dialogs import UnsavedDialog
 from tui.screens.library_actions import LibraryFileActions
 from tui.screens.library_preview import LibraryPreview
+from tui.widgets.button import AppButton
 from tui.widgets.persona_card import PersonaCard
 from tui.widgets.topic_editor import TopicEditor
 
@@ -111,21 +112,21 @@ version; k on one keeps it as a few-shot example of the (saved) persona."""
                 yield Static("Personas", classes="pane-title")
                 yield PersonaList(id="persona-list")
                 with Horizontal(classes="button-row"):
-                    yield Button("New", id="persona-new", compact=True)
-                    yield Button("Copy", id="persona-duplicate", compact=True)
-                    yield Button("Rename", id="persona-rename", compact=True)
-                    yield Button("Del", id="persona-delete", compact=True)
+                    yield AppButton("New", id="persona-new", compact=True)
+                    yield AppButton("Copy", id="persona-duplicate", compact=True)
+                    yield AppButton("Rename", id="persona-rename", compact=True)
+                    yield AppButton("Del", id="persona-delete", compact=True)
                 yield Static("Topic sources", classes="pane-title")
                 yield SourceList(id="source-list")
                 with Horizontal(classes="button-row"):
-                    yield Button("New list", id="source-new", compact=True)
-                    yield Button("Del", id="source-delete", compact=True)
+                    yield AppButton("New list", id="source-new", compact=True)
+                    yield AppButton("Del", id="source-delete", compact=True)
                 yield Static("", id="library-problems", classes="problems")
             with Vertical(id="persona-pane"):
                 with Horizontal(classes="pane-head"):
                     yield Static("Persona", classes="pane-title", id="persona-title")
-                    yield Button("Edit", id="persona-edit", compact=True)
-                    yield Button("Save", id="persona-save", variant="primary", compact=True)
+                    yield AppButton("Edit", id="persona-edit", compact=True)
+                    yield AppButton("Save", id="persona-save", variant="primary", compact=True)
                 yield PersonaCard(id="persona-card")
             yield TopicEditor(id="topic-editor")
         yield self.footer()

@@ -19,6 +19,7 @@ from synth.generate.connection import test_connection
 from synth.errors import ChatsynthError
 from tui.screens.base import BaseScreen
 from tui.screens.dialogs import ConfirmDialog
+from tui.widgets.button import AppButton
 
 
 class EndpointTable(DataTable):
@@ -57,10 +58,10 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
                 yield Static("Endpoints", classes="pane-title")
                 yield EndpointTable(id="ep-table", cursor_type="row", zebra_stripes=True)
                 with Horizontal(classes="button-row"):
-                    yield Button("New n", id="ep-new", compact=True)
-                    yield Button("Test t", id="ep-test", compact=True)
-                    yield Button("Make default d", id="ep-default", compact=True)
-                    yield Button("Delete", id="ep-delete", compact=True)
+                    yield AppButton("New n", id="ep-new", compact=True)
+                    yield AppButton("Test t", id="ep-test", compact=True)
+                    yield AppButton("Make default d", id="ep-default", compact=True)
+                    yield AppButton("Delete", id="ep-delete", compact=True)
                 yield Static("", id="ep-test-result", classes="status-line")
             with VerticalScroll(id="settings-main"):
                 yield Static("Endpoint", classes="pane-title", id="ep-form-title")
@@ -87,14 +88,14 @@ masked and never written to chatsynth.yaml. Without a keyring, use the environme
                     yield Switch(id="ep-batch", animate=False)
                     yield Label("Takes batch jobs (half price)", classes="field-label")
                 with Horizontal(classes="button-row"):
-                    yield Button("Save ^S", id="ep-save", variant="primary", compact=True)
+                    yield AppButton("Save ^S", id="ep-save", variant="primary", compact=True)
                 yield Static("API key", classes="pane-title")
                 yield Static("", id="key-status", classes="status-line")
                 yield Input(id="key-value", password=True, placeholder="paste the key; it is stored masked",
                             compact=True)
                 with Horizontal(classes="button-row"):
-                    yield Button("Store key", id="key-store", variant="primary", compact=True)
-                    yield Button("Delete key", id="key-delete", variant="error", compact=True)
+                    yield AppButton("Store key", id="key-store", variant="primary", compact=True)
+                    yield AppButton("Delete key", id="key-delete", variant="error", compact=True)
                 yield Static("", id="keyring-note", classes="hint")
         yield self.footer()
 

@@ -27,6 +27,7 @@ from tui.live import LiveRun, RunError
 from tui.screens.base import BaseScreen
 from tui.screens.synth_estimate import EstimateLine
 from tui.widgets.batch_panel import BatchPanel
+from tui.widgets.button import AppButton
 from tui.widgets.chat_view import ChatView, quiet_update
 from tui.widgets.run_form import RunForm
 
@@ -91,9 +92,9 @@ b: as a batch job, for endpoints that take them (see the batch panel's own help 
             with Vertical(id="synth-side"):
                 yield RunForm(id="run-form")
                 with Horizontal(classes="button-row", id="run-buttons"):
-                    yield Button("Start F5", id="run-start", variant="success", compact=True)
-                    yield Button("Pause p", id="run-pause", compact=True)
-                    yield Button("Cancel c", id="run-cancel", variant="error", compact=True)
+                    yield AppButton("Start F5", id="run-start", variant="success", compact=True)
+                    yield AppButton("Pause p", id="run-pause", compact=True)
+                    yield AppButton("Cancel c", id="run-cancel", variant="error", compact=True)
             with Vertical(id="synth-main"):
                 yield Static("No run yet. Check the form on the left, then press F5.",
                              id="run-status", classes="status-line muted")

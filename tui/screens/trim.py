@@ -29,6 +29,7 @@ from synth.generate.transcript import retrim
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.run_screen import RunScreen
 from synth.stops_text import stops_to_text, text_to_stops
+from tui.widgets.button import AppButton
 from tui.widgets.run_picker import RunPicker
 from tui.widgets.virtual_table import VirtualTable
 
@@ -90,9 +91,9 @@ is requested again."""
                             classes="field-label")
                 yield TextArea("", id="trim-stops", soft_wrap=False, compact=True)
                 with Horizontal(classes="button-row"):
-                    yield Button("Apply to this one ^S", id="trim-one", variant="primary", compact=True)
-                    yield Button("Apply to run ^R", id="trim-run-all", compact=True)
-                    yield Button("Reset ^G", id="trim-reset", compact=True)
+                    yield AppButton("Apply to this one ^S", id="trim-one", variant="primary", compact=True)
+                    yield AppButton("Apply to run ^R", id="trim-run-all", compact=True)
+                    yield AppButton("Reset ^G", id="trim-reset", compact=True)
                 yield Static("", id="trim-status", classes="status-line")
                 with VerticalScroll(id="trim-raw-box"):
                     yield Static("", id="trim-raw")

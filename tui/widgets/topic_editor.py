@@ -20,6 +20,7 @@ from synth.errors import ChatsynthError
 from synth.library.files import new_topics
 from synth.models import TopicSource
 from tui.guard import Guarded
+from tui.widgets.button import AppButton
 
 
 class TopicTable(DataTable):
@@ -58,12 +59,12 @@ class TopicEditor(Guarded, Vertical):
         yield Input(placeholder="filter topics… (/)", id="topic-filter", compact=True)
         yield TopicTable(id="topic-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="button-row", id="topic-buttons"):
-            yield Button("Add", id="topic-add", compact=True)
-            yield Button("Edit", id="topic-edit", compact=True)
-            yield Button("Delete", id="topic-delete", compact=True)
-            yield Button("↑", id="topic-up", compact=True)
-            yield Button("↓", id="topic-down", compact=True)
-            yield Button("Import…", id="topic-import", compact=True)
+            yield AppButton("Add", id="topic-add", compact=True)
+            yield AppButton("Edit", id="topic-edit", compact=True)
+            yield AppButton("Delete", id="topic-delete", compact=True)
+            yield AppButton("↑", id="topic-up", compact=True)
+            yield AppButton("↓", id="topic-down", compact=True)
+            yield AppButton("Import…", id="topic-import", compact=True)
 
     @property
     def table(self) -> TopicTable:
