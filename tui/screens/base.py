@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Callable, Iterable
 
+from textual import events
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
@@ -39,6 +40,19 @@ class BaseScreen(Guarded, Screen):
                        None)
             if hit:
                 self.add_class(hit)
+
+    _resumed = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Textual restyles every widget of a screen each time it is shown (``refresh_styles``,
+        for what changed while it was away: the theme, say).  On its first showing each widget
+        was styled a moment before, as it was mounted, with the same rules
+        (tests/test_tui_first_screen.py checks), so that pass is skipped: on the Library it
+        was a fifth of the style passes before the first frame.  Textual's own handler (Screen's)
+        runs after this one and reads the flag."""
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def action_leave_field(self) -> None:
         """Esc in a text field hands the keys back to the screen (1-6 switch screens again):
