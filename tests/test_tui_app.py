@@ -5,6 +5,7 @@ from __future__ import annotations
 from faultserver import FaultServer
 from tui.app import ChatsynthApp
 from tui.testing import notified, use_endpoint, wait_for
+from tui.widgets.nav import NavBar
 
 SIZE = (120, 40)
 
@@ -82,8 +83,27 @@ async def test_mouse_click_on_nav_switches_screen(workspace):
     app = ChatsynthApp(workspace, blink=False, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.click("#nav-review")
+        nav = app.screen.query_one(NavBar)
+        start, end = nav.span("review")
+
+        def style_of(label: str):
+            return next(seg.style for seg in nav.render_line(0) if seg.text == label)
+
+        assert style_of("4 Review") != style_of("1 Library")  # dim: not the current screen
+        await pilot.hover(NavBar, offset=(start + 1, 0))
+        await pilot.pause()
+        assert style_of("4 Review") == style_of("1 Library")  # under the pointer: bright
+        await pilot.click(NavBar, offset=(start + 1, 0))  # on the label
         await wait_for(pilot, lambda: app.current_mode == "review")
+        assert nav.current == "library"  # the Library's bar goes on showing the Library
+        review_nav = app.screen.query_one(NavBar)
+        assert review_nav.current == "review"
+        start, end = review_nav.span("trim")
+        await pilot.click(NavBar, offset=(end - 1, 1))  # on the underline, under the label
+        await wait_for(pilot, lambda: app.current_mode == "trim")
+        await pilot.click(NavBar, offset=(review_nav.span("settings")[1] + 2, 0))  # past them
+        await pilot.pause()
+        assert app.current_mode == "trim"
 
 
 async def test_escape_leaves_a_text_field_so_number_keys_switch_screens(workspace):
