@@ -133,6 +133,7 @@ def run(n: int, fmt: str = "chat", model: str = "gpt-4o-mini") -> dict:
         # what the exporting process's getrusage said of itself (the same count), and what the
         # interpreter that forked it reports: its parents' peak, carried over exec
         "export_self_maxrss_mb": done["self_maxrss_mb"],
+        "export_worker_maxrss_mb": done["worker_maxrss_mb"],
         "export_parent_inherited_maxrss_mb": done["inherited_maxrss_mb"],
         "raw_tiktoken_batch_s": round(raw_s, 2),
         "raw_tokens": raw_tokens,
@@ -155,22 +156,28 @@ def export_child(runs: str, run_id: str, out: str, fmt: str, model: str) -> None
     keeps a process's ru_maxrss across fork and exec, so this interpreter (started by the bench,
     which holds the whole run it built, under run_all) already reports its parents' peak.  A
     process forked from it starts a fresh count (from this small interpreter's pages), so the
-    export runs in a fork and its peak is this process's RUSAGE_CHILDREN after waiting for it."""
+    export runs in a fork and reads its own ru_maxrss (RUSAGE_SELF).  Its token counting process
+    (synth/dataset/token_worker.py) is started by the export when it has grown, so its ru_maxrss
+    (and RUSAGE_CHILDREN) carries the export's memory too: its own high-water mark (VmHWM) is
+    read while it runs (``ChildPeaks``).  The peak reported is the sum of the two."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the export
         os.close(read_fd)
         code = 1
         try:
+            watch = ChildPeaks()
             store = Store(Path(runs), fsync_interval=3600)
             formats = FORMATS if fmt == "all" else (fmt,)
             t0, c0 = time.perf_counter(), time.process_time()
             res = export_run(store, run_id, Path(out), ExportOptions(formats=formats, model=model))
             export_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
             own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+            worker = watch.stop()
             with os.fdopen(write_fd, "w") as f:
                 json.dump({"export_s": round(export_s, 2), "files": [str(p) for p in res.files.values()],
-                           "self_maxrss_mb": round(own, 1), "cpu_s": round(cpu_s, 2)}, f)
+                           "self_maxrss_mb": round(own, 1), "worker_maxrss_mb": round(worker, 1),
+                           "cpu_s": round(cpu_s, 2)}, f)
             code = 0
         finally:
             os._exit(code)
@@ -181,9 +188,47 @@ def export_child(runs: str, run_id: str, out: str, fmt: str, model: str) -> None
     if os.waitstatus_to_exitcode(status) != 0 or not text:
         raise SystemExit(f"the export process failed (status {status})")
     done = json.loads(text)
-    done["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    # the export's peak and its token counting process's, as if they came at once (they overlap
+    # for most of the first pass): an upper bound of the two processes' memory
+    done["peak_rss_mb"] = round(done["self_maxrss_mb"] + done["worker_maxrss_mb"], 1)
+    done["children_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     done["inherited_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(done))
+
+
+class ChildPeaks:
+    """Reads the high-water mark (VmHWM, which only grows) of this process's children every
+    tenth of a second while they run; ``stop`` gives the highest, in MB."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peaks: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.1):
+            try:
+                with open(f"/proc/{me}/task/{me}/children", encoding="ascii") as f:
+                    pids = [int(x) for x in f.read().split()]
+            except OSError:
+                return
+            for pid in pids:
+                try:
+                    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                self.peaks[pid] = max(self.peaks.get(pid, 0.0), int(line.split()[1]) / 1024)
+                except OSError:
+                    pass
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peaks.values(), default=0.0)
 
 
 def main(argv: list[str] | None = None) -> dict:
