@@ -42,17 +42,32 @@ class BaseScreen(Guarded, Screen):
                 self.add_class(hit)
 
     _resumed = False
+    _laid_out_at = None  # the terminal size the screen was last laid out for (see _on_resize)
 
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
         """Textual restyles every widget of a screen each time it is shown (``refresh_styles``,
         for what changed while it was away: the theme, say).  On its first showing each widget
         was styled a moment before, as it was mounted, with the same rules
-        (tests/test_tui_first_screen.py checks), so that pass is skipped: on the Library it
+        (tests/test_tui_styles_once.py checks), so that pass is skipped: on the Library it
         was a fifth of the style passes before the first frame.  Textual's own handler (Screen's)
-        runs after this one and reads the flag."""
+        runs after this one, reads the flag and lays the screen out for the terminal's size."""
         if not self._resumed:
             self._resumed = True
             event.refresh_styles = False
+        self._laid_out_at = self.app.size
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """A Resize to the size the screen was laid out for changes nothing, and Textual lays
+        every widget out again for it all the same: a launch brings three (the driver's first
+        Resize and the app's, after the first frame was laid out for that size), two full
+        layouts of the first screen thrown away.  They are dropped here (Screen's own handler
+        does not run); a change made since the last layout asked for a layout of its own, which
+        the next refresh does, and a new size is laid out as before."""
+        if self._laid_out_at is not None and event.size == self._laid_out_at:
+            event.prevent_default()
+            event.stop()
+            return
+        self._laid_out_at = event.size
 
     def action_leave_field(self) -> None:
         """Esc in a text field hands the keys back to the screen (1-6 switch screens again):
