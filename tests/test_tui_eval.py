@@ -13,7 +13,7 @@ from textual.widgets import Input, Select
 
 from synth.dataset.evaluate import table_rows
 from tui.app import ChatsynthApp
-from tui.testing import steady, wait_for
+from tui.testing import steady, unchanged, wait_for
 
 
 def make_export(cli, ws, fs, name: str = "exp", *extra: str) -> Path:
@@ -140,6 +140,7 @@ async def eval_ready(pilot):
     scr.query_one("#ev-note").update("Report: exports/exp/eval-TIME/eval.md (and eval.json)")
     await pilot.press("down")
     await steady(pilot)
+    await unchanged(pilot)  # under load the summary's columns were measured once more after it
 
 
 def test_eval_snapshot(cli, ws, fs, snap_compare):
