@@ -38,7 +38,6 @@ class Worker:
                 env=_env())
         except OSError as exc:
             raise WorkerGone(f"can't start the token counting process: {exc}") from None
-        self.sent = 0
 
     def send(self, texts: Sequence[str]) -> None:
         try:
@@ -46,7 +45,6 @@ class Worker:
             self.proc.stdin.flush()  # type: ignore[union-attr]
         except (OSError, ValueError, pickle.PickleError) as exc:
             raise WorkerGone(f"the token counting process stopped taking texts: {exc}") from None
-        self.sent += 1
 
     def receive(self, expected: int) -> list[int]:
         """The counts of the oldest batch not received yet (``expected`` texts)."""
@@ -56,7 +54,6 @@ class Worker:
             raise WorkerGone(f"the token counting process did not answer: {exc!r}") from None
         if not isinstance(counts, list) or len(counts) != expected:
             raise WorkerGone("the token counting process answered with the wrong number of counts")
-        self.sent -= 1
         return counts
 
     def close(self) -> None:

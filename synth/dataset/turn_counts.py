@@ -18,8 +18,8 @@ import ctypes
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
-from synth.models import Turn
 from synth.dataset.token_worker import Worker, WorkerGone
+from synth.models import Turn
 from synth.tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE, ChatCount
 
 BATCH = 8000  # texts handed to the threads (or the worker) at a time
