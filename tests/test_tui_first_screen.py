@@ -143,3 +143,23 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(workspace):
         assert footer.paints > paints
         line = "".join(seg.text for seg in footer.render_line(0))
         assert " New list " in line and "Duplicate" not in line
+
+async def test_the_persona_card_keeps_its_wrap_width_when_its_scroll_bar_comes(workspace):
+    """The card's scroll bar comes in the layout after the first (its content is measured in
+    the first); without a reserved gutter the card's text was wrapped again, one column
+    narrower, and laid out and drawn a second time."""
+    from textual.widgets import Static
+
+    widths: list[int] = []
+    app = ChatsynthApp(workspace, blink=False, first_run=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.current is not None)
+        text = scr.query_one("#persona-card-text", Static)
+        await wait_for(pilot, lambda: text.size.width > 0)
+        widths.append(text.size.width)
+        card = scr.query_one("#persona-card")
+        await wait_for(pilot, lambda: card.show_vertical_scrollbar)  # Eve's card is long
+        await pilot.pause()
+        widths.append(text.size.width)
+    assert widths[0] == widths[1]
