@@ -6,12 +6,13 @@ encoding of the same texts, and the export's peak memory.
     python bench/bench_export.py --format all
 
 Stores N varied conversations in a real run (not timed), then times:
-- export, in a process of its own, whose peak RSS is its own ``resource.getrusage`` ru_maxrss
-  (forked from a fresh interpreter: see ``export_child``): read and filter every conversation one at a time (near-duplicates
-  across the run included), its turns' tokens counted by threads a batch at a time (8,000
-  texts, the filters waiting: see synth/dataset/turn_counts.py), split by topic, read the
-  chosen ones again, build, validate (every check, every token counted once), write
-  train/validation and the report;
+- export, in a process of its own (forked from a fresh interpreter: see ``export_child``),
+  whose peak RSS is its own ``resource.getrusage`` ru_maxrss plus its token counting process's
+  own peak: read and filter every conversation one at a time (near-duplicates across the run
+  included), its turns' tokens counted a batch at a time (8,000 texts) by that process while
+  the filters go on (see synth/dataset/turn_counts.py), split by topic, read the chosen ones
+  again, build, validate (every check, every token counted once), write train/validation and
+  the report;
 - validate: `validate_file` on each written file (parse, check, count tokens) - what a user's
   `chatsynth validate` of the files costs, reported beside the ratio, not in it;
 - raw: `encode_ordinary_batch` of every text those files hold (system prompts and turns), with
@@ -191,7 +192,6 @@ def export_child(runs: str, run_id: str, out: str, fmt: str, model: str) -> None
     # the export's peak and its token counting process's, as if they came at once (they overlap
     # for most of the first pass): an upper bound of the two processes' memory
     done["peak_rss_mb"] = round(done["self_maxrss_mb"] + done["worker_maxrss_mb"], 1)
-    done["children_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     done["inherited_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(done))
 

@@ -315,7 +315,7 @@ def figures_export(r: dict[str, Any]) -> list[Figure]:
                   "time ratio: lower is better; target <= 1.2")]
     rss = _num(r, "export_peak_rss_mb")
     if rss is not None:
-        out.append(Figure("export.rss", f"Export of {n:,} conversations: peak RSS (getrusage, its own process)",
+        out.append(Figure("export.rss", f"Export of {n:,} conversations: peak RSS (getrusage of its process + its token worker's own)",
                           f"{rss:,.0f} MB", "target: 600 MB", rss / 600,
                           "lower is better; target < 1 (under 600 MB)"))
     return out
@@ -623,7 +623,8 @@ def render_results(outcomes: list[Outcome], info: dict[str, Any]) -> str:
         "once and written as it goes) in a process of its own, against raw `tiktoken` batch "
         "encoding of the same texts; its peak RSS is `resource.getrusage`'s ru_maxrss of that "
         "process, forked from a fresh interpreter (Linux keeps ru_maxrss across fork and exec, "
-        "so an interpreter the bench starts reports the bench's own peak; a fork starts afresh). "
+        "so an interpreter the bench starts reports the bench's own peak; a fork starts afresh), "
+        "plus the high-water mark (VmHWM) of the token counting process it starts. "
         "`validate` of the "
         "written files is timed too and shown in the JSON (`validate_ratio_to_raw_tiktoken`).",
         "- **local** (`bench/bench_local.py`): the embedded Gemma 3 270M through chatsynth's "

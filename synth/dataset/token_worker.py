@@ -57,7 +57,7 @@ class Worker:
         return counts
 
     def close(self) -> None:
-        """Ends the process and waits for it (its memory is counted as the export's child's)."""
+        """Ends the process (its stdin closes) and waits for it."""
         for f in (self.proc.stdin, self.proc.stdout):
             try:
                 f.close()  # type: ignore[union-attr]
