@@ -160,7 +160,7 @@ def run(n: int, max_tokens: int, warmup: bool = True, rounds: int = 1) -> dict:
                     await cs_side(WARMUP_TOPIC, "warm", 8)
                     complete(render(persona, one_topic(WARMUP_TOPIC, "w").topics[0]).text, 8)
                 res = {"cs_s": 0.0, "dr_s": 0.0, "cs_tok": 0, "dr_tok": 0, "same": 0,
-                       "cs_all_s": 0.0, "dr_all_s": 0.0}
+                       "cs_all_s": 0.0, "dr_all_s": 0.0, "cs_rounds": [], "dr_rounds": []}
                 for i, t in enumerate(topics.topics):
                     cs_times, dr_times = [], []
                     for k in range(rounds):  # the sides take turns, the first one alternating
@@ -184,6 +184,8 @@ def run(n: int, max_tokens: int, warmup: bool = True, rounds: int = 1) -> dict:
                             ctext = await cs_once()
                     res["cs_s"] += min(cs_times)  # best of the rounds, as the engine bench takes
                     res["dr_s"] += min(dr_times)
+                    res["cs_rounds"].append([round(x, 3) for x in cs_times])
+                    res["dr_rounds"].append([round(x, 3) for x in dr_times])
                     res["cs_all_s"] += sum(cs_times)
                     res["dr_all_s"] += sum(dr_times)
                     res["cs_tok"] += ntok(ctext)
@@ -220,6 +222,9 @@ def run(n: int, max_tokens: int, warmup: bool = True, rounds: int = 1) -> dict:
         # every round's time, not only each prompt's best: the same ratio less robustly
         "ratio_all_rounds": round(r["dr_all_s"] / r["cs_all_s"], 3) if r["cs_all_s"] else None,
         "same_text": f"{r['same']}/{n}",
+        # each prompt's seconds, round by round (chatsynth went first in rounds 1 and 3)
+        "chatsynth_round_s": r["cs_rounds"],
+        "direct_round_s": r["dr_rounds"],
         "server_start_s": round(start_s, 2),
         "direct_load_s": round(load_s, 2),
         "load_avg_1m": round(os.getloadavg()[0], 2),

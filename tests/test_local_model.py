@@ -106,6 +106,33 @@ async def test_a_run_with_the_embedded_model(local_ep, tmp_path):
     assert store.conversations_path(spec.run_id).stat().st_size == size
 
 
+def _streamed_text(base_url: str, prompt: str, leave_after: int | None = None) -> str:
+    """A streamed completion's text, read event by event; ``leave_after`` events, then the
+    connection is closed as a client that goes away closes it."""
+    body = {"prompt": prompt, "max_tokens": 40, "temperature": 0, "seed": 1, "stream": True}
+    parts = []
+    with httpx.stream("POST", base_url + "/completions", json=body, timeout=120) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            parts.append(json.loads(line[6:])["choices"][0]["text"])
+            if leave_after is not None and len(parts) >= leave_after:
+                break
+    return "".join(parts)
+
+
+def test_a_stream_left_early_frees_the_model_for_the_next_request(local_ep):
+    """The server reads the model ahead of what it has sent (local_readahead.py); a client that
+    leaves mid-stream stops that, and the next request gets the model to itself."""
+    prompt = "USER: Give me three tips for sleeping better.\nASSISTANT:"
+    whole = _streamed_text(local_ep.base_url, prompt)
+    assert len(whole) > 20
+    for _ in range(3):
+        assert _streamed_text(local_ep.base_url, prompt, leave_after=3)
+        assert _streamed_text(local_ep.base_url, prompt) == whole
+
+
 def test_server_stops_with_the_session(tmp_path):
     session = EndpointSession(Config(), name="local")
     ep = session.open()

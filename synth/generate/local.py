@@ -255,6 +255,10 @@ def serve(argv: list[str]) -> None:
     threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
     import runpy
 
+    from synth.generate.local_readahead import install
+
+    install()  # the model goes on generating while the server sends each token
+
     sys.argv = ["llama_cpp.server", *argv]
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 
