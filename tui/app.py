@@ -26,6 +26,7 @@ from synth.library.workspace import Workspace
 from tui.guard import Guarded
 from tui.prefs import Prefs
 from tui.services import Services
+from tui import startup_gc
 from tui.stylesheet import KeptStylesheet
 
 SCREENS_ORDER = ("library", "synthesize", "trim", "review", "export", "settings")
@@ -105,6 +106,15 @@ class ChatsynthApp(Guarded, App[int]):
 
     def __init__(self, ws: Workspace, *, start: str | None = None, services: Services | None = None,
                  blink: bool = True, first_run: bool | None = None) -> None:
+        startup_gc.pause()  # until the first screen is drawn (on_mount)
+        try:
+            self._init_state(ws, start, services, blink, first_run)
+        except BaseException:
+            startup_gc.release()
+            raise
+
+    def _init_state(self, ws: Workspace, start: str | None, services: Services | None, blink: bool,
+               first_run: bool | None) -> None:
         services = services or Services(ws)
         first_run = services.is_first_run() if first_run is None else first_run
         mode = start or "library"
@@ -128,11 +138,13 @@ class ChatsynthApp(Guarded, App[int]):
 
     # -- lifecycle ------------------------------------------------------------------------
     def on_mount(self) -> None:
+        self.call_after_refresh(startup_gc.resume)  # the first screen is on the terminal
         if self.prefs.problem:
             self.notify(f"{self.prefs.problem}; using the default theme", title="Settings",
                         severity="warning", markup=False, timeout=10)
 
     def on_unmount(self) -> None:
+        startup_gc.release()
         self.services.shutdown()
 
     # -- navigation -----------------------------------------------------------------------

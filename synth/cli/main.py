@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def open_tui(args: argparse.Namespace) -> int:
     ws = workspace_from(args)
+    from tui import startup_gc
+
+    startup_gc.pause()  # the app's imports too: the app turns collection back on when drawn
     from tui.app import run_app  # lazy: the engine never imports textual
 
     return run_app(ws)
