@@ -20,7 +20,10 @@ def make_export(cli, ws, fs, name: str = "exp", *extra: str) -> Path:
     r = cli("endpoint", "add", "fault", "--base-url", fs.url, "--model", "fault-model",
             "--style", "completion")
     assert r.returncode == 0 or "already" in r.stderr, r.stderr
-    r = cli("run", "--persona", "eve", "--topics", "short", "--endpoint", "fault", "-q")
+    # one at a time: the run's conversations (and so the export's validation openings, in the
+    # snapshots) are stored in topic order, not in the order a loaded machine finishes them
+    r = cli("run", "--persona", "eve", "--topics", "short", "--endpoint", "fault", "-q",
+            "--concurrency", "1")
     assert r.returncode == 0, r.stderr
     out = Path(ws.exports_dir) / name
     r = cli("export", "latest", "--out", str(out), "--allow-invalid", *extra)
@@ -72,6 +75,12 @@ async def test_eval_screen_prompted_vs_finetuned_shows_eval_json(cli, ws, fs):
         assert [str(c.label) for c in summary.columns.values()] == table_rows(rep)[0]
         assert any(r[0] == "every rule" for r in cells(summary))
         opens = scr.query_one("#ev-openings")
+        # sized from their cells when shown, not on some later idle (a busy app drew the
+        # columns cut to their labels)
+        for table in (summary, opens):
+            for i, col in enumerate(table.columns.values()):
+                widest = max(len(str(col.label)), *(len(r[i]) for r in cells(table)))
+                assert not col.auto_width and col.width == widest, (table.id, col.label)
         assert opens.row_count == n and cells(opens)[0][:2] == ["1", rep["openings"][0]["topic"]]
         head_a = str(scr.query_one("#ev-chat-a .chat-header").render())
         head_b = str(scr.query_one("#ev-chat-b .chat-header").render())

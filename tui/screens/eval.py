@@ -26,8 +26,10 @@ from tui.screens.base import no_blink
 from tui.widgets.chat_view import ChatView
 from tui.widgets.footer import AppFooter
 from tui.widgets.mark_checkbox import MarkCheckbox
+from tui.widgets.table_columns import add_sized_columns
 
 MODES = [("prompted", "prompted"), ("finetuned", "finetuned")]
+OPENING_COLUMNS = ("#", "topic", "A", "B")
 
 
 class EvalScreen(Guarded, Screen):
@@ -90,7 +92,7 @@ class EvalScreen(Guarded, Screen):
 
     def on_mount(self) -> None:
         no_blink(self)
-        self.query_one("#ev-openings", DataTable).add_columns("#", "topic", "A", "B")
+        self.query_one("#ev-openings", DataTable).add_columns(*OPENING_COLUMNS)
         exports = self.refresh_exports()
         self._note("F5 evaluates: each contestant answers the opening user turns of the export's "
                    "validation conversations (topics no training example saw)." if exports else
@@ -229,19 +231,21 @@ class EvalScreen(Guarded, Screen):
         rows = table_rows(rep)
         summary = self.query_one("#ev-summary", DataTable)
         summary.clear(columns=True)
-        summary.add_columns(*rows[0])
-        for r in rows[1:]:
-            summary.add_row(*r)
+        add_sized_columns(summary, rows[0], rows[1:])
+        summary.add_rows([tuple(map(Text, r)) for r in rows[1:]])
         failed = [f"{c['key'].upper()}: {c['failed']} of {c['answers']} answers failed"
                   + (f" ({c['error']})" if c["error"] else "") for c in rep["contestants"] if c["failed"]]
         self._note("\n".join([f"Report: {self.md_path} (and eval.json)", *failed]))
         by = {(a["opening"], a["contestant"]): a for a in rep["answers"]}
         table = self.query_one("#ev-openings", DataTable)
-        table.clear()
+        table.clear(columns=True)
+        rows = []
         for o in rep["openings"]:
             marks = [_mark(by.get((o["index"], c["key"]))) for c in rep["contestants"]]
-            table.add_row(str(o["index"] + 1), o["topic"], *marks, *[""] * (2 - len(marks)),
-                          key=str(o["index"]))
+            rows.append((str(o["index"] + 1), o["topic"], *marks, *[""] * (2 - len(marks))))
+        add_sized_columns(table, OPENING_COLUMNS, rows)
+        for o, row in zip(rep["openings"], rows):
+            table.add_row(*map(Text, row), key=str(o["index"]))
         if rep["openings"]:
             table.move_cursor(row=0)
             table.focus()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,6 +20,7 @@ from synth.library.files import new_topics
 from synth.models import TopicSource
 from tui.guard import Guarded
 from tui.widgets.button import AppButton
+from tui.widgets.table_columns import add_sized_columns
 
 
 class TopicTable(DataTable):
@@ -97,13 +97,13 @@ class TopicEditor(Guarded, Vertical):
                           if not needle or needle in t.text.casefold()]
             rows = [(self.source.topics[i].text, str(len(self.source.topics[i].context or "")),
                      " ".join((self.source.topics[i].context or "").split())[:60]) for i in self.shown]
-            _add_sized_columns(table, ("Document", "Chars", "Opening"), rows)
+            add_sized_columns(table, ("Document", "Chars", "Opening"), rows)
             for i, row in zip(self.shown, rows):
                 table.add_row(*map(Text, row), key=str(i))
         else:
             self.shown = [i for i, t in enumerate(self.texts) if not needle or needle in t.casefold()]
             rows = [(str(i + 1), self.texts[i]) for i in self.shown]
-            _add_sized_columns(table, ("#", "Topic"), rows)
+            add_sized_columns(table, ("#", "Topic"), rows)
             table.add_rows([tuple(map(Text, row)) for row in rows])  # text as written, not markup
         if cursor_index is not None and cursor_index in self.shown:
             table.move_cursor(row=self.shown.index(cursor_index), animate=False)
@@ -253,10 +253,3 @@ class TopicEditor(Guarded, Vertical):
             event.stop()
             self.run_action_named(bid.removeprefix("topic-"))
 
-
-def _add_sized_columns(table: DataTable, labels: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    """Columns as wide as their widest cell, measured here rather than on the table's next
-    idle, so the first frame already has its final layout."""
-    for col, label in enumerate(labels):
-        width = max([cell_len(label), *(cell_len(r[col]) for r in rows)])
-        table.add_column(Text(label), width=width)  # a str label is parsed as markup
