@@ -16,6 +16,9 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.resolver import BaseResolver
 
+# the containers live apart from PyYAML, so a cached parse (yaml_cache) loads without it
+from synth.library.yamllines import LineDict, LineList, _Lines
+
 try:  # libyaml's parser (yaml.cyaml does not export it at the package's top level)
     from yaml.cyaml import CParser as _Parser
 except ImportError:  # PyYAML built without libyaml: the pure-Python parser, same results
@@ -32,31 +35,6 @@ if _Parser is None:
             Scanner.__init__(self)
             Parser.__init__(self)
             Composer.__init__(self)
-
-
-class _Lines:
-    __slots__ = ("_at",)
-
-    def __init__(self) -> None:
-        self._at: dict[Any, tuple[int, int]] = {}
-
-    def key(self, key: Any) -> tuple[int, int]:
-        return self._at[key]
-
-    def item(self, index: int) -> tuple[int, int]:
-        return self._at[index]
-
-
-class LineDict(dict):
-    """A mapping read from YAML; ``lc.key(k)`` is where key ``k`` was written."""
-
-    lc: _Lines
-
-
-class LineList(list):
-    """A list read from YAML; ``lc.item(i)`` is where item ``i`` was written."""
-
-    lc: _Lines
 
 
 class _Resolver(BaseResolver):

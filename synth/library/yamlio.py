@@ -21,10 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml as pyyaml
-
 from synth.errors import Collector, LibraryError
-from synth.library.yamlfast import load_with_lines
 
 
 def _yaml():
@@ -57,11 +54,23 @@ def read_text(path: Path) -> str:
 
 
 def parse_yaml(text: str, path: Path) -> Any:
-    """Read YAML into plain values whose mappings and lists know their lines (for messages)."""
+    """Read YAML into plain values whose mappings and lists know their lines (for messages).
+    The same text from the same file is read from ``yaml_cache`` (no PyYAML import)."""
+    from synth.library import yaml_cache
+
+    data = yaml_cache.get(text, path)
+    if data is not yaml_cache.MISS:
+        return data
+    import yaml as pyyaml
+
+    from synth.library.yamlfast import load_with_lines
+
     try:
-        return load_with_lines(text)
+        data = load_with_lines(text)
     except (pyyaml.YAMLError, RecursionError):
         return parse_yaml_document(text, path)  # raises with ruamel's message
+    yaml_cache.put(text, path, data)
+    return data
 
 
 def parse_yaml_document(text: str, path: Path) -> Any:
