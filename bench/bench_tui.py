@@ -78,6 +78,9 @@ asyncio.run(main())
 """
 
 
+LAUNCHES = 15  # a side, taking turns: the median of each side is compared
+
+
 def start_server(chunk_delay: float, turns: int, words: int) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "tests" / "faultserver.py"), "--port", "0",
@@ -110,11 +113,14 @@ def launch_env() -> dict[str, str]:
 def timed_launches(scripts: list[tuple[str, list[str]]], repeats: int) -> list[list[tuple[float, ...]]]:
     """Launch each script in a fresh interpreter, in turn, ``repeats`` times, after one untimed
     warm-up round (which writes the bytecode cache, as a user's first launch does).  Taking
-    turns puts every side of a comparison under the same machine conditions.  Each launch
+    turns puts every side of a comparison under the same machine conditions; the order turns
+    round each round (first, last, first...), because where a launch falls in the round moved it
+    by 30-60 ms here (the same code read 566 and 536 ms in two slots of one run).  Each launch
     prints ``FIRST_SCREEN <figures...>``; returns the figures per script."""
     out: list[list[tuple[float, ...]]] = [[] for _ in scripts]
     for i in range(repeats + 1):
-        for k, (script, args) in enumerate(scripts):
+        order = list(enumerate(scripts))
+        for k, (script, args) in (order if i % 2 else order[::-1]):
             res = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, env=launch_env(),
                                  capture_output=True, text=True, timeout=120)
             line = next((ln for ln in res.stdout.splitlines() if ln.startswith("FIRST_SCREEN")), None)
@@ -234,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="chatsynth-bench-tui-") as tmp:
             ws, _ = init_workspace(Path(tmp) / "ws")
             use_endpoint(ws, url)
-            launches, launch_cpu, bare = first_screen_subprocess(ws.root, 1 if a.quick else 9)
+            launches, launch_cpu, bare = first_screen_subprocess(ws.root, 1 if a.quick else LAUNCHES)
             res = asyncio.run(measure(ws, a.streams, presses, gap=0.02))
     finally:
         proc.kill()
