@@ -15,7 +15,7 @@ same stop sequences, one conversation at a time.
 Tokens are counted the same way on both sides: the produced text through the model's own
 tokenizer.  Model load and server start are timed separately and not part of tokens/s.
 
-    python bench/bench_local.py            # 6 prompts x up to 160 tokens, best of 3 rounds
+    python bench/bench_local.py            # 6 prompts x up to 160 tokens, best of 5 rounds
     python bench/bench_local.py --quick    # 1 prompt x up to 16 tokens, no warm-up (for tests)
 """
 
@@ -95,7 +95,9 @@ SERVER_DEFAULTS = dict(top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1)
 def run(n: int, max_tokens: int, warmup: bool = True, rounds: int = 1) -> dict:
     """Alternate the two sides prompt by prompt, so load from anything else on the machine
     falls on both alike; each prompt ``rounds`` times a side (the first side alternating), its
-    best time kept (this machine's noise moved a one-round figure by +-10% run to run)."""
+    best time kept (this machine's noise moved a one-round figure by +-10% run to run; one
+    prompt's best of 3 still by +-5%).  Who goes first alternates by round and by prompt, so neither side always
+    meets a new prompt first (the side that did ran its first round 10-25% slower here)."""
     import llama_cpp
 
     from synth.generate import local
@@ -176,7 +178,7 @@ def run(n: int, max_tokens: int, warmup: bool = True, rounds: int = 1) -> dict:
                             dr_times.append(time.perf_counter() - t1)
                             return text
 
-                        if k % 2 == 0:
+                        if (i + k) % 2 == 0:  # who meets a new prompt first alternates too
                             ctext = await cs_once()
                             dtext = dr_once()
                         else:
@@ -237,11 +239,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("-n", type=int, default=None, help=f"prompts (at most {len(TOPICS)})")
     ap.add_argument("--max-tokens", type=int, default=None)
     ap.add_argument("--rounds", type=int, default=None,
-                    help="times each prompt runs on each side, the best kept (default 3; 1 with --quick)")
+                    help="times each prompt runs on each side, the best kept (default 5; 1 with --quick)")
     a = ap.parse_args(argv)
     n = min(len(TOPICS), a.n or (1 if a.quick else 6))
     m = a.max_tokens or (16 if a.quick else 160)
-    out = run(n, m, warmup=not a.quick, rounds=a.rounds or (1 if a.quick else 3))
+    out = run(n, m, warmup=not a.quick, rounds=a.rounds or (1 if a.quick else 5))
     print(json.dumps({"bench": "local", **out}))
     return out
 

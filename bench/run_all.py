@@ -631,11 +631,13 @@ def render_results(outcomes: list[Outcome], info: dict[str, Any]) -> str:
         "engine and its llama.cpp server vs `llama_cpp.Llama.create_completion(stream=True)` in "
         "process: same GGUF file, prompts, temperature 0, seed, max_tokens, stop sequences and "
         "sampler defaults; tokens counted with the model's tokenizer on both sides; the sides "
-        "alternate prompt by prompt.",
+        "take turns, each prompt 5 rounds a side (who goes first alternating by round and by "
+        "prompt), each side's best round per prompt kept.",
         "- **tui** (`bench/bench_tui.py`): key press to effect (table cursor on the next "
         "conversation and the chat view showing it) while 64 conversations stream, and launch "
         "to first screen from a fresh interpreter (after one untimed launch that writes the "
-        "bytecode cache, as any launch after a user's first finds it), median of 9. Baselines: "
+        "bytecode cache, as any launch after a user's first finds it), median of 15 a side, "
+        "the two taking turns, who goes first turning round each round. Baselines: "
         "the same key presses in the same table once every conversation has finished (nothing "
         "streaming; run_all.py, same run), and a bare Textual app (header, table, footer) "
         "launched the same way, taking turns with chatsynth's launches.",
