@@ -96,8 +96,9 @@ def run(n: int, max_tokens: int, warmup: bool = True, rounds: int = 1) -> dict:
     """Alternate the two sides prompt by prompt, so load from anything else on the machine
     falls on both alike; each prompt ``rounds`` times a side (the first side alternating), its
     best time kept (this machine's noise moved a one-round figure by +-10% run to run; one
-    prompt's best of 3 still by +-5%).  Who goes first alternates by round and by prompt, so neither side always
-    meets a new prompt first (the side that did ran its first round 10-25% slower here)."""
+    prompt's best of 3 still by +-5%).  Who goes first alternates by round and by prompt, so
+    neither side always meets a new prompt first (the side that did ran its first round 10-25%
+    slower here)."""
     import llama_cpp
 
     from synth.generate import local

@@ -23,10 +23,10 @@ from textual.screen import Screen
 
 from synth.errors import ChatsynthError
 from synth.library.workspace import Workspace
+from tui import startup_gc
 from tui.guard import Guarded
 from tui.prefs import Prefs
 from tui.services import Services
-from tui import startup_gc
 from tui.stylesheet import KeptStylesheet
 
 SCREENS_ORDER = ("library", "synthesize", "trim", "review", "export", "settings")
@@ -113,8 +113,8 @@ class ChatsynthApp(Guarded, App[int]):
             startup_gc.release()
             raise
 
-    def _init_state(self, ws: Workspace, start: str | None, services: Services | None, blink: bool,
-               first_run: bool | None) -> None:
+    def _init_state(self, ws: Workspace, start: str | None, services: Services | None,
+                    blink: bool, first_run: bool | None) -> None:
         services = services or Services(ws)
         first_run = services.is_first_run() if first_run is None else first_run
         mode = start or "library"
