@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from contextvars import ContextVar
 from collections.abc import AsyncIterator, Iterable, Iterator
+from contextvars import ContextVar
 from typing import TypeVar
 
 T = TypeVar("T")
