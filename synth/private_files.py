@@ -54,6 +54,26 @@ def write_private(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def write_private_cache(path: Path, data: bytes) -> None:
+    """Write a cache entry to an owner-only ``path`` through a temporary file renamed over it:
+    a reader sees the old entry or the new one, never a half-written one.  No fsync (a cache a
+    crash loses is only slower to read next time).  Raises OSError, the temporary file gone."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def fsync_dir(d: Path) -> None:
     fd = os.open(d, os.O_RDONLY)
     try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
-import os
 from array import array
 from pathlib import Path
 from typing import Callable, Sequence
@@ -28,7 +27,7 @@ from synth.curate.filters import (DuplicatePair, Verdict, _bands_for, _signature
                                   conversation_text, flag_near_duplicates, shingles,
                                   similar_pairs)
 from synth.models import Conversation, Persona, Turn
-from synth.private_files import FILE_MODE
+from synth.private_files import write_private_cache
 
 CACHE_NAME = "verdicts.cache"
 VERSION = 1
@@ -70,19 +69,10 @@ def _read(path: Path, fp: str) -> dict:
 
 
 def _write(path: Path, fp: str, entries: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        try:
-            os.write(fd, marshal.dumps((fp, entries)))
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_private_cache(path, marshal.dumps((fp, entries)))
     except OSError:  # a cache that can't be written only costs the next open its time
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass
 
 
 def check_run_cached(convs: Sequence[Conversation], persona: Persona, turns: dict[str, list[Turn]],

@@ -57,18 +57,14 @@ def get(text: str, path: Path) -> Any:
 
 def put(text: str, path: Path, data: Any) -> None:
     """Keep ``data`` as what ``text`` from ``path`` parses to (only for a file that exists)."""
+    from synth.private_files import write_private_cache
+
     try:
         if not Path(path).is_file():
             return
+        blob = pickle.dumps((VERSION, _digest(text), data), protocol=pickle.HIGHEST_PROTOCOL)
         entry = _entry(path)
         entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pickle.dumps((VERSION, _digest(text), data), protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, entry)
+        write_private_cache(entry, blob)
     except Exception:  # noqa: BLE001 - a cache that can't be written is only slower
-        try:
-            tmp.unlink(missing_ok=True)  # type: ignore[possibly-undefined]
-        except Exception:  # noqa: BLE001
-            pass
+        pass
