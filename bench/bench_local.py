@@ -225,7 +225,8 @@ def run(n: int, max_tokens: int, warmup: bool = True, rounds: int = 1) -> dict:
         # every round's time, not only each prompt's best: the same ratio less robustly
         "ratio_all_rounds": round(r["dr_all_s"] / r["cs_all_s"], 3) if r["cs_all_s"] else None,
         "same_text": f"{r['same']}/{n}",
-        # each prompt's seconds, round by round (chatsynth went first in rounds 1 and 3)
+        # each prompt's seconds, round by round (chatsynth went first where prompt + round
+        # is even, counting from 0)
         "chatsynth_round_s": r["cs_rounds"],
         "direct_round_s": r["dr_rounds"],
         "server_start_s": round(start_s, 2),

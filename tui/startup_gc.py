@@ -28,10 +28,6 @@ def pause() -> None:
 
 def resume() -> None:
     """Freeze what the start built and turn collection back on (if ``pause`` turned it off)."""
-    _resume()
-
-
-def _resume() -> None:
     global _paused, _frozen
     if _paused:
         _paused = False
@@ -43,7 +39,7 @@ def _resume() -> None:
 def release() -> None:
     """The app is closing: resume if still paused, and give the frozen objects back."""
     global _frozen
-    _resume()
+    resume()
     if _frozen:
         _frozen = False
         gc.unfreeze()
